@@ -1,0 +1,295 @@
+//! The core's API: start, wait for, signal, stop, destroy, list and measure tasks.
+//!
+//! Both doors (the Nomad plugin and the CLI) call this and nothing below it. Every method is
+//! safe to call concurrently; all share one bus connection.
+
+use std::time::Duration;
+
+use super::error::{Error, Result};
+use super::exit::ExitResult;
+use super::mapping::{self, command};
+use super::signal::Signal;
+use super::stats::{self, TaskStats};
+use super::status::TaskStatus;
+use super::stdio::{Output, Stdio};
+use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
+use super::task::TaskSpec;
+use super::unit_name::UnitName;
+
+/// How long systemd may take to run a start or stop job before we give up.
+const JOB_TIMEOUT: Duration = Duration::from_secs(60);
+/// After SIGKILL, how long to wait for the kernel and systemd to notice.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+/// The first systemd version with `ExecStartEx`.
+const EXEC_START_EX_ERROR: &str = "ExecStartEx";
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub bus: Bus,
+    /// The slice task units go into.
+    pub slice: String,
+}
+
+impl EngineOptions {
+    /// The defaults for a bus: `system-nomad.slice` under PID 1 (a child of `system.slice`,
+    /// and clear of the `nomad.slice` cgroup Nomad's client manages itself), `app-nomad.slice`
+    /// under a user manager.
+    pub fn for_bus(bus: Bus) -> EngineOptions {
+        let slice = match bus {
+            Bus::System => "system-nomad.slice",
+            Bus::User => "app-nomad.slice",
+        };
+        EngineOptions {
+            bus,
+            slice: slice.to_string(),
+        }
+    }
+}
+
+/// A task whose unit is running.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub unit: UnitName,
+    /// Adjustments made to the task config (dropped variables, …), worth showing the user.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    systemd: Systemd,
+    options: EngineOptions,
+}
+
+impl Engine {
+    pub async fn connect(options: EngineOptions) -> Result<Engine> {
+        if !options.slice.ends_with(".slice") || UnitName::parse(&options.slice).is_err() {
+            return Err(Error::invalid(
+                "slice",
+                format!("'{}' is not a slice unit name", options.slice),
+            ));
+        }
+        let systemd = Systemd::connect(options.bus).await?;
+        Ok(Engine { systemd, options })
+    }
+
+    pub fn systemd(&self) -> &Systemd {
+        &self.systemd
+    }
+
+    /// Validates the task, creates its unit and waits until the program has been executed.
+    ///
+    /// Errors: [`Error::InvalidConfig`] before anything is created; [`Error::StartFailed`]
+    /// when systemd could not run the program (the unit is removed again);
+    /// [`Error::AlreadyExists`] when this run's unit name is taken.
+    pub async fn start(&self, spec: &TaskSpec, stdio: Stdio) -> Result<Started> {
+        let unit = spec.unit_name();
+        // Validate everything before opening journal streams or touching systemd.
+        mapping::plan(spec, &Output::discard()?, &self.options.slice)?;
+        let output = match stdio {
+            Stdio::Journal => Output::journal(&spec.name, &unit)?,
+            Stdio::To(output) => output,
+        };
+        let plan = mapping::plan(spec, &output, &self.options.slice)?;
+        let result = match self
+            .systemd
+            .start_transient(&unit, &plan.properties, JOB_TIMEOUT)
+            .await
+        {
+            Err(Error::Refused { message, .. }) if message.contains(EXEC_START_EX_ERROR) => {
+                let legacy = command::without_exec_ex(plan.properties)?;
+                self.systemd
+                    .start_transient(&unit, &legacy, JOB_TIMEOUT)
+                    .await?
+            }
+            other => other?,
+        };
+        if result != "done" {
+            let reason = match self.systemd.snapshot(&unit).await {
+                Ok(s) => start_failure_reason(&s, &result),
+                Err(_) => format!("systemd's start job ended with '{result}'"),
+            };
+            self.remove(&unit).await?;
+            return Err(Error::StartFailed {
+                unit: unit.to_string(),
+                reason,
+            });
+        }
+        Ok(Started {
+            unit,
+            warnings: plan.warnings,
+        })
+    }
+
+    /// Waits until the task's main process has exited and returns how it ended. Returns at
+    /// once for a task that already exited; may be called any number of times.
+    pub async fn wait(&self, unit: &UnitName) -> Result<ExitResult> {
+        let (snapshot, _) = self
+            .systemd
+            .wait_until(unit, None, UnitSnapshot::has_exited)
+            .await?;
+        Ok(exit_of(&snapshot))
+    }
+
+    /// Sends `signal` to the task's main process.
+    pub async fn signal(&self, unit: &UnitName, signal: Signal) -> Result<()> {
+        self.systemd.kill(unit, Whom::Main, signal.number()).await
+    }
+
+    /// Stops the task the way Nomad does: `signal` to the main process, up to `timeout` for it
+    /// to exit, then SIGKILL to every process of the unit. Returns the exit result; a task that
+    /// already exited just reports it.
+    pub async fn stop(
+        &self,
+        unit: &UnitName,
+        signal: Signal,
+        timeout: Duration,
+    ) -> Result<ExitResult> {
+        let snapshot = self.systemd.snapshot(unit).await?;
+        if let Some(exit) = snapshot.exit_result() {
+            return Ok(exit);
+        }
+        self.kill_tolerating_exit(unit, Whom::Main, signal).await?;
+        let (snapshot, exited) = self
+            .systemd
+            .wait_until(unit, Some(timeout), UnitSnapshot::has_exited)
+            .await?;
+        if exited {
+            return Ok(exit_of(&snapshot));
+        }
+        self.kill_tolerating_exit(unit, Whom::All, Signal::KILL)
+            .await?;
+        let (snapshot, exited) = self
+            .systemd
+            .wait_until(unit, Some(KILL_GRACE), UnitSnapshot::has_exited)
+            .await?;
+        if !exited {
+            return Err(Error::Timeout {
+                action: "kill",
+                unit: unit.to_string(),
+                seconds: KILL_GRACE.as_secs(),
+            });
+        }
+        Ok(exit_of(&snapshot))
+    }
+
+    /// Removes the task's unit: processes still running are killed with the task's kill
+    /// signal and timeout (systemd's own stop), failed state is reset, and the unit is gone
+    /// when this returns. Destroying a unit that no longer exists succeeds.
+    pub async fn destroy(&self, unit: &UnitName) -> Result<()> {
+        match self.systemd.snapshot(unit).await {
+            Err(Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => self.remove(unit).await,
+        }
+    }
+
+    pub async fn status(&self, unit: &UnitName) -> Result<TaskStatus> {
+        let snapshot = self.systemd.snapshot(unit).await?;
+        Ok(TaskStatus::from_snapshot(unit.clone(), &snapshot))
+    }
+
+    /// Every task unit in this engine's slice, running or exited.
+    pub async fn list(&self) -> Result<Vec<TaskStatus>> {
+        let units = self.systemd.list_units(&["nomad-*.service"]).await?;
+        let reads = units.into_iter().map(|unit| async move {
+            let snapshot = self.systemd.snapshot(&unit).await;
+            (unit, snapshot)
+        });
+        let mut tasks = Vec::new();
+        for (unit, snapshot) in futures_util::future::join_all(reads).await {
+            match snapshot {
+                Ok(s) if s.log_fields.contains_key(mapping::logging::FIELD_TASK_NAME) => {
+                    tasks.push(TaskStatus::from_snapshot(unit, &s));
+                }
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tasks.sort_by(|a, b| a.unit.cmp(&b.unit));
+        Ok(tasks)
+    }
+
+    /// Resource usage now: from systemd's accounting, completed from the unit's cgroup.
+    pub async fn stats(&self, unit: &UnitName) -> Result<TaskStats> {
+        let snapshot = self.systemd.snapshot(unit).await?;
+        Ok(stats::collect(&snapshot))
+    }
+
+    async fn kill_tolerating_exit(
+        &self,
+        unit: &UnitName,
+        whom: Whom,
+        signal: Signal,
+    ) -> Result<()> {
+        match self.systemd.kill(unit, whom, signal.number()).await {
+            // The process exited between our read and the signal: nothing left to signal.
+            Err(Error::Refused { message, .. })
+                if message.contains("No main process") || message.contains("No process") =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn remove(&self, unit: &UnitName) -> Result<()> {
+        match self.systemd.stop_unit(unit, JOB_TIMEOUT).await {
+            Ok(_) | Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        match self.systemd.reset_failed(unit).await {
+            Ok(()) | Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let (_, gone) = match self
+            .systemd
+            .wait_until(unit, Some(KILL_GRACE), |_| false)
+            .await
+        {
+            Err(Error::NotFound(_)) => return Ok(()),
+            other => other?,
+        };
+        debug_assert!(!gone);
+        Err(Error::Timeout {
+            action: "unload",
+            unit: unit.to_string(),
+            seconds: KILL_GRACE.as_secs(),
+        })
+    }
+}
+
+fn exit_of(snapshot: &UnitSnapshot) -> ExitResult {
+    snapshot.exit_result().unwrap_or_default()
+}
+
+/// Why a start job failed, in words an operator can act on.
+fn start_failure_reason(s: &UnitSnapshot, job_result: &str) -> String {
+    const CLD_EXITED: i32 = 1;
+    if s.exec_main_code == CLD_EXITED {
+        if let Some(what) = spawn_step(s.exec_main_status) {
+            return format!("{what} (systemd exit status {})", s.exec_main_status);
+        }
+    }
+    format!(
+        "systemd's start job ended with '{job_result}' (result '{}')",
+        s.result
+    )
+}
+
+/// systemd's exit statuses for a failure while setting up the process (`systemd.exec(5)`).
+fn spawn_step(status: i32) -> Option<&'static str> {
+    Some(match status {
+        200 => "the working directory could not be entered",
+        203 => "the command could not be executed",
+        204 => "out of memory while starting",
+        208 | 209 | 222 => "standard input or output could not be set up",
+        216 => "the group could not be set",
+        217 => "the user could not be set",
+        218 => "capabilities could not be set",
+        219 => "the unit's cgroup could not be set up",
+        226 => "the file system namespace (task directory binds) could not be set up",
+        227 => "no_new_privileges could not be set",
+        228 => "the system call filter could not be applied",
+        _ => return None,
+    })
+}

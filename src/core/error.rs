@@ -1,0 +1,75 @@
+//! The core's one error type. Each variant names something a caller can act on; the messages are
+//! written for the person who will read them.
+
+use std::io;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The task config is wrong. Nothing was created; fix the named setting and retry.
+    #[error("invalid task config: {setting}: {reason}")]
+    InvalidConfig { setting: String, reason: String },
+
+    /// No unit of that name is loaded (it never existed or was already destroyed).
+    #[error("no task unit named {0} (it may have been destroyed already)")]
+    NotFound(String),
+
+    /// The unit name is taken by a unit that is still loaded.
+    #[error("a unit named {0} already exists; destroy it first or start under another name")]
+    AlreadyExists(String),
+
+    /// The bus or systemd on it could not be reached. Retrying later may succeed.
+    #[error("cannot reach systemd on the {bus} bus: {reason}")]
+    Unreachable { bus: &'static str, reason: String },
+
+    /// systemd answered but refused the request; `message` is systemd's own words.
+    #[error("systemd refused to {action} {unit}: {message}")]
+    Refused {
+        action: &'static str,
+        unit: String,
+        message: String,
+    },
+
+    /// The unit was created but the task never ran (for example the command could not be
+    /// executed). The unit has been removed again.
+    #[error("task {unit} failed to start: {reason}")]
+    StartFailed { unit: String, reason: String },
+
+    /// systemd did not finish a job within the time we allow it.
+    #[error("timed out after {seconds}s waiting for systemd to {action} {unit}")]
+    Timeout {
+        action: &'static str,
+        unit: String,
+        seconds: u64,
+    },
+
+    /// A local I/O operation (task directories, journal, cgroupfs) failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::InvalidConfig {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Whether retrying the same request later can succeed (systemd busy or unreachable).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unreachable { .. } | Error::Timeout { .. })
+    }
+}

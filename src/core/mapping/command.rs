@@ -1,0 +1,191 @@
+//! `command` + `args` → `ExecStartEx`.
+//!
+//! The argv is handed to systemd as a list, never through a shell, with the `no-env-expand` flag:
+//! Nomad has already interpolated `${...}` in the job, so a `$` that reaches us is literal.
+//! systemd needs an absolute path, so a relative command is resolved here the way Nomad's
+//! executors do it: first under the task's `local/` directory (where artifacts land), then, for
+//! a bare name, on the task's `PATH`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::core::error::{Error, Result};
+use crate::core::property::{ExecCommand, Property, Value};
+use crate::core::task::{TaskSpec, mount_points};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
+    let path = resolve(spec)?;
+    for arg in &spec.args {
+        if arg.contains('\0') {
+            return Err(Error::invalid("args", "an argument contains a NUL byte"));
+        }
+    }
+    let argv = std::iter::once(path.clone())
+        .chain(spec.args.iter().cloned())
+        .collect();
+    let exec = ExecCommand {
+        path,
+        argv,
+        flags: vec!["no-env-expand".to_string()],
+    };
+    Ok(vec![Property::new(
+        "ExecStartEx",
+        Value::ExecEx(vec![exec]),
+    )])
+}
+
+/// Rewrites `ExecStartEx` as the older `ExecStart` for systemd before v243. That form expands
+/// `$VAR` in arguments, so a command with a literal `$` is refused rather than changed.
+pub fn without_exec_ex(props: Vec<Property>) -> Result<Vec<Property>> {
+    props
+        .into_iter()
+        .map(|p| match p.value {
+            Value::ExecEx(cmds) => {
+                if cmds.iter().any(|c| c.argv.iter().any(|a| a.contains('$'))) {
+                    return Err(Error::invalid(
+                        "args",
+                        "an argument contains '$', which this systemd (older than v243) would \
+                         expand as a variable; upgrade systemd or remove the '$'",
+                    ));
+                }
+                Ok(Property::new("ExecStart", Value::Exec(cmds)))
+            }
+            _ => Ok(p),
+        })
+        .collect()
+}
+
+/// The absolute path of the program as the task will see it.
+fn resolve(spec: &TaskSpec) -> Result<String> {
+    let command = spec.command.as_str();
+    if command.is_empty() {
+        return Err(Error::invalid("command", "is required"));
+    }
+    if command.contains('\0') {
+        return Err(Error::invalid("command", "contains a NUL byte"));
+    }
+    if command.starts_with('/') {
+        return Ok(command.to_string());
+    }
+    if let Some(dirs) = &spec.dirs {
+        if is_executable(&dirs.local.join(command)) {
+            return Ok(format!("{}/{command}", mount_points::LOCAL));
+        }
+    }
+    if !command.contains('/') {
+        let search = spec.env.get("PATH").map_or(DEFAULT_PATH, String::as_str);
+        if let Some(found) = search_path(command, search) {
+            return Ok(found.to_string_lossy().into_owned());
+        }
+    }
+    let place = if spec.dirs.is_some() {
+        "in the task's local/ directory"
+    } else {
+        "(the task has no local/ directory to look in)"
+    };
+    let on_path = if command.contains('/') {
+        ""
+    } else {
+        " or on PATH"
+    };
+    Err(Error::invalid(
+        "command",
+        format!("'{command}' is not an executable file {place}{on_path}"),
+    ))
+}
+
+fn search_path(name: &str, search: &str) -> Option<PathBuf> {
+    search
+        .split(':')
+        .filter(|dir| dir.starts_with('/'))
+        .map(|dir| Path::new(dir).join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mapping::test_spec;
+    use crate::core::property::find;
+    use crate::core::task::TaskDirs;
+
+    fn exec_of(spec: &TaskSpec) -> ExecCommand {
+        match find(&properties(spec).unwrap(), "ExecStartEx") {
+            Some(Value::ExecEx(cmds)) => cmds[0].clone(),
+            other => panic!("no ExecStartEx: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn absolute_command_is_kept_with_args_and_no_env_expand() {
+        let mut spec = test_spec();
+        spec.command = "/bin/echo".into();
+        spec.args = vec!["$HOME".into(), "a b".into()];
+        let exec = exec_of(&spec);
+        assert_eq!(exec.path, "/bin/echo");
+        assert_eq!(exec.argv, ["/bin/echo", "$HOME", "a b"]);
+        assert_eq!(exec.flags, ["no-env-expand"]);
+        let props = properties(&spec).unwrap();
+        assert_eq!(props[0].value.signature(), "a(sasas)");
+    }
+
+    #[test]
+    fn relative_command_resolves_under_local() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "web");
+        std::fs::create_dir_all(dirs.local.join("bin")).unwrap();
+        let tool = dirs.local.join("bin/tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut spec = test_spec();
+        spec.dirs = Some(dirs);
+        spec.command = "bin/tool".into();
+        assert_eq!(exec_of(&spec).path, "/local/bin/tool");
+    }
+
+    #[test]
+    fn bare_name_falls_back_to_path() {
+        let mut spec = test_spec();
+        spec.command = "sh".into();
+        assert!(exec_of(&spec).path.ends_with("/sh"));
+    }
+
+    #[test]
+    fn missing_or_empty_command_is_a_clear_error() {
+        let mut spec = test_spec();
+        spec.command = "".into();
+        assert!(
+            properties(&spec)
+                .unwrap_err()
+                .to_string()
+                .contains("command: is required")
+        );
+        spec.command = "no-such-program-xyz".into();
+        let err = properties(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains("'no-such-program-xyz' is not an executable file"),
+            "{err}"
+        );
+        spec.command = "/bin/echo".into();
+        spec.args = vec!["a\0b".into()];
+        assert!(properties(&spec).is_err());
+    }
+
+    #[test]
+    fn legacy_exec_start_refuses_dollar_arguments() {
+        let mut spec = test_spec();
+        spec.command = "/bin/echo".into();
+        let legacy = without_exec_ex(properties(&spec).unwrap()).unwrap();
+        assert_eq!(legacy[0].name, "ExecStart");
+        assert_eq!(legacy[0].value.signature(), "a(sasb)");
+        spec.args = vec!["$X".into()];
+        assert!(without_exec_ex(properties(&spec).unwrap()).is_err());
+    }
+}

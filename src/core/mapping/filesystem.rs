@@ -1,0 +1,120 @@
+//! Task directories → `BindPaths`, and the working directory.
+//!
+//! Nomad's `alloc/`, `local/` and `secrets/` are bind-mounted at `/alloc`, `/local` and
+//! `/secrets` inside the unit (Nomad's "image" file-system isolation), which is where Nomad's
+//! `NOMAD_ALLOC_DIR`, `NOMAD_TASK_DIR` and `NOMAD_SECRETS_DIR` point for such drivers.
+
+use std::path::Path;
+
+use crate::core::error::{Error, Result};
+use crate::core::property::{BindMount, Property, Value};
+use crate::core::task::{TaskSpec, mount_points};
+
+pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
+    let mut props = Vec::new();
+    if let Some(dirs) = &spec.dirs {
+        let binds = [
+            (&dirs.alloc, mount_points::ALLOC),
+            (&dirs.local, mount_points::LOCAL),
+            (&dirs.secrets, mount_points::SECRETS),
+        ]
+        .into_iter()
+        .map(|(source, destination)| bind(source, destination))
+        .collect::<Result<Vec<_>>>()?;
+        props.push(Property::new("BindPaths", Value::Binds(binds)));
+    }
+    let working_dir = match (&spec.working_dir, &spec.dirs) {
+        (Some(dir), _) => Some(dir.to_string_lossy().into_owned()),
+        (None, Some(_)) => Some(mount_points::LOCAL.to_string()),
+        (None, None) => None,
+    };
+    if let Some(dir) = working_dir {
+        if !dir.starts_with('/') || dir.split('/').any(|c| c == "..") || dir.contains('\0') {
+            return Err(Error::invalid(
+                "work_dir",
+                format!(
+                    "'{}' must be an absolute path without '..'",
+                    dir.escape_debug()
+                ),
+            ));
+        }
+        props.push(Property::new("WorkingDirectory", Value::Str(dir)));
+    }
+    Ok(props)
+}
+
+fn bind(source: &Path, destination: &str) -> Result<BindMount> {
+    let text = source.to_string_lossy();
+    if !source.is_absolute() || text.split('/').any(|c| c == "..") {
+        return Err(Error::invalid(
+            "task directories",
+            format!("'{text}' must be an absolute path without '..'"),
+        ));
+    }
+    if !source.is_dir() {
+        return Err(Error::invalid(
+            "task directories",
+            format!("'{text}' (for {destination}) does not exist or is not a directory"),
+        ));
+    }
+    Ok(BindMount {
+        source: text.into_owned(),
+        destination: destination.to_string(),
+        ignore_missing: false,
+        recursive: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mapping::test_spec;
+    use crate::core::property::find;
+    use crate::core::task::TaskDirs;
+
+    #[test]
+    fn task_dirs_are_bound_and_local_is_the_default_workdir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "t");
+        for d in [&dirs.alloc, &dirs.local, &dirs.secrets] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let mut spec = test_spec();
+        spec.dirs = Some(dirs.clone());
+        let props = properties(&spec).unwrap();
+        let Some(Value::Binds(binds)) = find(&props, "BindPaths") else {
+            panic!()
+        };
+        let pairs: Vec<_> = binds
+            .iter()
+            .map(|b| (b.source.clone(), b.destination.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (dirs.alloc.display().to_string(), "/alloc"),
+                (dirs.local.display().to_string(), "/local"),
+                (dirs.secrets.display().to_string(), "/secrets"),
+            ]
+        );
+        assert_eq!(find(&props, "BindPaths").unwrap().signature(), "a(ssbt)");
+        assert!(matches!(find(&props, "WorkingDirectory"), Some(Value::Str(d)) if d == "/local"));
+    }
+
+    #[test]
+    fn missing_dirs_and_relative_workdirs_are_refused() {
+        let mut spec = test_spec();
+        spec.dirs = Some(TaskDirs::nomad_layout(Path::new("/nonexistent-xyz"), "t"));
+        assert!(
+            properties(&spec)
+                .unwrap_err()
+                .to_string()
+                .contains("does not exist")
+        );
+        let mut spec = test_spec();
+        spec.working_dir = Some("rel/dir".into());
+        assert!(properties(&spec).is_err());
+        spec.working_dir = Some("/a/../b".into());
+        assert!(properties(&spec).is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! Output and journal metadata → `StandardOutputFileDescriptor`, `StandardErrorFileDescriptor`,
+//! `SyslogIdentifier`, `LogExtraFields`.
+//!
+//! The task's stdout and stderr are always file descriptors handed to systemd (Nomad's FIFOs,
+//! files, or journal streams opened by [`crate::core::stdio`]), so PID 1 holds them for the
+//! task's whole life and no process of ours sits in the data path.
+
+use crate::core::property::{Property, Value};
+use crate::core::stdio::Output;
+use crate::core::task::TaskSpec;
+
+/// Journal fields every task's log lines carry, for `journalctl NOMAD_ALLOC_ID=...`.
+pub const FIELD_ALLOC_ID: &str = "NOMAD_ALLOC_ID";
+pub const FIELD_TASK_NAME: &str = "NOMAD_TASK_NAME";
+pub const FIELD_JOB_NAME: &str = "NOMAD_JOB_NAME";
+pub const FIELD_GROUP_NAME: &str = "NOMAD_GROUP_NAME";
+
+pub fn properties(spec: &TaskSpec, output: &Output) -> Vec<Property> {
+    let fields = [
+        (FIELD_ALLOC_ID, &spec.alloc_id),
+        (FIELD_TASK_NAME, &spec.name),
+        (FIELD_JOB_NAME, &spec.job_name),
+        (FIELD_GROUP_NAME, &spec.group_name),
+    ]
+    .into_iter()
+    .map(|(k, v)| format!("{k}={v}").into_bytes())
+    .collect();
+    vec![
+        Property::new("SyslogIdentifier", Value::Str(spec.name.clone())),
+        Property::new("LogExtraFields", Value::ByteStrings(fields)),
+        Property::new(
+            "StandardOutputFileDescriptor",
+            Value::Fd(output.stdout.clone()),
+        ),
+        Property::new(
+            "StandardErrorFileDescriptor",
+            Value::Fd(output.stderr.clone()),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mapping::test_spec;
+    use crate::core::property::find;
+
+    #[test]
+    fn fields_identify_the_task_in_the_journal() {
+        let output = Output::discard().unwrap();
+        let props = properties(&test_spec(), &output);
+        let Some(Value::ByteStrings(fields)) = find(&props, "LogExtraFields") else {
+            panic!()
+        };
+        assert!(fields.contains(&b"NOMAD_ALLOC_ID=a1".to_vec()));
+        assert!(fields.contains(&b"NOMAD_TASK_NAME=web".to_vec()));
+        assert_eq!(find(&props, "LogExtraFields").unwrap().signature(), "aay");
+        assert_eq!(
+            find(&props, "StandardOutputFileDescriptor")
+                .unwrap()
+                .signature(),
+            "h"
+        );
+        assert!(matches!(find(&props, "SyslogIdentifier"), Some(Value::Str(s)) if s == "web"));
+    }
+}

@@ -1,0 +1,100 @@
+//! Task → unit properties, one module per concern. A newcomer asking "where is memory_max
+//! handled?" finds it in [`memory`].
+//!
+//! [`plan`] validates the whole task before anything is sent to systemd: a bad task config is
+//! an [`Error::InvalidConfig`](crate::core::Error::InvalidConfig) and creates no unit.
+
+pub mod command;
+pub mod cpu;
+pub mod environment;
+pub mod filesystem;
+pub mod identity;
+pub mod lifecycle;
+pub mod logging;
+pub mod memory;
+
+use super::error::Result;
+use super::property::Property;
+use super::stdio::Output;
+use super::task::TaskSpec;
+use super::unit_name::UnitName;
+
+/// Everything needed to start one task's unit.
+#[derive(Debug, Clone)]
+pub struct UnitPlan {
+    pub name: UnitName,
+    pub properties: Vec<Property>,
+    /// Things that were adjusted rather than refused, for the task's events or the terminal.
+    pub warnings: Vec<String>,
+}
+
+/// Maps a task onto a transient service in `slice`. Lifecycle properties come last so that
+/// nothing before them can override `Restart=no`.
+pub fn plan(spec: &TaskSpec, output: &Output, slice: &str) -> Result<UnitPlan> {
+    if spec.name.is_empty() {
+        return Err(super::Error::invalid("name", "a task needs a name"));
+    }
+    let (env, warnings) = environment::properties(&spec.env)?;
+    let mut properties = command::properties(spec)?;
+    properties.extend(env);
+    properties.extend(identity::properties(spec)?);
+    properties.extend(memory::properties(&spec.resources)?);
+    properties.extend(cpu::properties(&spec.resources)?);
+    properties.extend(filesystem::properties(spec)?);
+    properties.extend(logging::properties(spec, output));
+    properties.extend(lifecycle::properties(spec, slice));
+    Ok(UnitPlan {
+        name: spec.unit_name(),
+        properties,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+pub(crate) fn test_spec() -> TaskSpec {
+    use std::time::Duration;
+    TaskSpec {
+        id: "a1/web/i1".into(),
+        name: "web".into(),
+        alloc_id: "a1".into(),
+        job_name: "job".into(),
+        group_name: "group".into(),
+        command: "/bin/true".into(),
+        args: vec![],
+        env: Default::default(),
+        user: None,
+        group: None,
+        working_dir: None,
+        resources: Default::default(),
+        dirs: None,
+        kill_signal: super::signal::Signal::TERM,
+        kill_timeout: Duration::from_secs(5),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_sets_restart_no_exactly_once_and_last() {
+        let plan = plan(&test_spec(), &Output::discard().unwrap(), "s.slice").unwrap();
+        let restarts: Vec<_> = plan
+            .properties
+            .iter()
+            .filter(|p| p.name == "Restart")
+            .collect();
+        assert_eq!(restarts.len(), 1);
+        assert_eq!(plan.name.as_str(), "nomad-a1-web-i1.service");
+    }
+
+    #[test]
+    fn every_property_name_appears_once() {
+        let plan = plan(&test_spec(), &Output::discard().unwrap(), "s.slice").unwrap();
+        let mut names: Vec<_> = plan.properties.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+}

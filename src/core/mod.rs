@@ -1,0 +1,29 @@
+//! The core: Nomad-shaped tasks as systemd transient units.
+//!
+//! It knows systemd and nothing of its callers: the plugin and the CLI translate their inputs
+//! into [`TaskSpec`]s and call the [`Engine`].
+
+pub mod engine;
+pub mod error;
+pub mod exit;
+pub mod logs;
+pub mod mapping;
+pub mod property;
+pub mod signal;
+pub mod standalone;
+pub mod stats;
+pub mod status;
+pub mod stdio;
+pub mod systemd;
+pub mod task;
+pub mod unit_name;
+
+pub use engine::{Engine, EngineOptions, Started};
+pub use error::{Error, Result};
+pub use exit::ExitResult;
+pub use signal::Signal;
+pub use status::{TaskState, TaskStatus};
+pub use stdio::{Output, Stdio};
+pub use systemd::Bus;
+pub use task::{MemoryMax, Resources, TaskDirs, TaskSpec};
+pub use unit_name::UnitName;

@@ -1,0 +1,203 @@
+//! Tasks started by hand, outside Nomad, shaped the way Nomad would shape them: ids, the
+//! `NOMAD_*` environment, and optionally a scratch allocation directory with Nomad's layout,
+//! so that a task config can be debugged without a cluster.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::{Error, Result};
+use super::signal::Signal;
+use super::task::{MemoryMax, Resources, TaskDirs, TaskSpec, mount_points};
+
+/// What an operator gives for a by-hand run. Empty ids are generated.
+#[derive(Debug, Clone, Default)]
+pub struct StandaloneTask {
+    pub name: Option<String>,
+    pub alloc_id: Option<String>,
+    pub job_name: Option<String>,
+    pub group_name: Option<String>,
+    pub command: String,
+    pub args: Vec<String>,
+    /// Variables set on top of the `NOMAD_*` ones, in order; later ones win.
+    pub env: Vec<(String, String)>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub working_dir: Option<PathBuf>,
+    pub resources: Resources,
+    /// Create Nomad's directories for the task under `<root>/<alloc_id>` and bind them in.
+    pub alloc_dir_root: Option<PathBuf>,
+    pub kill_signal: Option<Signal>,
+    pub kill_timeout: Option<Duration>,
+}
+
+/// Nomad's default `kill_timeout`.
+pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl StandaloneTask {
+    /// Builds the task spec, creating the scratch directories if asked for.
+    pub fn build(self) -> Result<TaskSpec> {
+        let alloc_id = self
+            .alloc_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let name = match self.name {
+            Some(n) => n,
+            None => default_name(&self.command),
+        };
+        let job_name = self.job_name.unwrap_or_else(|| name.clone());
+        let group_name = self.group_name.unwrap_or_else(|| name.clone());
+        let instance = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+        let dirs = match &self.alloc_dir_root {
+            Some(root) => Some(create_task_dirs(&root.join(&alloc_id), &name)?),
+            None => None,
+        };
+        let mut env = nomad_env(&alloc_id, &name, &job_name, &group_name, &self.resources);
+        if dirs.is_some() {
+            env.insert("NOMAD_ALLOC_DIR".into(), mount_points::ALLOC.into());
+            env.insert("NOMAD_TASK_DIR".into(), mount_points::LOCAL.into());
+            env.insert("NOMAD_SECRETS_DIR".into(), mount_points::SECRETS.into());
+        }
+        env.extend(self.env);
+        Ok(TaskSpec {
+            id: format!("{alloc_id}/{name}/{instance}"),
+            name,
+            alloc_id,
+            job_name,
+            group_name,
+            command: self.command,
+            args: self.args,
+            env,
+            user: self.user,
+            group: self.group,
+            working_dir: self.working_dir,
+            resources: self.resources,
+            dirs,
+            kill_signal: self.kill_signal.unwrap_or(Signal::TERM),
+            kill_timeout: self.kill_timeout.unwrap_or(DEFAULT_KILL_TIMEOUT),
+        })
+    }
+}
+
+fn default_name(command: &str) -> String {
+    let base = Path::new(command)
+        .file_name()
+        .map(|b| b.to_string_lossy().into_owned());
+    base.filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "task".into())
+}
+
+/// The runtime variables Nomad gives every task.
+fn nomad_env(
+    alloc_id: &str,
+    task: &str,
+    job: &str,
+    group: &str,
+    res: &Resources,
+) -> BTreeMap<String, String> {
+    let short: String = alloc_id.chars().take(8).collect();
+    let memory_max = match res.memory_max {
+        MemoryMax::Mb(mb) => mb.to_string(),
+        MemoryMax::Unset | MemoryMax::Unlimited => res.memory_mb.to_string(),
+    };
+    [
+        ("NOMAD_ALLOC_ID", alloc_id.to_string()),
+        ("NOMAD_SHORT_ALLOC_ID", short),
+        ("NOMAD_ALLOC_NAME", format!("{job}.{group}[0]")),
+        ("NOMAD_ALLOC_INDEX", "0".into()),
+        ("NOMAD_TASK_NAME", task.to_string()),
+        ("NOMAD_GROUP_NAME", group.to_string()),
+        ("NOMAD_JOB_NAME", job.to_string()),
+        ("NOMAD_JOB_ID", job.to_string()),
+        ("NOMAD_NAMESPACE", "default".into()),
+        ("NOMAD_CPU_LIMIT", res.cpu_mhz.to_string()),
+        ("NOMAD_MEMORY_LIMIT", res.memory_mb.to_string()),
+        ("NOMAD_MEMORY_MAX_LIMIT", memory_max),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Nomad's layout: `alloc/{logs,tmp,data}` shared, `<task>/{local,secrets,tmp,private}`, all
+/// world-writable as Nomad makes them, so a task running as any user can use them.
+fn create_task_dirs(alloc_dir: &Path, task: &str) -> Result<TaskDirs> {
+    if task.contains('/') || task == "." || task == ".." || task.contains('\0') {
+        return Err(Error::invalid(
+            "name",
+            format!("'{task}' cannot be used as a directory name"),
+        ));
+    }
+    let dirs = TaskDirs::nomad_layout(alloc_dir, task);
+    let task_dir = alloc_dir.join(task);
+    let all = [
+        dirs.alloc.clone(),
+        dirs.alloc.join("logs"),
+        dirs.alloc.join("tmp"),
+        dirs.alloc.join("data"),
+        dirs.local.clone(),
+        dirs.secrets.clone(),
+        task_dir.join("tmp"),
+        task_dir.join("private"),
+    ];
+    for dir in &all {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+            .map_err(|e| Error::io(format!("cannot set permissions on {}", dir.display()), e))?;
+    }
+    Ok(dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_nomad_env_are_filled_in() {
+        let spec = StandaloneTask {
+            command: "/bin/sleep".into(),
+            env: vec![("NOMAD_JOB_NAME".into(), "override".into())],
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        assert_eq!(spec.name, "sleep");
+        assert_eq!(spec.id.split('/').count(), 3);
+        assert!(spec.id.starts_with(&spec.alloc_id));
+        assert_eq!(spec.env["NOMAD_ALLOC_ID"], spec.alloc_id);
+        assert_eq!(spec.env["NOMAD_JOB_NAME"], "override", "user env wins");
+        assert!(!spec.env.contains_key("NOMAD_TASK_DIR"));
+        assert_eq!(spec.kill_signal, Signal::TERM);
+    }
+
+    #[test]
+    fn scratch_dirs_follow_nomads_layout() {
+        let root = tempfile::tempdir().unwrap();
+        let spec = StandaloneTask {
+            name: Some("web".into()),
+            alloc_id: Some("a1".into()),
+            command: "/bin/true".into(),
+            alloc_dir_root: Some(root.path().into()),
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        let dirs = spec.dirs.unwrap();
+        assert_eq!(dirs.local, root.path().join("a1/web/local"));
+        assert!(dirs.alloc.join("logs").is_dir() && dirs.secrets.is_dir());
+        assert_eq!(spec.env["NOMAD_TASK_DIR"], "/local");
+    }
+
+    #[test]
+    fn a_task_name_cannot_escape_the_alloc_dir() {
+        let root = tempfile::tempdir().unwrap();
+        let task = StandaloneTask {
+            name: Some("../evil".into()),
+            command: "/bin/true".into(),
+            alloc_dir_root: Some(root.path().into()),
+            ..Default::default()
+        };
+        assert!(task.build().is_err());
+    }
+}

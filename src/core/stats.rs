@@ -1,0 +1,231 @@
+//! Resource usage of a task: systemd's accounting first, the unit's cgroup for the rest.
+//!
+//! systemd's counters (`CPUUsageNSec`, `MemoryCurrent`, …) send no change signals and some are
+//! missing on older versions (`MemoryPeak` before v255), and none splits CPU into user and
+//! system time. So every sample reads the unit's properties and then fills the gaps from the
+//! cgroup files systemd points at (`ControlGroup`), on cgroup v2 or v1.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::systemd::UnitSnapshot;
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// `USER_HZ`, the unit of cgroup v1's `cpuacct.stat`.
+const USER_HZ: u64 = 100;
+
+/// One sample. A `None` field was not measured; callers must not report it as 0.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TaskStats {
+    /// Realtime ns when the sample was taken.
+    pub timestamp_ns: u64,
+    pub cpu_total_ns: Option<u64>,
+    pub cpu_user_ns: Option<u64>,
+    pub cpu_system_ns: Option<u64>,
+    pub cpu_throttled_periods: Option<u64>,
+    pub cpu_throttled_ns: Option<u64>,
+    /// All memory charged to the unit.
+    pub memory_usage: Option<u64>,
+    /// Anonymous memory.
+    pub memory_rss: Option<u64>,
+    /// Page cache.
+    pub memory_cache: Option<u64>,
+    pub memory_swap: Option<u64>,
+    pub memory_peak: Option<u64>,
+    pub tasks: Option<u64>,
+    pub io_read_bytes: Option<u64>,
+    pub io_write_bytes: Option<u64>,
+}
+
+/// Builds a sample from a fresh snapshot of the unit.
+pub fn collect(s: &UnitSnapshot) -> TaskStats {
+    let mut stats = TaskStats {
+        timestamp_ns: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        cpu_total_ns: s.cpu_ns,
+        memory_usage: s.memory_current,
+        memory_peak: s.memory_peak,
+        tasks: s.tasks_current,
+        io_read_bytes: s.io_read_bytes,
+        io_write_bytes: s.io_write_bytes,
+        ..TaskStats::default()
+    };
+    if !s.control_group.is_empty() {
+        fill_from_cgroup(&mut stats, Path::new(CGROUP_ROOT), &s.control_group);
+    }
+    stats
+}
+
+/// Fills the fields still `None` from the cgroup at `cgroup` (a path as systemd reports it)
+/// under `root`.
+pub fn fill_from_cgroup(stats: &mut TaskStats, root: &Path, cgroup: &str) {
+    let rel = cgroup.trim_start_matches('/');
+    if root.join("cgroup.controllers").exists() {
+        fill_v2(stats, &root.join(rel));
+    } else {
+        fill_v1(stats, root, rel);
+    }
+}
+
+fn fill_v2(stats: &mut TaskStats, dir: &Path) {
+    let cpu = read(dir, "cpu.stat");
+    let key = |text: &Option<String>, k: &str| text.as_deref().and_then(|t| keyed(t, k));
+    let usec = |k| key(&cpu, k).map(|v| v.saturating_mul(1000));
+    set(&mut stats.cpu_total_ns, usec("usage_usec"));
+    set(&mut stats.cpu_user_ns, usec("user_usec"));
+    set(&mut stats.cpu_system_ns, usec("system_usec"));
+    set(&mut stats.cpu_throttled_periods, key(&cpu, "nr_throttled"));
+    set(&mut stats.cpu_throttled_ns, usec("throttled_usec"));
+    let mem = read(dir, "memory.stat");
+    set(&mut stats.memory_usage, number(dir, "memory.current"));
+    set(&mut stats.memory_peak, number(dir, "memory.peak"));
+    set(&mut stats.memory_rss, key(&mem, "anon"));
+    set(&mut stats.memory_cache, key(&mem, "file"));
+    set(&mut stats.memory_swap, number(dir, "memory.swap.current"));
+    set(&mut stats.tasks, number(dir, "pids.current"));
+}
+
+fn fill_v1(stats: &mut TaskStats, root: &Path, rel: &str) {
+    let cpuacct = first_dir(root, &["cpuacct", "cpu,cpuacct"], rel);
+    if let Some(dir) = &cpuacct {
+        set(&mut stats.cpu_total_ns, number(dir, "cpuacct.usage"));
+        let ticks = read(dir, "cpuacct.stat");
+        let ns = |k| {
+            ticks
+                .as_deref()
+                .and_then(|t| keyed(t, k))
+                .map(|v| v * 1_000_000_000 / USER_HZ)
+        };
+        set(&mut stats.cpu_user_ns, ns("user"));
+        set(&mut stats.cpu_system_ns, ns("system"));
+    }
+    if let Some(dir) = first_dir(root, &["memory"], rel) {
+        let mem = read(&dir, "memory.stat");
+        let key = |k| mem.as_deref().and_then(|t| keyed(t, k));
+        set(
+            &mut stats.memory_usage,
+            number(&dir, "memory.usage_in_bytes"),
+        );
+        set(
+            &mut stats.memory_peak,
+            number(&dir, "memory.max_usage_in_bytes"),
+        );
+        set(&mut stats.memory_rss, key("rss"));
+        set(&mut stats.memory_cache, key("cache"));
+        set(&mut stats.memory_swap, key("swap"));
+    }
+    if let Some(dir) = first_dir(root, &["pids"], rel) {
+        set(&mut stats.tasks, number(&dir, "pids.current"));
+    }
+}
+
+fn first_dir(root: &Path, hierarchies: &[&str], rel: &str) -> Option<PathBuf> {
+    hierarchies
+        .iter()
+        .map(|h| root.join(h).join(rel))
+        .find(|d| d.is_dir())
+}
+
+fn set(field: &mut Option<u64>, value: Option<u64>) {
+    if field.is_none() {
+        *field = value;
+    }
+}
+
+fn read(dir: &Path, file: &str) -> Option<String> {
+    std::fs::read_to_string(dir.join(file)).ok()
+}
+
+fn number(dir: &Path, file: &str) -> Option<u64> {
+    read(dir, file)?.trim().parse().ok()
+}
+
+/// The value of `key` in a flat-keyed cgroup file (`key value` per line).
+fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, file: &str, text: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+
+    #[test]
+    fn cgroup_v2_files_fill_missing_fields_only() {
+        let root = tempfile::tempdir().unwrap();
+        write(root.path(), "cgroup.controllers", "cpu memory pids\n");
+        let dir = root.path().join("system.slice/x.service");
+        write(
+            &dir,
+            "cpu.stat",
+            "usage_usec 300\nuser_usec 200\nsystem_usec 100\nnr_throttled 4\nthrottled_usec 5\n",
+        );
+        write(&dir, "memory.current", "4096\n");
+        write(&dir, "memory.stat", "anon 1024\nfile 2048\n");
+        write(&dir, "pids.current", "3\n");
+        let mut stats = TaskStats {
+            cpu_total_ns: Some(999),
+            ..Default::default()
+        };
+        fill_from_cgroup(&mut stats, root.path(), "/system.slice/x.service");
+        assert_eq!(stats.cpu_total_ns, Some(999));
+        assert_eq!(
+            (stats.cpu_user_ns, stats.cpu_system_ns),
+            (Some(200_000), Some(100_000))
+        );
+        assert_eq!(
+            (stats.cpu_throttled_periods, stats.cpu_throttled_ns),
+            (Some(4), Some(5000))
+        );
+        assert_eq!(
+            (stats.memory_usage, stats.memory_rss, stats.memory_cache),
+            (Some(4096), Some(1024), Some(2048))
+        );
+        assert_eq!(stats.tasks, Some(3));
+        assert_eq!(stats.memory_peak, None, "absent files stay unmeasured");
+    }
+
+    #[test]
+    fn cgroup_v1_hierarchies_are_read_per_controller() {
+        let root = tempfile::tempdir().unwrap();
+        let rel = "system.slice/x.service";
+        write(
+            &root.path().join("cpuacct").join(rel),
+            "cpuacct.usage",
+            "5000\n",
+        );
+        write(
+            &root.path().join("cpuacct").join(rel),
+            "cpuacct.stat",
+            "user 3\nsystem 1\n",
+        );
+        write(
+            &root.path().join("memory").join(rel),
+            "memory.usage_in_bytes",
+            "100\n",
+        );
+        write(
+            &root.path().join("memory").join(rel),
+            "memory.stat",
+            "cache 10\nrss 20\nswap 0\n",
+        );
+        let mut stats = TaskStats::default();
+        fill_from_cgroup(&mut stats, root.path(), "/system.slice/x.service");
+        assert_eq!(stats.cpu_total_ns, Some(5000));
+        assert_eq!(stats.cpu_user_ns, Some(30_000_000));
+        assert_eq!(
+            (stats.memory_usage, stats.memory_rss, stats.memory_cache),
+            (Some(100), Some(20), Some(10))
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Where a task's stdout and stderr go.
+//!
+//! Every destination ends up as a pair of file descriptors that systemd receives with the unit
+//! and keeps open for the task's life:
+//! - [`Output::files`]: files or FIFOs (Nomad's log FIFOs), opened write-only;
+//! - [`Output::journal`]: two streams into journald, the same protocol systemd uses for
+//!   `StandardOutput=journal`, but one stream per output with its own priority (stdout at
+//!   `info`, stderr at `err`), so the journal still tells them apart. journald attributes each
+//!   line to the unit of the process that wrote it.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::Arc;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+
+use super::error::{Error, Result};
+use super::unit_name::UnitName;
+
+/// journald's socket for stream logging.
+const JOURNAL_STDOUT_SOCKET: &str = "/run/systemd/journal/stdout";
+/// syslog priorities the two journal streams are logged at.
+pub const STDOUT_PRIORITY: u8 = 6;
+pub const STDERR_PRIORITY: u8 = 3;
+
+/// The task's stdout and stderr, as descriptors to hand to systemd.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub stdout: Arc<OwnedFd>,
+    pub stderr: Arc<OwnedFd>,
+}
+
+impl Output {
+    pub fn from_fds(stdout: OwnedFd, stderr: OwnedFd) -> Output {
+        Output {
+            stdout: Arc::new(stdout),
+            stderr: Arc::new(stderr),
+        }
+    }
+
+    /// Both streams to `/dev/null`.
+    pub fn discard() -> Result<Output> {
+        let null = Path::new("/dev/null");
+        Ok(Output::from_fds(
+            open_for_writing(null)?,
+            open_for_writing(null)?,
+        ))
+    }
+
+    /// Appends to files (created if missing) or writes into FIFOs. A FIFO must already have a
+    /// reader: Nomad's logmon opens it before the task starts.
+    pub fn files(stdout: &Path, stderr: &Path) -> Result<Output> {
+        Ok(Output::from_fds(
+            open_for_writing(stdout)?,
+            open_for_writing(stderr)?,
+        ))
+    }
+
+    /// Two journald streams logged under `identifier`, attributed to `unit`.
+    pub fn journal(identifier: &str, unit: &UnitName) -> Result<Output> {
+        Ok(Output::from_fds(
+            journal_stream(identifier, unit, STDOUT_PRIORITY)?,
+            journal_stream(identifier, unit, STDERR_PRIORITY)?,
+        ))
+    }
+}
+
+fn open_for_writing(path: &Path) -> Result<OwnedFd> {
+    let file = OpenOptions::new()
+        .write(true)
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc_nonblock())
+        .open(path)
+        .map_err(|e| {
+            let hint = if e.raw_os_error() == Some(nix::libc::ENXIO) {
+                " (a FIFO with no reader)"
+            } else {
+                ""
+            };
+            Error::io(
+                format!("cannot open {} for the task's output{hint}", path.display()),
+                e,
+            )
+        })?;
+    let fd = OwnedFd::from(file);
+    // Non-blocking only for the open (a FIFO without a reader fails instead of hanging); the
+    // task gets an ordinary blocking descriptor.
+    fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_APPEND))
+        .map_err(|e| Error::io(format!("cannot set flags on {}", path.display()), e.into()))?;
+    Ok(fd)
+}
+
+fn libc_nonblock() -> i32 {
+    OFlag::O_NONBLOCK.bits()
+}
+
+fn journal_stream(identifier: &str, unit: &UnitName, priority: u8) -> Result<OwnedFd> {
+    let unreachable = |e| {
+        Error::io(
+            format!("cannot connect to journald at {JOURNAL_STDOUT_SOCKET}"),
+            e,
+        )
+    };
+    let mut stream = UnixStream::connect(JOURNAL_STDOUT_SOCKET).map_err(unreachable)?;
+    let identifier: String = identifier.chars().filter(|c| !c.is_control()).collect();
+    // identifier, unit, priority, level prefix, forward to syslog, kmsg, console
+    let header = format!("{identifier}\n{unit}\n{priority}\n0\n0\n0\n0\n");
+    stream.write_all(header.as_bytes()).map_err(unreachable)?;
+    stream
+        .shutdown(std::net::Shutdown::Read)
+        .map_err(unreachable)?;
+    Ok(OwnedFd::from(stream))
+}
+
+/// Where a task's output should go, as a caller asks for it.
+#[derive(Debug)]
+pub enum Stdio {
+    /// Into the journal, stdout and stderr as separate streams (see the module docs).
+    Journal,
+    /// Into descriptors the caller opened.
+    To(Output),
+}

@@ -1,0 +1,356 @@
+//! The systemd D-Bus client: one bus connection, shared by every task.
+//!
+//! Contracts:
+//! - Every call that creates or removes something waits for systemd's job to finish, so when a
+//!   method returns, systemd has done it (or said why not).
+//! - State is followed through `PropertiesChanged` signals, but a signal is only a hint to read
+//!   again: [`Systemd::wait_until`] also re-reads on a timer, so a lost signal delays an answer
+//!   and never loses it.
+//! - Errors are classified into [`Error`] variants a caller can act on; systemd's own message
+//!   is kept.
+
+mod snapshot;
+mod variant;
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath};
+use zbus_systemd::systemd1::ManagerProxy;
+
+pub use snapshot::{ActiveState, UnitSnapshot};
+
+use super::error::{Error, Result};
+use super::property::Property;
+use super::unit_name::UnitName;
+
+const UNIT_INTERFACE: &str = "org.freedesktop.systemd1.Unit";
+const SERVICE_INTERFACE: &str = "org.freedesktop.systemd1.Service";
+const JOB_INTERFACE: &str = "org.freedesktop.systemd1.Job";
+/// How often state is re-read when no signal arrives.
+const POLL_INTERVAL: Duration = Duration::from_millis(1000);
+
+/// Which service manager to talk to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bus {
+    /// PID 1, on the system bus (needs root to start units).
+    #[default]
+    System,
+    /// The calling user's `systemd --user`, on the session bus.
+    User,
+}
+
+impl Bus {
+    pub fn name(self) -> &'static str {
+        match self {
+            Bus::System => "system",
+            Bus::User => "user",
+        }
+    }
+}
+
+/// A connection to one service manager.
+#[derive(Clone)]
+pub struct Systemd {
+    conn: Connection,
+    manager: ManagerProxy<'static>,
+    bus: Bus,
+}
+
+impl Systemd {
+    /// Connects and subscribes to systemd's signals.
+    pub async fn connect(bus: Bus) -> Result<Systemd> {
+        let unreachable = |e: zbus::Error| Error::Unreachable {
+            bus: bus.name(),
+            reason: e.to_string(),
+        };
+        let conn = match bus {
+            Bus::System => Connection::system().await,
+            Bus::User => Connection::session().await,
+        }
+        .map_err(unreachable)?;
+        let manager = ManagerProxy::new(&conn).await.map_err(unreachable)?;
+        manager.subscribe().await.map_err(unreachable)?;
+        Ok(Systemd { conn, manager, bus })
+    }
+
+    pub fn bus(&self) -> Bus {
+        self.bus
+    }
+
+    /// systemd's version string, e.g. `252.38-1~deb12u1`.
+    pub async fn version(&self) -> Result<String> {
+        self.manager
+            .version()
+            .await
+            .map_err(|e| self.classify("query", "the manager", e))
+    }
+
+    /// Creates and starts a transient unit, waiting until its start job is finished.
+    /// Returns systemd's job result: `done` on success, else `failed`, `timeout`, ….
+    pub async fn start_transient(
+        &self,
+        name: &UnitName,
+        props: &[Property],
+        timeout: Duration,
+    ) -> Result<String> {
+        let mut removed = self.job_removed_stream().await?;
+        let wire = variant::to_wire(props).map_err(|e| self.classify("start", name.as_str(), e))?;
+        let job = self
+            .manager
+            .start_transient_unit(name.to_string(), "fail".into(), wire, vec![])
+            .await
+            .map_err(|e| self.classify("start", name.as_str(), e))?;
+        self.wait_for_job(&mut removed, &job, "start", name, timeout)
+            .await
+    }
+
+    /// Stops a unit (systemd's own stop: KillSignal, then SIGKILL after TimeoutStopSec) and
+    /// waits for the stop job.
+    pub async fn stop_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {
+        let mut removed = self.job_removed_stream().await?;
+        let job = self
+            .manager
+            .stop_unit(name.to_string(), "replace".into())
+            .await
+            .map_err(|e| self.classify("stop", name.as_str(), e))?;
+        self.wait_for_job(&mut removed, &job, "stop", name, timeout)
+            .await
+    }
+
+    /// Sends `signal` to the unit's `main` process or to `all` its processes.
+    pub async fn kill(&self, name: &UnitName, whom: Whom, signal: i32) -> Result<()> {
+        self.manager
+            .kill_unit(name.to_string(), whom.as_str().into(), signal)
+            .await
+            .map_err(|e| self.classify("signal", name.as_str(), e))
+    }
+
+    /// Forgets a failed unit's state so that systemd can unload it.
+    pub async fn reset_failed(&self, name: &UnitName) -> Result<()> {
+        self.manager
+            .reset_failed_unit(name.to_string())
+            .await
+            .map_err(|e| self.classify("reset", name.as_str(), e))
+    }
+
+    /// Units whose names match any of the shell-style `patterns`, loaded in any state.
+    pub async fn list_units(&self, patterns: &[&str]) -> Result<Vec<UnitName>> {
+        let patterns = patterns.iter().map(|p| p.to_string()).collect();
+        let units = self
+            .manager
+            .list_units_by_patterns(vec![], patterns)
+            .await
+            .map_err(|e| self.classify("list", "units", e))?;
+        Ok(units
+            .into_iter()
+            .filter_map(|u| UnitName::parse(&u.0).ok())
+            .collect())
+    }
+
+    /// Reads a unit's state. [`Error::NotFound`] if systemd has no such unit loaded.
+    pub async fn snapshot(&self, name: &UnitName) -> Result<UnitSnapshot> {
+        let props = zbus::fdo::PropertiesProxy::builder(&self.conn)
+            .destination("org.freedesktop.systemd1")
+            .path(object_path(name))
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(|e| self.classify("read", name.as_str(), e))?;
+        let unit_iface = zbus::names::InterfaceName::from_static_str_unchecked(UNIT_INTERFACE);
+        let service_iface =
+            zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_INTERFACE);
+        let (unit, service) =
+            futures_util::join!(props.get_all(unit_iface), props.get_all(service_iface));
+        let unit = unit.map_err(|e| self.classify("read", name.as_str(), e.into()))?;
+        let service = service.unwrap_or_default();
+        let snapshot = UnitSnapshot::from_properties(&unit, &service);
+        if !snapshot.is_loaded() {
+            return Err(Error::NotFound(name.to_string()));
+        }
+        Ok(snapshot)
+    }
+
+    /// Waits until `done` holds for the unit's state, re-reading it on every change signal and
+    /// at least every second. Returns the last snapshot and whether `done` held before
+    /// `timeout` (`None` waits forever). [`Error::NotFound`] if the unit disappears.
+    pub async fn wait_until(
+        &self,
+        name: &UnitName,
+        timeout: Option<Duration>,
+        done: impl Fn(&UnitSnapshot) -> bool,
+    ) -> Result<(UnitSnapshot, bool)> {
+        let rule = MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.freedesktop.DBus.Properties")
+            .member("PropertiesChanged")
+            .path(object_path(name))
+            .build()
+            .map_err(|e| self.classify("watch", name.as_str(), e))?;
+        let mut changes = MessageStream::for_match_rule(rule, &self.conn, None)
+            .await
+            .map_err(|e| self.classify("watch", name.as_str(), e))?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let snapshot = self.snapshot(name).await?;
+            if done(&snapshot) {
+                return Ok((snapshot, true));
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Ok((snapshot, false));
+            }
+            let nap = left.map_or(POLL_INTERVAL, |l| l.min(POLL_INTERVAL));
+            tokio::select! {
+                change = changes.next() => {
+                    if change.is_none() {
+                        return Err(self.lost_connection());
+                    }
+                }
+                () = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
+    async fn job_removed_stream(&self) -> Result<zbus_systemd::systemd1::JobRemovedStream> {
+        self.manager
+            .receive_job_removed()
+            .await
+            .map_err(|e| self.classify("watch", "jobs", e))
+    }
+
+    /// Waits for `job` to leave systemd's queue and returns its result. A missed signal is
+    /// caught by checking whether the job object still exists.
+    async fn wait_for_job(
+        &self,
+        removed: &mut zbus_systemd::systemd1::JobRemovedStream,
+        job: &OwnedObjectPath,
+        action: &'static str,
+        unit: &UnitName,
+        timeout: Duration,
+    ) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            tokio::select! {
+                signal = removed.next() => {
+                    let Some(signal) = signal else { return Err(self.lost_connection()) };
+                    if let Ok(args) = signal.args() {
+                        if args.job == *job {
+                            return Ok(args.result);
+                        }
+                    }
+                }
+                () = tokio::time::sleep(POLL_INTERVAL) => {
+                    if !self.job_exists(job).await {
+                        return Ok("done".into());
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(Error::Timeout { action, unit: unit.to_string(), seconds: timeout.as_secs() });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn job_exists(&self, job: &OwnedObjectPath) -> bool {
+        let proxy = zbus::fdo::PropertiesProxy::builder(&self.conn)
+            .destination("org.freedesktop.systemd1")
+            .path(job.clone())
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await;
+        let Ok(proxy) = proxy else {
+            return false;
+        };
+        let iface = zbus::names::InterfaceName::from_static_str_unchecked(JOB_INTERFACE);
+        proxy.get(iface, "State").await.is_ok()
+    }
+
+    fn lost_connection(&self) -> Error {
+        Error::Unreachable {
+            bus: self.bus.name(),
+            reason: "the connection to systemd was closed".into(),
+        }
+    }
+
+    /// Sorts a D-Bus error into what the caller can do about it.
+    fn classify(&self, action: &'static str, unit: &str, e: zbus::Error) -> Error {
+        if let zbus::Error::MethodError(name, message, _) = &e {
+            let message = message.clone().unwrap_or_else(|| name.to_string());
+            return match name.as_str() {
+                "org.freedesktop.systemd1.NoSuchUnit"
+                | "org.freedesktop.DBus.Error.UnknownObject" => Error::NotFound(unit.to_string()),
+                "org.freedesktop.systemd1.UnitExists" => Error::AlreadyExists(unit.to_string()),
+                "org.freedesktop.DBus.Error.ServiceUnknown"
+                | "org.freedesktop.DBus.Error.NoReply"
+                | "org.freedesktop.DBus.Error.Disconnected" => Error::Unreachable {
+                    bus: self.bus.name(),
+                    reason: message,
+                },
+                _ => Error::Refused {
+                    action,
+                    unit: unit.to_string(),
+                    message,
+                },
+            };
+        }
+        match e {
+            zbus::Error::InputOutput(_)
+            | zbus::Error::Connection(..)
+            | zbus::Error::Handshake(_) => Error::Unreachable {
+                bus: self.bus.name(),
+                reason: e.to_string(),
+            },
+            other => Error::Refused {
+                action,
+                unit: unit.to_string(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Whose processes a signal goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whom {
+    Main,
+    All,
+}
+
+impl Whom {
+    fn as_str(self) -> &'static str {
+        match self {
+            Whom::Main => "main",
+            Whom::All => "all",
+        }
+    }
+}
+
+/// The unit's D-Bus object path, escaped as `sd_bus_path_encode` does.
+fn object_path(name: &UnitName) -> String {
+    let mut path = String::from("/org/freedesktop/systemd1/unit/");
+    for (i, b) in name.as_str().bytes().enumerate() {
+        if b.is_ascii_alphabetic() || (b.is_ascii_digit() && i > 0) {
+            path.push(b as char);
+        } else {
+            path.push_str(&format!("_{b:02x}"));
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_paths_are_escaped_like_systemd() {
+        let name = UnitName::parse("nomad-a1-web-i1.service").unwrap();
+        assert_eq!(
+            object_path(&name),
+            "/org/freedesktop/systemd1/unit/nomad_2da1_2dweb_2di1_2eservice"
+        );
+    }
+}

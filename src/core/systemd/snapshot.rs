@@ -1,0 +1,152 @@
+//! One consistent read of a task unit's state: what systemd says right now.
+
+use std::collections::HashMap;
+
+use zbus::OwnedVariant;
+
+use crate::core::exit::ExitResult;
+
+/// systemd's `ActiveState`, with room for states newer systemd versions add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActiveState {
+    Active,
+    Reloading,
+    Inactive,
+    Failed,
+    Activating,
+    Deactivating,
+    Unknown(String),
+}
+
+impl ActiveState {
+    fn parse(s: &str) -> ActiveState {
+        match s {
+            "active" => ActiveState::Active,
+            "reloading" => ActiveState::Reloading,
+            "inactive" => ActiveState::Inactive,
+            "failed" => ActiveState::Failed,
+            "activating" => ActiveState::Activating,
+            "deactivating" => ActiveState::Deactivating,
+            other => ActiveState::Unknown(other.to_string()),
+        }
+    }
+}
+
+/// The properties of a service unit the driver reads. Counters systemd does not have (not
+/// accounted, or unknown to this systemd version) are `None`.
+#[derive(Debug, Clone, Default)]
+pub struct UnitSnapshot {
+    pub load_state: String,
+    pub active_state: Option<ActiveState>,
+    pub sub_state: String,
+    pub description: String,
+    /// The service's `Result`: `success`, `exit-code`, `signal`, `oom-kill`, …
+    pub result: String,
+    pub main_pid: u32,
+    pub exec_main_code: i32,
+    pub exec_main_status: i32,
+    /// Realtime µs; 0 when the main process never started.
+    pub exec_main_start_us: u64,
+    /// Realtime µs; 0 while the main process has not exited.
+    pub exec_main_exit_us: u64,
+    pub cpu_ns: Option<u64>,
+    pub memory_current: Option<u64>,
+    pub memory_peak: Option<u64>,
+    pub tasks_current: Option<u64>,
+    pub io_read_bytes: Option<u64>,
+    pub io_write_bytes: Option<u64>,
+    pub control_group: String,
+    /// `KEY=value` fields the unit adds to its journal entries (ours carry the Nomad ids).
+    pub log_fields: HashMap<String, String>,
+    /// Whether a job (start, stop) is queued or running for the unit.
+    pub job_pending: bool,
+}
+
+impl UnitSnapshot {
+    pub(super) fn from_properties(
+        unit: &HashMap<String, OwnedVariant>,
+        service: &HashMap<String, OwnedVariant>,
+    ) -> UnitSnapshot {
+        let log_fields = service
+            .get("LogExtraFields")
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| Vec::<Vec<u8>>::try_from(v).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|field| {
+                let field = String::from_utf8_lossy(&field).into_owned();
+                field
+                    .split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        let job_pending = unit
+            .get("Job")
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| <(u32, zbus::OwnedObjectPath)>::try_from(v).ok())
+            .is_some_and(|(id, _)| id != 0);
+        UnitSnapshot {
+            load_state: string(unit, "LoadState"),
+            active_state: unit
+                .get("ActiveState")
+                .map(|_| ActiveState::parse(&string(unit, "ActiveState"))),
+            sub_state: string(unit, "SubState"),
+            description: string(unit, "Description"),
+            result: string(service, "Result"),
+            main_pid: number(service, "MainPID").unwrap_or(0),
+            exec_main_code: number(service, "ExecMainCode").unwrap_or(0),
+            exec_main_status: number(service, "ExecMainStatus").unwrap_or(0),
+            exec_main_start_us: counter(service, "ExecMainStartTimestamp").unwrap_or(0),
+            exec_main_exit_us: counter(service, "ExecMainExitTimestamp").unwrap_or(0),
+            cpu_ns: counter(service, "CPUUsageNSec"),
+            memory_current: counter(service, "MemoryCurrent"),
+            memory_peak: counter(service, "MemoryPeak"),
+            tasks_current: counter(service, "TasksCurrent"),
+            io_read_bytes: counter(service, "IOReadBytes"),
+            io_write_bytes: counter(service, "IOWriteBytes"),
+            control_group: string(service, "ControlGroup"),
+            log_fields,
+            job_pending,
+        }
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.load_state == "loaded"
+    }
+
+    /// The main process has run and is gone (or the unit ended without ever running it).
+    pub fn has_exited(&self) -> bool {
+        let ended = matches!(
+            self.active_state,
+            Some(ActiveState::Inactive | ActiveState::Failed)
+        );
+        (self.exec_main_exit_us != 0 && self.main_pid == 0) || (ended && !self.job_pending)
+    }
+
+    /// How the main process ended; `None` while it runs.
+    pub fn exit_result(&self) -> Option<ExitResult> {
+        self.has_exited().then(|| {
+            ExitResult::from_main_process(self.exec_main_code, self.exec_main_status, &self.result)
+        })
+    }
+}
+
+fn string(props: &HashMap<String, OwnedVariant>, name: &str) -> String {
+    props
+        .get(name)
+        .and_then(|v| v.downcast_ref::<&str>().ok().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn number<T>(props: &HashMap<String, OwnedVariant>, name: &str) -> Option<T>
+where
+    T: for<'a> TryFrom<&'a zbus::Variant<'a>>,
+    for<'a> <T as TryFrom<&'a zbus::Variant<'a>>>::Error: Into<zbus::Error>,
+{
+    props.get(name).and_then(|v| v.downcast_ref::<T>().ok())
+}
+
+/// A `t` property where `UINT64_MAX` means "not available".
+fn counter(props: &HashMap<String, OwnedVariant>, name: &str) -> Option<u64> {
+    number::<u64>(props, name).filter(|v| *v != u64::MAX)
+}

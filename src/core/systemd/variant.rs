@@ -1,0 +1,78 @@
+//! [`Property`] → D-Bus variants for `StartTransientUnit`.
+
+use std::os::fd::AsFd;
+
+use zbus::{Fd, OwnedVariant, Variant};
+
+use crate::core::property::{Property, Value};
+
+/// Converts properties for the wire. File descriptors are duplicated into the message; the
+/// originals stay with their owner.
+pub fn to_wire(props: &[Property]) -> zbus::Result<Vec<(String, OwnedVariant)>> {
+    props
+        .iter()
+        .map(|p| Ok((p.name.to_string(), to_variant(&p.value).try_into_owned()?)))
+        .collect()
+}
+
+fn to_variant(value: &Value) -> Variant<'_> {
+    match value {
+        Value::Bool(b) => Variant::from(*b),
+        Value::I32(i) => Variant::from(*i),
+        Value::U64(u) => Variant::from(*u),
+        Value::Str(s) => Variant::from(s.as_str()),
+        Value::Strings(v) => Variant::from(v.clone()),
+        Value::Bytes(b) => Variant::from(b.clone()),
+        Value::ByteStrings(v) => Variant::from(v.clone()),
+        Value::ExecEx(cmds) => Variant::from(
+            cmds.iter()
+                .map(|c| (c.path.clone(), c.argv.clone(), c.flags.clone()))
+                .collect::<Vec<_>>(),
+        ),
+        Value::Exec(cmds) => Variant::from(
+            cmds.iter()
+                .map(|c| (c.path.clone(), c.argv.clone(), false))
+                .collect::<Vec<_>>(),
+        ),
+        Value::Binds(binds) => Variant::from(
+            binds
+                .iter()
+                .map(|b| {
+                    let flags: u64 = if b.recursive { nix::libc::MS_REC } else { 0 };
+                    (
+                        b.source.clone(),
+                        b.destination.clone(),
+                        b.ignore_missing,
+                        flags,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Value::Fd(fd) => Variant::Fd(Fd::from(fd.as_fd())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mapping::{plan, test_spec};
+    use crate::core::stdio::Output;
+
+    #[test]
+    fn wire_signatures_match_the_declared_ones() {
+        let plan = plan(&test_spec(), &Output::discard().unwrap(), "s.slice").unwrap();
+        for p in &plan.properties {
+            let wire = to_variant(&p.value);
+            assert_eq!(
+                wire.value_signature().to_string(),
+                p.value.signature(),
+                "{}",
+                p.name
+            );
+        }
+        assert_eq!(
+            to_wire(&plan.properties).unwrap().len(),
+            plan.properties.len()
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! The task model: what Nomad (or an operator) asks to run, in Nomad's own terms.
+//!
+//! A [`TaskSpec`] is plain data: it can be stored (the plugin keeps it in the task handle for
+//! recovery) and it says nothing about systemd. [`crate::core::mapping`] turns it into unit
+//! properties.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::signal::Signal;
+use super::unit_name::UnitName;
+
+/// One run of a Nomad task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// Nomad's task id, `<alloc_id>/<task_name>/<instance>`; new on every (re)start.
+    pub id: String,
+    /// The task's name in the job.
+    pub name: String,
+    pub alloc_id: String,
+    pub job_name: String,
+    pub group_name: String,
+    /// The program to run: an absolute path, a path relative to the task's `local/` directory,
+    /// or a bare name looked up in `local/` and then on `PATH`.
+    pub command: String,
+    pub args: Vec<String>,
+    /// The complete environment of the task (Nomad's `NOMAD_*` variables included).
+    pub env: BTreeMap<String, String>,
+    /// The user to run as; `None` runs as the service manager's own user.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Working directory as seen by the task; defaults to `/local` when the task has task
+    /// directories, else systemd's default.
+    pub working_dir: Option<PathBuf>,
+    pub resources: Resources,
+    /// Nomad's task directories on the host, bind-mounted at `/alloc`, `/local` and `/secrets`.
+    pub dirs: Option<TaskDirs>,
+    /// The signal a stop sends first.
+    pub kill_signal: Signal,
+    /// How long a stop waits after `kill_signal` before it sends SIGKILL.
+    #[serde(with = "duration_ms")]
+    pub kill_timeout: Duration,
+}
+
+impl TaskSpec {
+    /// The unit this run of the task is started as.
+    pub fn unit_name(&self) -> UnitName {
+        let instance = self.id.rsplit('/').next().unwrap_or_default();
+        UnitName::for_task(&self.alloc_id, &self.name, instance)
+    }
+}
+
+/// What Nomad allots to the task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// CPU in MHz, Nomad's `resources.cpu` (its `cpu_shares`); 0 leaves CPU weight alone.
+    pub cpu_mhz: u64,
+    /// Reserved cores as a cpuset list (`"0-2,5"`), Nomad's `cpuset_cpus`; empty for none.
+    pub cores: String,
+    /// Nomad's `resources.memory` in MiB; 0 sets no memory limits.
+    pub memory_mb: u64,
+    /// Nomad's `resources.memory_max`.
+    pub memory_max: MemoryMax,
+}
+
+/// Nomad's `memory_max`: the hard limit when a task may use more than its reservation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemoryMax {
+    /// Not set: `memory` is the hard limit.
+    #[default]
+    Unset,
+    /// A hard limit in MiB above the reservation.
+    Mb(u64),
+    /// `-1`: no hard limit at all.
+    Unlimited,
+}
+
+impl MemoryMax {
+    /// Nomad's encoding: 0 unset, -1 unlimited, else MiB. Other negatives are invalid.
+    pub fn from_nomad(mb: i64) -> Option<MemoryMax> {
+        match mb {
+            0 => Some(MemoryMax::Unset),
+            -1 => Some(MemoryMax::Unlimited),
+            n if n > 0 => Some(MemoryMax::Mb(n as u64)),
+            _ => None,
+        }
+    }
+}
+
+/// Nomad's directories for one task, as host paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDirs {
+    /// The allocation's shared directory, `<alloc_dir>/alloc`.
+    pub alloc: PathBuf,
+    /// The task's `local/` directory.
+    pub local: PathBuf,
+    /// The task's `secrets/` directory.
+    pub secrets: PathBuf,
+}
+
+impl TaskDirs {
+    /// Nomad's layout under an allocation directory (`<data_dir>/alloc/<alloc_id>`).
+    pub fn nomad_layout(alloc_dir: &Path, task_name: &str) -> TaskDirs {
+        let task_dir = alloc_dir.join(task_name);
+        TaskDirs {
+            alloc: alloc_dir.join("alloc"),
+            local: task_dir.join("local"),
+            secrets: task_dir.join("secrets"),
+        }
+    }
+}
+
+/// Where the task directories appear inside the unit.
+pub mod mount_points {
+    pub const ALLOC: &str = "/alloc";
+    pub const LOCAL: &str = "/local";
+    pub const SECRETS: &str = "/secrets";
+}
+
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis().try_into().unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}

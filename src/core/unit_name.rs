@@ -1,0 +1,199 @@
+//! Unit names for tasks: deterministic, always valid, never an injection.
+//!
+//! A task's unit is named `nomad-<alloc>-<task>-<instance>.service`:
+//! - `<alloc>` is the first eight alphanumerics of the allocation id (what `nomad alloc status`
+//!   shows as the short id);
+//! - `<task>` is the task name, escaped like `systemd-escape` (every byte outside
+//!   `[A-Za-z0-9:_.-]` becomes `\xNN`, and so does a leading `.`), so `@`, `/`, spaces or shell
+//!   metacharacters can never make it a template instance, a path or anything but one name;
+//! - `<instance>` is the last part of Nomad's task id (`<alloc>/<task>/<instance>`), new on every
+//!   start, so a restarted task never collides with its predecessor's unit.
+//!
+//! The alloc and instance parts hold no `-`, so the name reads back unambiguously. Names that
+//! would pass systemd's 255-byte limit keep a prefix of the task part and end it with a hash of
+//! the whole task name, so they stay unique and deterministic.
+
+use std::fmt;
+
+use super::error::{Error, Result};
+
+/// systemd's limit on a unit name's length, suffix included (`UNIT_NAME_MAX - 1`).
+const MAX_LEN: usize = 255;
+const PREFIX: &str = "nomad-";
+const SUFFIX: &str = ".service";
+
+/// A valid systemd unit name. Built only by [`UnitName::for_task`] or [`UnitName::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct UnitName(String);
+
+impl UnitName {
+    /// The unit name for one start of a task. Any input yields a valid name.
+    pub fn for_task(alloc_id: &str, task_name: &str, instance: &str) -> UnitName {
+        let alloc = short_component(alloc_id, 8);
+        let instance = short_component(instance, 16);
+        let mut task = escape(task_name);
+        let budget = MAX_LEN - PREFIX.len() - alloc.len() - instance.len() - SUFFIX.len() - 2;
+        if task.len() > budget {
+            let hash = format!("{:016x}", fnv1a(task_name.as_bytes()));
+            let mut keep = budget - hash.len() - 1;
+            while !task.is_char_boundary(keep) {
+                keep -= 1;
+            }
+            task = format!("{}_{hash}", &task[..keep]);
+        }
+        UnitName(format!("{PREFIX}{alloc}-{task}-{instance}{SUFFIX}"))
+    }
+
+    /// Accepts a unit name given by a person or read back from systemd. A name without a type
+    /// suffix is taken as a `.service`. Rejects anything systemd would not accept as a plain
+    /// (non-template) unit name.
+    pub fn parse(name: &str) -> Result<UnitName> {
+        let full = if name.contains('.') && name.rsplit('.').next().is_some_and(is_unit_type) {
+            name.to_string()
+        } else {
+            format!("{name}{SUFFIX}")
+        };
+        let (stem, _) = full.rsplit_once('.').unwrap_or((&full, ""));
+        let valid = !stem.is_empty()
+            && full.len() <= MAX_LEN
+            && !stem.contains('@')
+            && full
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":_.-\\".contains(&b));
+        if !valid {
+            return Err(Error::invalid(
+                "unit",
+                format!("'{name}' is not a valid systemd unit name"),
+            ));
+        }
+        Ok(UnitName(full))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this name has the shape of a unit this tool creates for tasks.
+    pub fn is_task_unit(&self) -> bool {
+        self.0.starts_with(PREFIX) && self.0.ends_with(SUFFIX)
+    }
+}
+
+impl fmt::Display for UnitName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_unit_type(suffix: &str) -> bool {
+    matches!(
+        suffix,
+        "service" | "socket" | "timer" | "path" | "scope" | "slice" | "target" | "mount"
+    )
+}
+
+/// Escapes like `systemd-escape` without the `/` → `-` rule: the result matches
+/// `[A-Za-z0-9:_.\\-]+` and is never empty.
+pub fn escape(s: &str) -> String {
+    if s.is_empty() {
+        return "_".to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    for (i, b) in s.bytes().enumerate() {
+        let plain = b.is_ascii_alphanumeric() || b":_-".contains(&b) || (b == b'.' && i > 0);
+        if plain {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Up to `max` ASCII alphanumerics of `s`, lower-cased; `0` when it has none.
+fn short_component(s: &str, max: usize) -> String {
+    let short: String = s
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(max)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if short.is_empty() { "0".into() } else { short }
+}
+
+/// FNV-1a: a stable hash, so truncated names stay the same across builds and machines.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_task_reads_naturally() {
+        let name = UnitName::for_task(
+            "0b5f4c4e-1111-2222-3333-444455556666",
+            "web-api",
+            "3f9a1c2b",
+        );
+        assert_eq!(name.as_str(), "nomad-0b5f4c4e-web-api-3f9a1c2b.service");
+        assert!(name.is_task_unit());
+    }
+
+    #[test]
+    fn hostile_task_names_are_escaped_into_one_plain_name() {
+        for hostile in [
+            "a@b",
+            "../../etc",
+            "x; rm -rf /",
+            ".hidden",
+            "tab\there",
+            "ünï",
+            "",
+            "a/b",
+        ] {
+            let name = UnitName::for_task("alloc", hostile, "i1");
+            assert_eq!(UnitName::parse(name.as_str()).unwrap(), name, "{hostile}");
+            assert!(!name.as_str().contains('@') && !name.as_str().contains('/'));
+            assert!(!name.as_str().contains(' ') && !name.as_str().contains(';'));
+        }
+        assert_eq!(escape("a@b"), "a\\x40b");
+        assert_eq!(escape(".x"), "\\x2ex");
+    }
+
+    #[test]
+    fn same_inputs_give_same_name_and_instances_differ() {
+        let a = UnitName::for_task("alloc", "task", "one");
+        assert_eq!(a, UnitName::for_task("alloc", "task", "one"));
+        assert_ne!(a, UnitName::for_task("alloc", "task", "two"));
+    }
+
+    #[test]
+    fn long_names_are_cut_to_systemds_limit_and_stay_unique() {
+        let long_a = "a".repeat(400);
+        let long_b = format!("{}b", "a".repeat(399));
+        let a = UnitName::for_task("alloc", &long_a, "i");
+        let b = UnitName::for_task("alloc", &long_b, "i");
+        assert!(a.as_str().len() <= MAX_LEN);
+        assert_ne!(a, b);
+        let multibyte = UnitName::for_task("alloc", &"é".repeat(200), "i");
+        assert!(multibyte.as_str().len() <= MAX_LEN);
+    }
+
+    #[test]
+    fn parse_accepts_bare_names_and_rejects_templates_and_junk() {
+        assert_eq!(
+            UnitName::parse("nomad-x").unwrap().as_str(),
+            "nomad-x.service"
+        );
+        assert_eq!(UnitName::parse("foo.timer").unwrap().as_str(), "foo.timer");
+        assert!(UnitName::parse("foo@.service").is_err());
+        assert!(UnitName::parse("foo bar").is_err());
+        assert!(UnitName::parse("").is_err());
+        assert!(UnitName::parse(&"x".repeat(300)).is_err());
+    }
+}
