@@ -1,1 +1,159 @@
-pub mod x {}
+//! The operator's CLI: the same core as the plugin, driven by hand. One file per subcommand;
+//! nothing here knows what a D-Bus property is.
+
+mod format;
+mod logs;
+mod ps;
+mod run;
+mod stats;
+mod stop;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::core::{Bus, Engine, EngineOptions, Error};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nomad-systemd",
+    version,
+    about = "Run Nomad-style tasks as systemd transient units",
+    long_about = "Run Nomad-style tasks as systemd transient units.\n\n\
+        The same engine serves the Nomad task-driver plugin; these commands launch and inspect \
+        its units by hand, so a task config can be debugged outside Nomad."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Which service manager runs the tasks.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "system",
+        env = "NOMAD_SYSTEMD_BUS"
+    )]
+    pub bus: BusArg,
+    /// The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice
+    /// with --bus user].
+    #[arg(long, global = true, env = "NOMAD_SYSTEMD_SLICE")]
+    pub slice: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BusArg {
+    System,
+    User,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a task as a transient unit and print its unit name.
+    Run(Box<run::RunArgs>),
+    /// List task units.
+    Ps(ps::PsArgs),
+    /// Show a task's resource usage.
+    Stats(stats::StatsArgs),
+    /// Print a task's output from the journal.
+    Logs(logs::LogsArgs),
+    /// Stop tasks and remove their units, printing how each ended.
+    Stop(stop::StopArgs),
+}
+
+impl GlobalArgs {
+    fn bus(&self) -> Bus {
+        match self.bus {
+            BusArg::System => Bus::System,
+            BusArg::User => Bus::User,
+        }
+    }
+
+    async fn engine(&self) -> Result<Engine, Error> {
+        let mut options = EngineOptions::for_bus(self.bus());
+        if let Some(slice) = &self.slice {
+            options.slice = slice.clone();
+        }
+        Engine::connect(options).await
+    }
+}
+
+/// Parses the command line, runs it and turns the outcome into the process's exit status:
+/// 0 on success, the task's own status for `run --wait`, 1 with a one-line message on errors,
+/// 2 for usage errors.
+pub fn main() -> ExitCode {
+    restore_default_sigpipe();
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => fail(&render(&e)),
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Run(args) => run::run(global, *args).await,
+        Command::Ps(args) => ps::run(global, args).await,
+        Command::Stats(args) => stats::run(global, args).await,
+        Command::Logs(args) => logs::run(global, args).await,
+        Command::Stop(args) => stop::run(global, args).await,
+    }
+}
+
+/// A CLI whose reader went away (`nomad-systemd ps | head`) should end quietly, as `cat`
+/// does, rather than fail on its next write.
+fn restore_default_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL installs no
+    // Rust handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("nomad-systemd: {message}");
+    ExitCode::FAILURE
+}
+
+/// An error with a hint at what to do next.
+fn render(e: &Error) -> String {
+    let hint = match e {
+        Error::Unreachable { .. } => {
+            "\n  hint: is systemd running here? Without systemd as PID 1, run inside \
+             `tools/sandbox run -- ...`; --bus user talks to your user manager instead"
+        }
+        Error::NotFound(_) => "\n  hint: `nomad-systemd ps --all` lists the task units",
+        Error::Refused { message, .. }
+            if message.contains("Access denied")
+                || message.contains("Interactive authentication") =>
+        {
+            "\n  hint: starting units on the system bus needs root; try sudo or --bus user"
+        }
+        _ => "",
+    };
+    format!("{e}{hint}")
+}

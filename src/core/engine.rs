@@ -13,7 +13,7 @@ use super::stats::{self, TaskStats};
 use super::status::TaskStatus;
 use super::stdio::{Output, Stdio};
 use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
-use super::task::TaskSpec;
+use super::task::{DEFAULT_KILL_TIMEOUT, TaskSpec};
 use super::unit_name::UnitName;
 
 /// How long systemd may take to run a start or stop job before we give up.
@@ -104,15 +104,20 @@ impl Engine {
             other => other?,
         };
         if result != "done" {
-            let reason = match self.systemd.snapshot(&unit).await {
-                Ok(s) => start_failure_reason(&s, &result),
-                Err(_) => format!("systemd's start job ended with '{result}'"),
+            // A program that exits within milliseconds can fail the start job although it
+            // ran; its exit result is then what `wait` reports. Only a failure to set up or
+            // execute the program is a failed start.
+            let failure = match self.systemd.snapshot(&unit).await {
+                Ok(s) => start_failure(&s, &result, &spec.command),
+                Err(_) => Some(format!("systemd's start job ended with '{result}'")),
             };
-            self.remove(&unit).await?;
-            return Err(Error::StartFailed {
-                unit: unit.to_string(),
-                reason,
-            });
+            if let Some(reason) = failure {
+                self.remove(&unit).await?;
+                return Err(Error::StartFailed {
+                    unit: unit.to_string(),
+                    reason,
+                });
+            }
         }
         Ok(Started {
             unit,
@@ -170,6 +175,24 @@ impl Engine {
             });
         }
         Ok(exit_of(&snapshot))
+    }
+
+    /// [`Engine::stop`], with the task's own kill signal and timeout (those it was started
+    /// with) for whichever of the two is not given.
+    pub async fn stop_with_defaults(
+        &self,
+        unit: &UnitName,
+        signal: Option<Signal>,
+        timeout: Option<Duration>,
+    ) -> Result<ExitResult> {
+        let snapshot = self.systemd.snapshot(unit).await?;
+        let signal = signal
+            .or_else(|| snapshot.kill_signal.and_then(Signal::from_number))
+            .unwrap_or(Signal::TERM);
+        let timeout = timeout
+            .or_else(|| snapshot.stop_timeout_us.map(Duration::from_micros))
+            .unwrap_or(DEFAULT_KILL_TIMEOUT);
+        self.stop(unit, signal, timeout).await
     }
 
     /// Removes the task's unit: processes still running are killed with the task's kill
@@ -262,18 +285,30 @@ fn exit_of(snapshot: &UnitSnapshot) -> ExitResult {
     snapshot.exit_result().unwrap_or_default()
 }
 
-/// Why a start job failed, in words an operator can act on.
-fn start_failure_reason(s: &UnitSnapshot, job_result: &str) -> String {
+/// Why a failed start job means the program never ran, in words an operator can act on;
+/// `None` when the program did run (and simply ended quickly).
+fn start_failure(s: &UnitSnapshot, job_result: &str, command: &str) -> Option<String> {
     const CLD_EXITED: i32 = 1;
-    if s.exec_main_code == CLD_EXITED {
-        if let Some(what) = spawn_step(s.exec_main_status) {
-            return format!("{what} (systemd exit status {})", s.exec_main_status);
-        }
+    const EXIT_EXEC: i32 = 203;
+    if s.exec_main_code == CLD_EXITED
+        && let Some(what) = spawn_step(s.exec_main_status)
+    {
+        let about = if s.exec_main_status == EXIT_EXEC {
+            format!(" '{command}'")
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "{what}{about} (systemd exit status {})",
+            s.exec_main_status
+        ));
     }
-    format!(
-        "systemd's start job ended with '{job_result}' (result '{}')",
-        s.result
-    )
+    (s.exec_main_start_us == 0).then(|| {
+        format!(
+            "systemd's start job ended with '{job_result}' (result '{}')",
+            s.result
+        )
+    })
 }
 
 /// systemd's exit statuses for a failure while setting up the process (`systemd.exec(5)`).

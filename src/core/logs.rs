@@ -90,10 +90,10 @@ pub async fn read(
         .await
         .map_err(|e| Error::io("cannot read journalctl's output", e))?
     {
-        if let Some(entry) = parse_entry(&line) {
-            if sink(entry).is_err() {
-                return Ok(());
-            }
+        if let Some(entry) = parse_entry(&line)
+            && sink(entry).is_err()
+        {
+            return Ok(());
         }
     }
     let output = child

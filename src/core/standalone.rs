@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::error::{Error, Result};
 use super::signal::Signal;
-use super::task::{MemoryMax, Resources, TaskDirs, TaskSpec, mount_points};
+use super::task::{DEFAULT_KILL_TIMEOUT, MemoryMax, Resources, TaskDirs, TaskSpec, mount_points};
 
 /// What an operator gives for a by-hand run. Empty ids are generated.
 #[derive(Debug, Clone, Default)]
@@ -31,9 +31,6 @@ pub struct StandaloneTask {
     pub kill_signal: Option<Signal>,
     pub kill_timeout: Option<Duration>,
 }
-
-/// Nomad's default `kill_timeout`.
-pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl StandaloneTask {
     /// Builds the task spec, creating the scratch directories if asked for.

@@ -60,14 +60,19 @@ pub fn collect(s: &UnitSnapshot) -> TaskStats {
 }
 
 /// Fills the fields still `None` from the cgroup at `cgroup` (a path as systemd reports it)
-/// under `root`.
+/// under `root`. On a hybrid host the unified hierarchy comes first: its `cpu.stat` counts
+/// CPU time even where no controller is enabled in it.
 pub fn fill_from_cgroup(stats: &mut TaskStats, root: &Path, cgroup: &str) {
     let rel = cgroup.trim_start_matches('/');
     if root.join("cgroup.controllers").exists() {
         fill_v2(stats, &root.join(rel));
-    } else {
-        fill_v1(stats, root, rel);
+        return;
     }
+    let unified = root.join("unified").join(rel);
+    if unified.is_dir() {
+        fill_v2(stats, &unified);
+    }
+    fill_v1(stats, root, rel);
 }
 
 fn fill_v2(stats: &mut TaskStats, dir: &Path) {
@@ -193,6 +198,29 @@ mod tests {
         );
         assert_eq!(stats.tasks, Some(3));
         assert_eq!(stats.memory_peak, None, "absent files stay unmeasured");
+    }
+
+    #[test]
+    fn hybrid_hosts_read_cpu_from_the_unified_hierarchy_and_memory_from_v1() {
+        let root = tempfile::tempdir().unwrap();
+        let rel = "system.slice/x.service";
+        write(
+            &root.path().join("unified").join(rel),
+            "cpu.stat",
+            "usage_usec 7\nuser_usec 5\nsystem_usec 2\n",
+        );
+        write(
+            &root.path().join("memory").join(rel),
+            "memory.usage_in_bytes",
+            "100\n",
+        );
+        let mut stats = TaskStats::default();
+        fill_from_cgroup(&mut stats, root.path(), "/system.slice/x.service");
+        assert_eq!(
+            (stats.cpu_total_ns, stats.cpu_user_ns),
+            (Some(7000), Some(5000))
+        );
+        assert_eq!(stats.memory_usage, Some(100));
     }
 
     #[test]

@@ -71,7 +71,6 @@ impl Output {
 
 fn open_for_writing(path: &Path) -> Result<OwnedFd> {
     let file = OpenOptions::new()
-        .write(true)
         .append(true)
         .create(true)
         .mode(0o644)

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::signal::Signal;
 use super::unit_name::UnitName;
 
+/// Nomad's default `kill_timeout`.
+pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// One run of a Nomad task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSpec {

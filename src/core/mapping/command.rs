@@ -69,10 +69,10 @@ fn resolve(spec: &TaskSpec) -> Result<String> {
     if command.starts_with('/') {
         return Ok(command.to_string());
     }
-    if let Some(dirs) = &spec.dirs {
-        if is_executable(&dirs.local.join(command)) {
-            return Ok(format!("{}/{command}", mount_points::LOCAL));
-        }
+    if let Some(dirs) = &spec.dirs
+        && is_executable(&dirs.local.join(command))
+    {
+        return Ok(format!("{}/{command}", mount_points::LOCAL));
     }
     if !command.contains('/') {
         let search = spec.env.get("PATH").map_or(DEFAULT_PATH, String::as_str);

@@ -236,10 +236,10 @@ impl Systemd {
             tokio::select! {
                 signal = removed.next() => {
                     let Some(signal) = signal else { return Err(self.lost_connection()) };
-                    if let Ok(args) = signal.args() {
-                        if args.job == *job {
-                            return Ok(args.result);
-                        }
+                    if let Ok(args) = signal.args()
+                        && args.job == *job
+                    {
+                        return Ok(args.result);
                     }
                 }
                 () = tokio::time::sleep(POLL_INTERVAL) => {

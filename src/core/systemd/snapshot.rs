@@ -60,6 +60,10 @@ pub struct UnitSnapshot {
     pub log_fields: HashMap<String, String>,
     /// Whether a job (start, stop) is queued or running for the unit.
     pub job_pending: bool,
+    /// The stop signal the unit was created with (the task's `kill_signal`).
+    pub kill_signal: Option<i32>,
+    /// The stop timeout the unit was created with, in µs (the task's `kill_timeout`).
+    pub stop_timeout_us: Option<u64>,
 }
 
 impl UnitSnapshot {
@@ -107,6 +111,8 @@ impl UnitSnapshot {
             control_group: string(service, "ControlGroup"),
             log_fields,
             job_pending,
+            kill_signal: number(service, "KillSignal"),
+            stop_timeout_us: counter(service, "TimeoutStopUSec"),
         }
     }
 

@@ -1,0 +1,201 @@
+//! `nomad-systemd run`: start a Nomad-shaped task by hand.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::GlobalArgs;
+use super::format;
+use crate::core::standalone::StandaloneTask;
+use crate::core::{Error, MemoryMax, Output, Resources, Signal, Stdio};
+
+/// Where `--task-dir` creates allocation directories unless `--alloc-dir-root` says otherwise.
+const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    nomad-systemd run --wait -- /bin/sh -c 'echo hello; exit 3'\n  \
+    nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080")]
+pub struct RunArgs {
+    /// The program to run (instead of giving it after `--`).
+    #[arg(long, value_name = "CMD", conflicts_with = "argv")]
+    command: Option<String>,
+    /// An argument for --command; repeat for more.
+    #[arg(
+        long = "arg",
+        value_name = "ARG",
+        requires = "command",
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+    /// The program and its arguments, never passed through a shell.
+    #[arg(last = true, value_name = "CMD [ARGS]...")]
+    argv: Vec<String>,
+
+    /// Task name [default: the program's file name].
+    #[arg(long)]
+    name: Option<String>,
+    /// Allocation id [default: a new UUID].
+    #[arg(long, value_name = "ID")]
+    alloc_id: Option<String>,
+    /// Job name [default: the task name].
+    #[arg(long, value_name = "NAME")]
+    job: Option<String>,
+    /// Task group name [default: the task name].
+    #[arg(long, value_name = "NAME")]
+    task_group: Option<String>,
+
+    /// Set an environment variable; repeat for more.
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Run as this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// Run with this primary group.
+    #[arg(long)]
+    group: Option<String>,
+    /// Working directory inside the unit [default: /local with --task-dir].
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+
+    /// CPU in MHz, as Nomad's resources.cpu (sets the CPU weight).
+    #[arg(long, value_name = "MHZ", default_value_t = 0)]
+    cpu: u64,
+    /// Reserved cores as a cpuset list, e.g. 0-1,3.
+    #[arg(long, value_name = "LIST", default_value = "")]
+    cores: String,
+    /// Memory in MiB, as Nomad's resources.memory.
+    #[arg(long, value_name = "MB", default_value_t = 0)]
+    memory: u64,
+    /// Hard memory limit in MiB above --memory, as Nomad's memory_max; -1 for none.
+    #[arg(long, value_name = "MB", allow_negative_numbers = true, value_parser = parse_memory_max)]
+    memory_max: Option<MemoryMax>,
+
+    /// Signal a stop sends first.
+    #[arg(long, value_name = "SIG", default_value = "SIGTERM", value_parser = parse_signal)]
+    kill_signal: Signal,
+    /// How long a stop waits before SIGKILL, e.g. 5s, 1m.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    kill_timeout: Duration,
+
+    /// Create Nomad's task directories and bind them at /alloc, /local and /secrets.
+    #[arg(long)]
+    task_dir: bool,
+    /// Where --task-dir creates <alloc-id>/ directories.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_ALLOC_DIR_ROOT, requires = "task_dir")]
+    alloc_dir_root: PathBuf,
+
+    /// Append the task's stdout to this file or write it into this FIFO [default: journal].
+    #[arg(long, value_name = "PATH", requires = "stderr")]
+    stdout: Option<PathBuf>,
+    /// Append the task's stderr to this file or write it into this FIFO [default: journal].
+    #[arg(long, value_name = "PATH", requires = "stdout")]
+    stderr: Option<PathBuf>,
+
+    /// Wait for the task to exit, remove its unit, and exit with the task's exit status.
+    /// Ctrl-C stops the task.
+    #[arg(long)]
+    wait: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> {
+    let (command, argv) = match (args.command, args.argv.split_first()) {
+        (Some(command), _) => (command, args.args),
+        (None, Some((first, rest))) => (first.clone(), rest.to_vec()),
+        (None, None) => {
+            return Err(Error::invalid(
+                "command",
+                "is required: give it after `--` or with --command",
+            ));
+        }
+    };
+    let stdio = match (&args.stdout, &args.stderr) {
+        (Some(out), Some(err)) => Stdio::To(Output::files(out, err)?),
+        _ => Stdio::Journal,
+    };
+    let spec = StandaloneTask {
+        name: args.name,
+        alloc_id: args.alloc_id,
+        job_name: args.job,
+        group_name: args.task_group,
+        command,
+        args: argv,
+        env: args.env,
+        user: args.user,
+        group: args.group,
+        working_dir: args.workdir,
+        resources: Resources {
+            cpu_mhz: args.cpu,
+            cores: args.cores,
+            memory_mb: args.memory,
+            memory_max: args.memory_max.unwrap_or_default(),
+        },
+        alloc_dir_root: args.task_dir.then_some(args.alloc_dir_root),
+        kill_signal: Some(args.kill_signal),
+        kill_timeout: Some(args.kill_timeout),
+    }
+    .build()?;
+
+    let engine = global.engine().await?;
+    let started = engine.start(&spec, stdio).await?;
+    for warning in &started.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !args.wait {
+        println!("{}", started.unit);
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("Running as unit: {}", started.unit);
+    let exit = tokio::select! {
+        exit = engine.wait(&started.unit) => exit?,
+        () = interrupted() => {
+            eprintln!("Stopping {} ...", started.unit);
+            engine.stop(&started.unit, spec.kill_signal, spec.kill_timeout).await?
+        }
+    };
+    engine.destroy(&started.unit).await?;
+    eprintln!("Finished: {exit}");
+    Ok(ExitCode::from(format::exit_status(&exit)))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not KEY=VALUE"))?;
+    if !crate::core::mapping::environment::is_valid_name(key) {
+        return Err(format!(
+            "'{key}' is not a name systemd accepts (letters, digits and '_', not starting with a digit)"
+        ));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+fn parse_memory_max(s: &str) -> Result<MemoryMax, String> {
+    let mb: i64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of MiB"))?;
+    MemoryMax::from_nomad(mb).ok_or_else(|| format!("{mb} is neither a size in MiB nor -1"))
+}
+
+fn parse_signal(s: &str) -> Result<Signal, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}

@@ -1,0 +1,88 @@
+//! `nomad-systemd stop`: stop tasks the way Nomad does and remove their units.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::stats::parse_unit;
+use super::{GlobalArgs, OutputFormat};
+use crate::core::{Engine, Error, ExitResult, Signal, UnitName};
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Units to stop (the `.service` suffix may be left out).
+    #[arg(value_parser = parse_unit, required_unless_present = "all")]
+    units: Vec<UnitName>,
+    /// Stop every task unit.
+    #[arg(long, conflicts_with = "units")]
+    all: bool,
+    /// Signal to send first [default: the task's kill signal].
+    #[arg(long, short = 's', value_name = "SIG", value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
+    signal: Option<Signal>,
+    /// How long to wait before SIGKILL, e.g. 10s [default: the task's kill timeout].
+    #[arg(long, short = 't', value_name = "DURATION", value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
+    /// Leave the stopped unit loaded, so `ps --all` still shows it.
+    #[arg(long)]
+    keep: bool,
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Serialize)]
+struct Stopped {
+    unit: UnitName,
+    exit: ExitResult,
+}
+
+pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error> {
+    let engine = global.engine().await?;
+    let units = if args.all {
+        engine.list().await?.into_iter().map(|t| t.unit).collect()
+    } else {
+        args.units.clone()
+    };
+    let stops = units.iter().map(|unit| stop_one(&engine, &args, unit));
+    let mut stopped = Vec::new();
+    let mut first_error = None;
+    for (unit, outcome) in units
+        .iter()
+        .zip(futures_util::future::join_all(stops).await)
+    {
+        match outcome {
+            Ok(exit) => stopped.push(Stopped {
+                unit: unit.clone(),
+                exit,
+            }),
+            Err(e) => {
+                eprintln!("nomad-systemd: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match args.output {
+        OutputFormat::Json => super::format::print_json(&stopped)?,
+        OutputFormat::Table => {
+            for s in &stopped {
+                println!("{}: {}", s.unit, s.exit);
+            }
+        }
+    }
+    Ok(if first_error.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn stop_one(engine: &Engine, args: &StopArgs, unit: &UnitName) -> Result<ExitResult, Error> {
+    let exit = engine
+        .stop_with_defaults(unit, args.signal, args.timeout)
+        .await?;
+    if !args.keep {
+        engine.destroy(unit).await?;
+    }
+    Ok(exit)
+}

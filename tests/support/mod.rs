@@ -1,0 +1,109 @@
+//! Harness for tests against a real systemd. These tests never skip: where no systemd answers
+//! on the system bus they fail, saying how to get one (`tools/test` boots a sandboxed systemd).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use nomad_systemd::core::standalone::StandaloneTask;
+use nomad_systemd::core::{Bus, Engine, EngineOptions, Error, TaskSpec, UnitName};
+
+/// The engine on the system bus, or a loud failure explaining what is missing.
+pub async fn engine() -> Engine {
+    match Engine::connect(EngineOptions::for_bus(Bus::System)).await {
+        Ok(engine) => engine,
+        Err(e) => panic!(
+            "these tests need systemd on the system bus ({e}); run them with `tools/test`, \
+             which boots a private systemd"
+        ),
+    }
+}
+
+/// A by-hand task running `sh -c SCRIPT`, with Nomad's task directories under a fresh
+/// temporary allocation root.
+pub fn shell_task(name: &str, script: &str) -> (TaskSpec, tempfile::TempDir) {
+    let root = tempfile::tempdir().expect("temp dir");
+    let spec = StandaloneTask {
+        name: Some(name.to_string()),
+        command: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        alloc_dir_root: Some(root.path().to_path_buf()),
+        ..Default::default()
+    }
+    .build()
+    .expect("valid task");
+    (spec, root)
+}
+
+/// The host path of the task's shared `/alloc` directory.
+pub fn alloc_dir(spec: &TaskSpec) -> PathBuf {
+    spec.dirs.as_ref().expect("task dirs").alloc.clone()
+}
+
+/// Polls until `path` exists (written by a task), failing after `timeout`.
+pub fn wait_for_file(path: &Path, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not appear within {timeout:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts that systemd has no unit of this name loaded.
+pub async fn assert_no_unit(engine: &Engine, unit: &UnitName) {
+    match engine.status(unit).await {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("unit {unit} should not exist, but status is {other:?}"),
+    }
+}
+
+/// The built `nomad-systemd` binary, run with `args`.
+pub fn cli(args: &[&str]) -> CliRun {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nomad-systemd"));
+    command
+        .args(args)
+        .env_remove("NOMAD_SYSTEMD_BUS")
+        .env_remove("NOMAD_SYSTEMD_SLICE");
+    let output = command.output().expect("run nomad-systemd");
+    CliRun { output }
+}
+
+pub struct CliRun {
+    pub output: Output,
+}
+
+impl CliRun {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().expect("exited, not killed")
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> String {
+        assert_eq!(
+            self.code(),
+            0,
+            "stdout: {}\nstderr: {}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+}
