@@ -140,7 +140,7 @@ fn fail(message: &str) -> ExitCode {
 }
 
 /// An error with a hint at what to do next.
-fn render(e: &Error) -> String {
+pub(super) fn render(e: &Error) -> String {
     let hint = match e {
         Error::Unreachable { .. } => {
             "\n  hint: is systemd running here? Without systemd as PID 1, run inside \

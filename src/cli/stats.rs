@@ -36,7 +36,7 @@ pub async fn run(global: &GlobalArgs, args: StatsArgs) -> Result<ExitCode, Error
                 println!("{line}");
             }
             OutputFormat::Json => format::print_json(&sample)?,
-            OutputFormat::Table => print_table(&sample, percent, args.watch && previous.is_none()),
+            OutputFormat::Table => print_table(&sample, percent, previous.is_none()),
         }
         if !args.watch {
             return Ok(ExitCode::SUCCESS);

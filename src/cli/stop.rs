@@ -57,7 +57,7 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
                 exit,
             }),
             Err(e) => {
-                eprintln!("nomad-systemd: {e}");
+                eprintln!("nomad-systemd: {}", super::render(&e));
                 first_error.get_or_insert(e);
             }
         }

@@ -1,0 +1,207 @@
+//! The `nomad-systemd` binary against a real systemd, as an operator uses it.
+
+mod support;
+
+use std::time::Duration;
+
+use nomad_systemd::core::UnitName;
+use support::*;
+
+fn unit_of(stdout: &str) -> UnitName {
+    UnitName::parse(stdout.trim()).expect("run prints the unit name")
+}
+
+#[tokio::test]
+async fn run_wait_exits_with_the_tasks_status_and_removes_the_unit() {
+    let engine = engine().await;
+    let ok = cli(&["run", "--wait", "--", "/bin/true"]);
+    assert_eq!(ok.code(), 0, "{}", ok.stderr());
+    let failed = cli(&["run", "--wait", "--", "/bin/sh", "-c", "exit 7"]);
+    assert_eq!(failed.code(), 7);
+    assert!(
+        failed.stderr().contains("Finished: exit code 7"),
+        "{}",
+        failed.stderr()
+    );
+    let line = failed.stderr().lines().next().unwrap().to_string();
+    let unit = UnitName::parse(line.trim_start_matches("Running as unit: ")).unwrap();
+    assert_no_unit(&engine, &unit).await;
+}
+
+#[tokio::test]
+async fn run_ps_stats_stop_round_trip() {
+    let engine = engine().await;
+    let unit = unit_of(
+        &cli(&[
+            "run",
+            "--name",
+            "spinner",
+            "--task-dir",
+            "--memory",
+            "64",
+            "--",
+            "/bin/sh",
+            "-c",
+            "while :; do :; done",
+        ])
+        .ok(),
+    );
+
+    let ps = cli(&["ps"]).ok();
+    let row = ps
+        .lines()
+        .find(|l| l.contains(unit.as_str()))
+        .expect("ps lists the unit");
+    assert!(row.contains("spinner") && row.contains("running"), "{row}");
+    let json: serde_json::Value = serde_json::from_str(&cli(&["ps", "-o", "json"]).ok()).unwrap();
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["unit"] == unit.as_str())
+    );
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats: serde_json::Value =
+        serde_json::from_str(&cli(&["stats", unit.as_str(), "-o", "json"]).ok()).unwrap();
+    assert!(stats["cpu_total_ns"].as_u64().unwrap_or(0) > 0, "{stats}");
+    assert!(cli(&["stats", unit.as_str()]).ok().contains("CPU"));
+
+    let stop = cli(&["stop", unit.as_str()]).ok();
+    assert!(stop.contains("killed by SIGTERM (exit code 143)"), "{stop}");
+    assert_no_unit(&engine, &unit).await;
+}
+
+#[tokio::test]
+async fn logs_keep_stdout_and_stderr_apart() {
+    let unit = unit_of(
+        &cli(&[
+            "run",
+            "--name",
+            "talker",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo to-out; echo to-err >&2; exec sleep 300",
+        ])
+        .ok(),
+    );
+    let mut both = cli(&["logs", unit.as_str()]);
+    for _ in 0..50 {
+        if both.stdout().contains("to-out") && both.stderr().contains("to-err") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        both = cli(&["logs", unit.as_str()]);
+    }
+    assert_eq!(
+        (both.stdout().as_str(), both.stderr().as_str()),
+        ("to-out\n", "to-err\n")
+    );
+    assert_eq!(
+        cli(&["logs", "--stderr", unit.as_str()]).output.stderr,
+        b"to-err\n"
+    );
+    let only_out = cli(&["logs", "--stdout", unit.as_str()]);
+    assert_eq!(
+        (only_out.stdout().as_str(), only_out.stderr().as_str()),
+        ("to-out\n", "")
+    );
+    cli(&["stop", unit.as_str()]).ok();
+}
+
+#[tokio::test]
+async fn run_writes_output_to_the_files_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let (out_arg, err_arg) = (out.to_str().unwrap(), err.to_str().unwrap());
+    cli(&[
+        "run",
+        "--wait",
+        "--stdout",
+        out_arg,
+        "--stderr",
+        err_arg,
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo o; echo e >&2",
+    ])
+    .ok();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "o\n");
+    assert_eq!(std::fs::read_to_string(&err).unwrap(), "e\n");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_creates_nothing() {
+    let engine = engine().await;
+    let before = engine.list().await.unwrap().len();
+    let bad_env = cli(&["run", "-e", "A-B=1", "--", "/bin/true"]);
+    assert_eq!(bad_env.code(), 2);
+    assert!(
+        bad_env
+            .stderr()
+            .contains("'A-B' is not a name systemd accepts"),
+        "{}",
+        bad_env.stderr()
+    );
+
+    let no_command = cli(&["run"]);
+    assert_eq!(no_command.code(), 1);
+    assert!(
+        no_command.stderr().contains("command: is required"),
+        "{}",
+        no_command.stderr()
+    );
+
+    let unknown_user = cli(&["run", "--user", "no-such-user-xyz", "--", "/bin/true"]);
+    assert_eq!(unknown_user.code(), 1);
+    assert!(
+        unknown_user
+            .stderr()
+            .contains("unknown user 'no-such-user-xyz'"),
+        "{}",
+        unknown_user.stderr()
+    );
+
+    let escaping_name = cli(&[
+        "run",
+        "--task-dir",
+        "--name",
+        "../../etc",
+        "--",
+        "/bin/true",
+    ]);
+    assert_eq!(escaping_name.code(), 1);
+    assert!(
+        escaping_name
+            .stderr()
+            .contains("cannot be used as a directory name"),
+        "{}",
+        escaping_name.stderr()
+    );
+
+    let missing = cli(&["stop", "nomad-nosuch"]);
+    assert_eq!(missing.code(), 1);
+    assert!(
+        missing.stderr().contains("ps --all"),
+        "the error says what to do next: {}",
+        missing.stderr()
+    );
+
+    let no_signal = cli(&["stop", "--signal", "SIGNOPE", "nomad-nosuch"]);
+    assert_eq!(no_signal.code(), 2);
+
+    // Other tests run in parallel, so compare only the units this test could have created.
+    let leftovers: Vec<_> = engine
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| ["true", "../../etc"].contains(&t.task.as_str()))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "{leftovers:?} (had {before} units before)"
+    );
+}
