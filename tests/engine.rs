@@ -30,10 +30,8 @@ async fn exit_codes_are_reported_exactly() {
 async fn death_by_sigkill_reports_the_signal_and_128_plus_signo() {
     let engine = engine().await;
     let (spec, _root) = shell_task("killed", "kill -9 $$");
-    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    let exit = engine.wait(&started.unit).await.unwrap();
+    let exit = run_to_exit(&engine, &spec).await;
     assert_eq!((exit.signal, exit.exit_code), (9, 137));
-    engine.destroy(&started.unit).await.unwrap();
 }
 
 #[tokio::test]
@@ -154,12 +152,10 @@ async fn task_sees_its_env_nomad_vars_and_task_dirs() {
     }
     .build()
     .unwrap();
-    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    assert!(engine.wait(&started.unit).await.unwrap().successful());
+    assert!(run_to_exit(&engine, &spec).await.successful());
     let text = std::fs::read_to_string(alloc_dir(&spec).join("env")).unwrap();
     let expected = format!("bar baz|envy|{}|/local|/local|$FOO\n", spec.alloc_id);
     assert_eq!(text, expected, "arguments must reach the task unexpanded");
-    engine.destroy(&started.unit).await.unwrap();
 }
 
 #[tokio::test]
@@ -167,15 +163,13 @@ async fn task_runs_as_the_requested_user() {
     let engine = engine().await;
     let (mut spec, _root) = shell_task("nobody", "id -un > /alloc/user");
     spec.user = Some("nobody".into());
-    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    assert!(engine.wait(&started.unit).await.unwrap().successful());
+    assert!(run_to_exit(&engine, &spec).await.successful());
     assert_eq!(
         std::fs::read_to_string(alloc_dir(&spec).join("user"))
             .unwrap()
             .trim(),
         "nobody"
     );
-    engine.destroy(&started.unit).await.unwrap();
 }
 
 #[tokio::test]
@@ -190,11 +184,9 @@ async fn relative_command_runs_from_local() {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     spec.command = "bin/hello".into();
     spec.args = vec![];
-    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    assert!(engine.wait(&started.unit).await.unwrap().successful());
+    assert!(run_to_exit(&engine, &spec).await.successful());
     let text = std::fs::read_to_string(alloc_dir(&spec).join("hello")).unwrap();
     assert_eq!(text.trim(), "from /local/bin/hello");
-    engine.destroy(&started.unit).await.unwrap();
 }
 
 #[tokio::test]

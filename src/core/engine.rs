@@ -83,13 +83,13 @@ impl Engine {
     /// [`Error::AlreadyExists`] when this run's unit name is taken.
     pub async fn start(&self, spec: &TaskSpec, stdio: Stdio) -> Result<Started> {
         let unit = spec.unit_name();
-        // Validate everything before opening journal streams or touching systemd.
-        mapping::plan(spec, &Output::discard()?, &self.options.slice)?;
+        // Everything is validated before journal streams are opened or systemd is asked.
+        let plan = mapping::plan(spec, &self.options.slice)?;
         let output = match stdio {
             Stdio::Journal => Output::journal(&spec.name, &unit)?,
             Stdio::To(output) => output,
         };
-        let plan = mapping::plan(spec, &output, &self.options.slice)?;
+        let plan = plan.with_output(&output);
         let result = match self
             .systemd
             .start_transient(&unit, &plan.properties, JOB_TIMEOUT)
@@ -264,20 +264,20 @@ impl Engine {
             Ok(()) | Err(Error::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        let (_, gone) = match self
+        // A transient unit is unloaded once stopped and reset; wait until systemd has done so.
+        match self
             .systemd
             .wait_until(unit, Some(KILL_GRACE), |_| false)
             .await
         {
-            Err(Error::NotFound(_)) => return Ok(()),
-            other => other?,
-        };
-        debug_assert!(!gone);
-        Err(Error::Timeout {
-            action: "unload",
-            unit: unit.to_string(),
-            seconds: KILL_GRACE.as_secs(),
-        })
+            Err(Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::Timeout {
+                action: "unload",
+                unit: unit.to_string(),
+                seconds: KILL_GRACE.as_secs(),
+            }),
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use nomad_systemd::core::standalone::StandaloneTask;
-use nomad_systemd::core::{Bus, Engine, EngineOptions, Error, TaskSpec, UnitName};
+use nomad_systemd::core::{
+    Bus, Engine, EngineOptions, Error, ExitResult, Stdio, TaskSpec, UnitName,
+};
 
 /// The engine on the system bus, or a loud failure explaining what is missing.
 pub async fn engine() -> Engine {
@@ -57,6 +59,24 @@ pub fn wait_for_file(path: &Path, timeout: Duration) -> String {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs a task to its end with output to the journal, removes its unit, and returns how it
+/// ended.
+pub async fn run_to_exit(engine: &Engine, spec: &TaskSpec) -> ExitResult {
+    let started = engine
+        .start(spec, Stdio::Journal)
+        .await
+        .expect("task starts");
+    let exit = engine
+        .wait(&started.unit)
+        .await
+        .expect("task is waited for");
+    engine
+        .destroy(&started.unit)
+        .await
+        .expect("unit is destroyed");
+    exit
 }
 
 /// Asserts that systemd has no unit of this name loaded.

@@ -15,7 +15,8 @@ pub const FIELD_TASK_NAME: &str = "NOMAD_TASK_NAME";
 pub const FIELD_JOB_NAME: &str = "NOMAD_JOB_NAME";
 pub const FIELD_GROUP_NAME: &str = "NOMAD_GROUP_NAME";
 
-pub fn properties(spec: &TaskSpec, output: &Output) -> Vec<Property> {
+/// The journal metadata of the task's log lines.
+pub fn properties(spec: &TaskSpec) -> Vec<Property> {
     let fields = [
         (FIELD_ALLOC_ID, &spec.alloc_id),
         (FIELD_TASK_NAME, &spec.name),
@@ -28,6 +29,12 @@ pub fn properties(spec: &TaskSpec, output: &Output) -> Vec<Property> {
     vec![
         Property::new("SyslogIdentifier", Value::Str(spec.name.clone())),
         Property::new("LogExtraFields", Value::ByteStrings(fields)),
+    ]
+}
+
+/// The descriptors the task's stdout and stderr are connected to.
+pub fn output(output: &Output) -> Vec<Property> {
+    vec![
         Property::new(
             "StandardOutputFileDescriptor",
             Value::Fd(output.stdout.clone()),
@@ -47,8 +54,8 @@ mod tests {
 
     #[test]
     fn fields_identify_the_task_in_the_journal() {
-        let output = Output::discard().unwrap();
-        let props = properties(&test_spec(), &output);
+        let mut props = properties(&test_spec());
+        props.extend(output(&Output::discard().unwrap()));
         let Some(Value::ByteStrings(fields)) = find(&props, "LogExtraFields") else {
             panic!()
         };

@@ -28,9 +28,18 @@ pub struct UnitPlan {
     pub warnings: Vec<String>,
 }
 
-/// Maps a task onto a transient service in `slice`. Lifecycle properties come last so that
+impl UnitPlan {
+    /// Connects the task's stdout and stderr; the plan is complete only with them.
+    pub fn with_output(mut self, output: &Output) -> UnitPlan {
+        self.properties.extend(logging::output(output));
+        self
+    }
+}
+
+/// Maps a task onto a transient service in `slice`, output aside (see
+/// [`UnitPlan::with_output`]). Lifecycle properties come last among the task's settings so that
 /// nothing before them can override `Restart=no`.
-pub fn plan(spec: &TaskSpec, output: &Output, slice: &str) -> Result<UnitPlan> {
+pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     if spec.name.is_empty() {
         return Err(super::Error::invalid("name", "a task needs a name"));
     }
@@ -41,7 +50,7 @@ pub fn plan(spec: &TaskSpec, output: &Output, slice: &str) -> Result<UnitPlan> {
     properties.extend(memory::properties(&spec.resources)?);
     properties.extend(cpu::properties(&spec.resources)?);
     properties.extend(filesystem::properties(spec)?);
-    properties.extend(logging::properties(spec, output));
+    properties.extend(logging::properties(spec));
     properties.extend(lifecycle::properties(spec, slice));
     Ok(UnitPlan {
         name: spec.unit_name(),
@@ -78,7 +87,9 @@ mod tests {
 
     #[test]
     fn plan_sets_restart_no_exactly_once_and_last() {
-        let plan = plan(&test_spec(), &Output::discard().unwrap(), "s.slice").unwrap();
+        let plan = plan(&test_spec(), "s.slice")
+            .unwrap()
+            .with_output(&Output::discard().unwrap());
         let restarts: Vec<_> = plan
             .properties
             .iter()
@@ -90,7 +101,9 @@ mod tests {
 
     #[test]
     fn every_property_name_appears_once() {
-        let plan = plan(&test_spec(), &Output::discard().unwrap(), "s.slice").unwrap();
+        let plan = plan(&test_spec(), "s.slice")
+            .unwrap()
+            .with_output(&Output::discard().unwrap());
         let mut names: Vec<_> = plan.properties.iter().map(|p| p.name).collect();
         names.sort_unstable();
         let before = names.len();

@@ -60,7 +60,9 @@ mod tests {
 
     #[test]
     fn wire_signatures_match_the_declared_ones() {
-        let plan = plan(&test_spec(), &Output::discard().unwrap(), "s.slice").unwrap();
+        let plan = plan(&test_spec(), "s.slice")
+            .unwrap()
+            .with_output(&Output::discard().unwrap());
         for p in &plan.properties {
             let wire = to_variant(&p.value);
             assert_eq!(
