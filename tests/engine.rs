@@ -366,3 +366,35 @@ async fn starting_the_same_run_twice_is_refused() {
     );
     engine.destroy(&started.unit).await.unwrap();
 }
+
+#[tokio::test]
+async fn signalling_an_exited_task_is_a_specific_error_and_stop_still_reports_its_end() {
+    let engine = engine().await;
+    let (spec, _root) = shell_task("gone", "exit 5");
+    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
+    engine.wait(&started.unit).await.unwrap();
+    let err = engine
+        .signal(&started.unit, Signal::TERM)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoSuchProcess(_)), "{err}");
+    let exit = engine
+        .stop(&started.unit, Signal::TERM, SECOND)
+        .await
+        .unwrap();
+    assert_eq!(exit.exit_code, 5);
+    engine.destroy(&started.unit).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stop_timeout_too_long_to_represent_waits_without_overflowing() {
+    let engine = engine().await;
+    let (spec, _root) = shell_task("patient", "exec sleep 300");
+    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
+    let exit = engine
+        .stop(&started.unit, Signal::TERM, Duration::MAX)
+        .await
+        .unwrap();
+    assert_eq!(exit.signal, 15);
+    engine.destroy(&started.unit).await.unwrap();
+}

@@ -73,12 +73,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "MB", allow_negative_numbers = true, value_parser = parse_memory_max)]
     memory_max: Option<MemoryMax>,
 
-    /// Signal a stop sends first.
-    #[arg(long, value_name = "SIG", default_value = "SIGTERM", value_parser = parse_signal)]
-    kill_signal: Signal,
-    /// How long a stop waits before SIGKILL, e.g. 5s, 1m.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
-    kill_timeout: Duration,
+    /// Signal a stop sends first [default: SIGTERM, as Nomad].
+    #[arg(long, value_name = "SIG", value_parser = parse_signal)]
+    kill_signal: Option<Signal>,
+    /// How long a stop waits before SIGKILL, e.g. 5s, 1m [default: 5s, as Nomad].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    kill_timeout: Option<Duration>,
 
     /// Create Nomad's task directories and bind them at /alloc, /local and /secrets.
     #[arg(long)]
@@ -133,8 +133,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             memory_max: args.memory_max.unwrap_or_default(),
         },
         alloc_dir_root: args.task_dir.then_some(args.alloc_dir_root),
-        kill_signal: Some(args.kill_signal),
-        kill_timeout: Some(args.kill_timeout),
+        kill_signal: args.kill_signal,
+        kill_timeout: args.kill_timeout,
     }
     .build()?;
 

@@ -150,6 +150,17 @@ impl Engine {
         timeout: Duration,
     ) -> Result<ExitResult> {
         let snapshot = self.systemd.snapshot(unit).await?;
+        self.stop_from(unit, &snapshot, signal, timeout).await
+    }
+
+    /// [`Engine::stop`], given a fresh read of the unit's state.
+    async fn stop_from(
+        &self,
+        unit: &UnitName,
+        snapshot: &UnitSnapshot,
+        signal: Signal,
+        timeout: Duration,
+    ) -> Result<ExitResult> {
         if let Some(exit) = snapshot.exit_result() {
             return Ok(exit);
         }
@@ -192,7 +203,7 @@ impl Engine {
         let timeout = timeout
             .or_else(|| snapshot.stop_timeout_us.map(Duration::from_micros))
             .unwrap_or(DEFAULT_KILL_TIMEOUT);
-        self.stop(unit, signal, timeout).await
+        self.stop_from(unit, &snapshot, signal, timeout).await
     }
 
     /// Removes the task's unit: processes still running are killed with the task's kill
@@ -246,11 +257,7 @@ impl Engine {
     ) -> Result<()> {
         match self.systemd.kill(unit, whom, signal.number()).await {
             // The process exited between our read and the signal: nothing left to signal.
-            Err(Error::Refused { message, .. })
-                if message.contains("No main process") || message.contains("No process") =>
-            {
-                Ok(())
-            }
+            Err(Error::NoSuchProcess(_)) => Ok(()),
             other => other,
         }
     }

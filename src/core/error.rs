@@ -15,6 +15,10 @@ pub enum Error {
     #[error("no task unit named {0} (it may have been destroyed already)")]
     NotFound(String),
 
+    /// The task has no process left to signal (its main process already exited).
+    #[error("task {0} has no running process to signal (it has exited)")]
+    NoSuchProcess(String),
+
     /// The unit name is taken by a unit that is still loaded.
     #[error("a unit named {0} already exists; destroy it first or start under another name")]
     AlreadyExists(String),

@@ -175,7 +175,8 @@ impl Systemd {
 
     /// Waits until `done` holds for the unit's state, re-reading it on every change signal and
     /// at least every second. Returns the last snapshot and whether `done` held before
-    /// `timeout` (`None` waits forever). [`Error::NotFound`] if the unit disappears.
+    /// `timeout` (`None`, or one too long to represent, waits forever). [`Error::NotFound`] if
+    /// the unit disappears.
     pub async fn wait_until(
         &self,
         name: &UnitName,
@@ -192,7 +193,7 @@ impl Systemd {
         let mut changes = MessageStream::for_match_rule(rule, &self.conn, None)
             .await
             .map_err(|e| self.classify("watch", name.as_str(), e))?;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let snapshot = self.snapshot(name).await?;
             if done(&snapshot) {
@@ -283,6 +284,7 @@ impl Systemd {
                 "org.freedesktop.systemd1.NoSuchUnit"
                 | "org.freedesktop.DBus.Error.UnknownObject" => Error::NotFound(unit.to_string()),
                 "org.freedesktop.systemd1.UnitExists" => Error::AlreadyExists(unit.to_string()),
+                "org.freedesktop.systemd1.NoSuchProcess" => Error::NoSuchProcess(unit.to_string()),
                 "org.freedesktop.DBus.Error.ServiceUnknown"
                 | "org.freedesktop.DBus.Error.NoReply"
                 | "org.freedesktop.DBus.Error.Disconnected" => Error::Unreachable {

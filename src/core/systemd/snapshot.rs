@@ -62,7 +62,8 @@ pub struct UnitSnapshot {
     pub job_pending: bool,
     /// The stop signal the unit was created with (the task's `kill_signal`).
     pub kill_signal: Option<i32>,
-    /// The stop timeout the unit was created with, in µs (the task's `kill_timeout`).
+    /// The stop timeout the unit was created with, in µs (the task's `kill_timeout`);
+    /// `u64::MAX` is systemd's `infinity`.
     pub stop_timeout_us: Option<u64>,
 }
 
@@ -112,7 +113,7 @@ impl UnitSnapshot {
             log_fields,
             job_pending,
             kill_signal: number(service, "KillSignal"),
-            stop_timeout_us: counter(service, "TimeoutStopUSec"),
+            stop_timeout_us: number(service, "TimeoutStopUSec"),
         }
     }
 
