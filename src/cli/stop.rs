@@ -46,7 +46,7 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
     };
     let stops = units.iter().map(|unit| stop_one(&engine, &args, unit));
     let mut stopped = Vec::new();
-    let mut first_error = None;
+    let mut failed = false;
     for (unit, outcome) in units
         .iter()
         .zip(futures_util::future::join_all(stops).await)
@@ -58,7 +58,7 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
             }),
             Err(e) => {
                 eprintln!("nomad-systemd: {}", super::render(&e));
-                first_error.get_or_insert(e);
+                failed = true;
             }
         }
     }
@@ -70,7 +70,7 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
             }
         }
     }
-    Ok(if first_error.is_some() {
+    Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -222,7 +222,9 @@ impl Engine {
         Ok(TaskStatus::from_snapshot(unit.clone(), &snapshot))
     }
 
-    /// Every task unit in this engine's slice, running or exited.
+    /// Every task unit this tool created (named `nomad-*.service` and carrying the Nomad journal
+    /// fields), running or exited, in any slice: an operator's `ps` should see the plugin's
+    /// tasks whatever slice it was configured with.
     pub async fn list(&self) -> Result<Vec<TaskStatus>> {
         let units = self.systemd.list_units(&["nomad-*.service"]).await?;
         let reads = units.into_iter().map(|unit| async move {
