@@ -9,7 +9,7 @@ use clap::Args;
 use super::GlobalArgs;
 use super::format;
 use crate::core::standalone::StandaloneTask;
-use crate::core::{Error, MemoryMax, Output, Resources, Signal, Stdio};
+use crate::core::{Error, MemoryMax, Resources, Signal, Stdio};
 
 /// Where `--task-dir` creates allocation directories unless `--alloc-dir-root` says otherwise.
 const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
@@ -72,6 +72,14 @@ pub struct RunArgs {
     /// Hard memory limit in MiB above --memory, as Nomad's memory_max; -1 for none.
     #[arg(long, value_name = "MB", allow_negative_numbers = true, value_parser = parse_memory_max)]
     memory_max: Option<MemoryMax>,
+    /// The OOM killer's bias for the task, -1000 (never kill) to 1000 (kill first).
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        default_value_t = 0
+    )]
+    oom_score_adjust: i32,
 
     /// Signal a stop sends first [default: SIGTERM, as Nomad].
     #[arg(long, value_name = "SIG", value_parser = parse_signal)]
@@ -112,7 +120,10 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         }
     };
     let stdio = match (&args.stdout, &args.stderr) {
-        (Some(out), Some(err)) => Stdio::To(Output::files(out, err)?),
+        (Some(out), Some(err)) => Stdio::Files {
+            stdout: out.clone(),
+            stderr: err.clone(),
+        },
         _ => Stdio::Journal,
     };
     let spec = StandaloneTask {
@@ -131,6 +142,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             cores: args.cores,
             memory_mb: args.memory,
             memory_max: args.memory_max.unwrap_or_default(),
+            oom_score_adjust: args.oom_score_adjust,
         },
         alloc_dir_root: args.task_dir.then_some(args.alloc_dir_root),
         kill_signal: args.kill_signal,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::error::{Error, Result};
 use super::exit::ExitResult;
+use super::host::{self, HostInfo};
 use super::mapping::{self, command};
 use super::signal::Signal;
 use super::stats::{self, TaskStats};
@@ -76,6 +77,12 @@ impl Engine {
         &self.systemd
     }
 
+    /// The service manager's version and the host's cgroup layout; an error means systemd
+    /// does not answer on the bus.
+    pub async fn host_info(&self) -> Result<HostInfo> {
+        host::probe(&self.systemd).await
+    }
+
     /// Validates the task, creates its unit and waits until the program has been executed.
     ///
     /// Errors: [`Error::InvalidConfig`] before anything is created; [`Error::StartFailed`]
@@ -87,6 +94,7 @@ impl Engine {
         let plan = mapping::plan(spec, &self.options.slice)?;
         let output = match stdio {
             Stdio::Journal => Output::journal(&spec.name, &unit)?,
+            Stdio::Files { stdout, stderr } => Output::files(&stdout, &stderr)?,
             Stdio::To(output) => output,
         };
         let plan = plan.with_output(&output);

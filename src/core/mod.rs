@@ -3,9 +3,11 @@
 //! It knows systemd and nothing of its callers: the plugin and the CLI translate their inputs
 //! into [`TaskSpec`]s and call the [`Engine`].
 
+pub mod cpu_meter;
 pub mod engine;
 pub mod error;
 pub mod exit;
+pub mod host;
 pub mod logs;
 pub mod mapping;
 pub mod property;
@@ -21,6 +23,7 @@ pub mod unit_name;
 pub use engine::{Engine, EngineOptions, Started};
 pub use error::{Error, Result};
 pub use exit::ExitResult;
+pub use host::HostInfo;
 pub use signal::Signal;
 pub use status::{TaskState, TaskStatus};
 pub use stdio::{Output, Stdio};

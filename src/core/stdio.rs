@@ -13,7 +13,7 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -122,6 +122,10 @@ fn journal_stream(identifier: &str, unit: &UnitName, priority: u8) -> Result<Own
 pub enum Stdio {
     /// Into the journal, stdout and stderr as separate streams (see the module docs).
     Journal,
+    /// Appended to files or written into FIFOs, opened (see [`Output::files`]) only once the
+    /// task has been validated: a FIFO's reader sees no open and close for a task that never
+    /// starts (Nomad's logmon stops reading at the first close).
+    Files { stdout: PathBuf, stderr: PathBuf },
     /// Into descriptors the caller opened.
     To(Output),
 }

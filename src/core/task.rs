@@ -67,6 +67,10 @@ pub struct Resources {
     pub memory_mb: u64,
     /// Nomad's `resources.memory_max`.
     pub memory_max: MemoryMax,
+    /// The kernel's OOM-killer bias for the task, -1000 (never) to 1000 (first); 0 leaves the
+    /// default.
+    #[serde(default)]
+    pub oom_score_adjust: i32,
 }
 
 /// Nomad's `memory_max`: the hard limit when a task may use more than its reservation.

@@ -80,6 +80,14 @@ impl UnitName {
     }
 }
 
+/// Reading a stored name validates it again, so a stored name is as safe as a fresh one.
+impl<'de> serde::Deserialize<'de> for UnitName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<UnitName, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(d)?;
+        UnitName::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for UnitName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

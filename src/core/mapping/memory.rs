@@ -5,6 +5,8 @@
 //!   and `MemoryMax = memory_max`;
 //! - `memory_max = -1`: `MemoryLow = memory` and `MemoryMax = infinity`.
 //!
+//! `oom_score_adjust` → `OOMScoreAdjust`, when not 0.
+//!
 //! `MemoryHigh` is deliberately not used: it throttles a task at its reservation, which is not
 //! what a Nomad job author asked for when allowing oversubscription.
 
@@ -17,6 +19,8 @@ const MIB: u64 = 1024 * 1024;
 const INFINITY: u64 = u64::MAX;
 /// Larger limits would overflow when turned into bytes.
 const MAX_MB: u64 = u64::MAX / MIB;
+/// The kernel's range for `oom_score_adj`.
+const OOM_SCORE_RANGE: std::ops::RangeInclusive<i32> = -1000..=1000;
 
 pub fn properties(res: &Resources) -> Result<Vec<Property>> {
     let memory = bytes(res.memory_mb, "memory")?;
@@ -43,6 +47,18 @@ pub fn properties(res: &Resources) -> Result<Vec<Property>> {
             props.push(Property::new("MemoryLow", Value::U64(memory)));
             props.push(Property::new("MemoryMax", Value::U64(INFINITY)));
         }
+    }
+    if res.oom_score_adjust != 0 {
+        if !OOM_SCORE_RANGE.contains(&res.oom_score_adjust) {
+            return Err(Error::invalid(
+                "oom_score_adjust",
+                format!("{} is outside -1000..1000", res.oom_score_adjust),
+            ));
+        }
+        props.push(Property::new(
+            "OOMScoreAdjust",
+            Value::I32(res.oom_score_adjust),
+        ));
     }
     Ok(props)
 }
@@ -120,5 +136,22 @@ mod tests {
             ..Default::default()
         };
         assert!(properties(&huge).is_err());
+    }
+
+    #[test]
+    fn oom_score_adjust_is_set_only_when_asked_and_in_range() {
+        let res = |oom_score_adjust| Resources {
+            oom_score_adjust,
+            ..Default::default()
+        };
+        assert!(find(&properties(&res(0)).unwrap(), "OOMScoreAdjust").is_none());
+        let props = properties(&res(500)).unwrap();
+        assert!(matches!(
+            find(&props, "OOMScoreAdjust"),
+            Some(Value::I32(500))
+        ));
+        assert_eq!(find(&props, "OOMScoreAdjust").unwrap().signature(), "i");
+        assert!(properties(&res(1001)).is_err());
+        assert!(properties(&res(-1001)).is_err());
     }
 }
