@@ -1,5 +1,10 @@
 use std::process::ExitCode;
 
+/// Nomad starts plugins with no arguments, so a bare launch carrying Nomad's magic cookie is
+/// the plugin; everything else is the CLI (whose `plugin` command is the same entry point).
 fn main() -> ExitCode {
+    if std::env::args_os().len() == 1 && nomad_systemd::plugin::launched_by_nomad() {
+        return nomad_systemd::plugin::main();
+    }
     nomad_systemd::cli::main()
 }

@@ -72,6 +72,12 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Stop tasks and remove their units, printing how each ended.
     Stop(stop::StopArgs),
+    /// Serve the Nomad task-driver plugin protocol (Nomad's client starts this itself).
+    #[command(long_about = "Serve the Nomad task-driver plugin protocol.\n\n\
+        Nomad's client starts the binary from its plugin_dir, with no arguments and its magic \
+        cookie in the environment; it then runs as this command. Started by hand, it explains \
+        that and exits 1.")]
+    Plugin,
 }
 
 impl GlobalArgs {
@@ -95,8 +101,11 @@ impl GlobalArgs {
 /// 0 on success, the task's own status for `run --wait`, 1 with a one-line message on errors,
 /// 2 for usage errors.
 pub fn main() -> ExitCode {
-    restore_default_sigpipe();
     let cli = Cli::parse();
+    if let Command::Plugin = cli.command {
+        return crate::plugin::main();
+    }
+    restore_default_sigpipe();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -122,6 +131,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         Command::Stats(args) => stats::run(global, args).await,
         Command::Logs(args) => logs::run(global, args).await,
         Command::Stop(args) => stop::run(global, args).await,
+        Command::Plugin => unreachable!("the plugin runs before the CLI's runtime starts"),
     }
 }
 

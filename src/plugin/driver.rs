@@ -1,0 +1,437 @@
+//! Nomad's Driver service: every task RPC, translated to core calls.
+//!
+//! Contracts Nomad relies on (a 1.8–1.10 client crashes or loses tasks otherwise): WaitTask
+//! and InspectTask always carry a result; StartTask's handle echoes the TaskConfig it got and
+//! holds all recovery needs; RecoverTask reads the id from `handle.config.id` and treats an
+//! already-tracked id as success; the Fingerprint and TaskEvents streams never end on their
+//! own; DestroyTask forgets the task.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::fingerprint::{self, fingerprint};
+use super::handle::{self, DriverState};
+use super::proto::driver::{self as pb, driver_server};
+use super::state::PluginState;
+use super::task_config::{self, DriverConfig};
+use super::{stats, status, timestamp, translate};
+use crate::core::cpu_meter::CpuMeter;
+use crate::core::task::DEFAULT_KILL_TIMEOUT;
+use crate::core::{Error, ExitResult, Signal, TaskState};
+
+/// Nomad's default stats interval, for a request that names none.
+const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest stats interval we honour; each sample is a few D-Bus calls.
+const MIN_STATS_INTERVAL: Duration = Duration::from_millis(100);
+
+type Stream<T> = ReceiverStream<Result<T, Status>>;
+
+pub struct Driver {
+    pub state: Arc<PluginState>,
+}
+
+#[tonic::async_trait]
+impl driver_server::Driver for Driver {
+    async fn task_config_schema(
+        &self,
+        _: Request<pb::TaskConfigSchemaRequest>,
+    ) -> Result<Response<pb::TaskConfigSchemaResponse>, Status> {
+        Ok(Response::new(pb::TaskConfigSchemaResponse {
+            spec: Some(task_config::schema()),
+        }))
+    }
+
+    async fn capabilities(
+        &self,
+        _: Request<pb::CapabilitiesRequest>,
+    ) -> Result<Response<pb::CapabilitiesResponse>, Status> {
+        use pb::driver_capabilities::{FsIsolation, MountConfigs};
+        use pb::network_isolation_spec::NetworkIsolationMode;
+        Ok(Response::new(pb::CapabilitiesResponse {
+            capabilities: Some(pb::DriverCapabilities {
+                send_signals: true,
+                exec: false,
+                // Tasks see /alloc, /local and /secrets bound into their own mount namespace,
+                // so Nomad sets NOMAD_*_DIR to those paths and keeps the host's env out.
+                fs_isolation: FsIsolation::Image as i32,
+                network_isolation_modes: vec![NetworkIsolationMode::Host as i32],
+                must_create_network: false,
+                mount_configs: MountConfigs::NoMounts as i32,
+                disable_log_collection: false,
+                dynamic_workload_users: false,
+            }),
+        }))
+    }
+
+    type FingerprintStream = Stream<pb::FingerprintResponse>;
+
+    async fn fingerprint(
+        &self,
+        _: Request<pb::FingerprintRequest>,
+    ) -> Result<Response<Self::FingerprintStream>, Status> {
+        let (tx, rx) = mpsc::channel(1);
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            loop {
+                let response = fingerprint(&state).await;
+                if tx.send(Ok(response)).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(fingerprint::INTERVAL) => {}
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn recover_task(
+        &self,
+        request: Request<pb::RecoverTaskRequest>,
+    ) -> Result<Response<pb::RecoverTaskResponse>, Status> {
+        let handle = request
+            .into_inner()
+            .handle
+            .ok_or_else(|| Status::invalid_argument("RecoverTask without a task handle"))?;
+        let id = handle
+            .config
+            .as_ref()
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
+        if id.is_empty() {
+            return Err(Status::invalid_argument("task handle without a task id"));
+        }
+        if self.state.is_tracked(&id) {
+            return Ok(Response::new(pb::RecoverTaskResponse {}));
+        }
+        let driver_state = DriverState::decode(handle.version, &handle.driver_state)
+            .map_err(|reason| Status::invalid_argument(format!("task {id}: {reason}")))?;
+        let engine = self.state.engine().await?;
+        match engine.status(&driver_state.unit).await {
+            Ok(s) => tracing::info!(task = id, unit = %s.unit, state = ?s.state, "recovered task"),
+            Err(Error::NotFound(_)) => {
+                return Err(Status::not_found(format!(
+                    "task {id}: its unit {} no longer exists, so its exit result is lost",
+                    driver_state.unit
+                )));
+            }
+            Err(e) => return Err(status::from_core(&e)),
+        }
+        self.state.track(&id, driver_state);
+        Ok(Response::new(pb::RecoverTaskResponse {}))
+    }
+
+    async fn start_task(
+        &self,
+        request: Request<pb::StartTaskRequest>,
+    ) -> Result<Response<pb::StartTaskResponse>, Status> {
+        let task = request
+            .into_inner()
+            .task
+            .ok_or_else(|| Status::invalid_argument("StartTask without a task config"))?;
+        if self.state.is_tracked(&task.id) {
+            return Err(Status::already_exists(format!(
+                "task {} is already running",
+                task.id
+            )));
+        }
+        let settings = self.state.settings().ok_or_else(status::not_configured)?;
+        let config = DriverConfig::decode(&task.msgpack_driver_config)
+            .map_err(|e| status::from_config("task config", &e))?;
+        let spec = translate::task_spec(&task, &config, &settings.config)
+            .map_err(|e| status::from_core(&e))?;
+        let engine = self.state.engine().await?;
+        let started = engine
+            .start(&spec, translate::stdio(&task, config.logging))
+            .await
+            .map_err(|e| status::from_core(&e))?;
+        tracing::info!(task = task.id, unit = %started.unit, "started task");
+        for warning in &started.warnings {
+            self.state.emit(event(&task, warning));
+        }
+        let driver_state = DriverState {
+            unit: started.unit,
+            started_at_us: now_us(),
+            logging: config.logging,
+            spec,
+        };
+        let bytes = driver_state.encode();
+        self.state.track(&task.id, driver_state);
+        Ok(Response::new(pb::StartTaskResponse {
+            result: pb::start_task_response::Result::Success as i32,
+            driver_error_msg: String::new(),
+            handle: Some(pb::TaskHandle {
+                version: handle::VERSION,
+                config: Some(task),
+                state: pb::TaskState::Running as i32,
+                driver_state: bytes,
+            }),
+            network_override: None,
+        }))
+    }
+
+    async fn wait_task(
+        &self,
+        request: Request<pb::WaitTaskRequest>,
+    ) -> Result<Response<pb::WaitTaskResponse>, Status> {
+        let id = request.into_inner().task_id;
+        let task = self.state.task(&id)?;
+        let engine = self.state.engine().await?;
+        // Nomad reads `result` unconditionally; a failure travels in `err` beside it.
+        let (result, err) = match engine.wait(&task.unit).await {
+            Ok(exit) => (exit, String::new()),
+            Err(e) => (ExitResult::default(), e.to_string()),
+        };
+        Ok(Response::new(pb::WaitTaskResponse {
+            result: Some(exit_result(result)),
+            err,
+        }))
+    }
+
+    async fn stop_task(
+        &self,
+        request: Request<pb::StopTaskRequest>,
+    ) -> Result<Response<pb::StopTaskResponse>, Status> {
+        let request = request.into_inner();
+        let task = self.state.task(&request.task_id)?;
+        // A job without kill_signal sends "", which Nomad's own executors read as SIGINT.
+        let signal = match request.signal.as_str() {
+            "" => Signal::INT,
+            name => parse_signal(name)?,
+        };
+        let timeout = request
+            .timeout
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(DEFAULT_KILL_TIMEOUT);
+        let engine = self.state.engine().await?;
+        match engine.stop(&task.unit, signal, timeout).await {
+            Ok(_) | Err(Error::NotFound(_)) => Ok(Response::new(pb::StopTaskResponse {})),
+            Err(e) => Err(status::from_core(&e)),
+        }
+    }
+
+    async fn destroy_task(
+        &self,
+        request: Request<pb::DestroyTaskRequest>,
+    ) -> Result<Response<pb::DestroyTaskResponse>, Status> {
+        let request = request.into_inner();
+        let Ok(task) = self.state.task(&request.task_id) else {
+            return Ok(Response::new(pb::DestroyTaskResponse {}));
+        };
+        let engine = self.state.engine().await?;
+        if !request.force {
+            match engine.status(&task.unit).await {
+                Ok(s) if s.state != TaskState::Exited => {
+                    return Err(Status::failed_precondition(format!(
+                        "task {} is still running; stop it first or destroy with force",
+                        request.task_id
+                    )));
+                }
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(status::from_core(&e)),
+            }
+        }
+        engine
+            .destroy(&task.unit)
+            .await
+            .map_err(|e| status::from_core(&e))?;
+        self.state.forget(&request.task_id);
+        tracing::info!(task = request.task_id, unit = %task.unit, "destroyed task");
+        Ok(Response::new(pb::DestroyTaskResponse {}))
+    }
+
+    async fn inspect_task(
+        &self,
+        request: Request<pb::InspectTaskRequest>,
+    ) -> Result<Response<pb::InspectTaskResponse>, Status> {
+        let id = request.into_inner().task_id;
+        let task = self.state.task(&id)?;
+        let engine = self.state.engine().await?;
+        let s = engine
+            .status(&task.unit)
+            .await
+            .map_err(|e| status::from_core(&e))?;
+        let state = match s.state {
+            TaskState::Exited => pb::TaskState::Exited,
+            _ => pb::TaskState::Running,
+        };
+        Ok(Response::new(pb::InspectTaskResponse {
+            task: Some(pb::TaskStatus {
+                id,
+                name: task.spec.name.clone(),
+                state: state as i32,
+                started_at: Some(timestamp::from_us(s.started_at_us)),
+                completed_at: Some(timestamp::from_us(s.exited_at_us)),
+                result: Some(exit_result(s.exit.unwrap_or_default())),
+            }),
+            driver: Some(pb::TaskDriverStatus {
+                attributes: HashMap::from([("unit".to_string(), task.unit.to_string())]),
+            }),
+            network_override: None,
+        }))
+    }
+
+    type TaskStatsStream = Stream<pb::TaskStatsResponse>;
+
+    async fn task_stats(
+        &self,
+        request: Request<pb::TaskStatsRequest>,
+    ) -> Result<Response<Self::TaskStatsStream>, Status> {
+        let request = request.into_inner();
+        let task = self.state.task(&request.task_id)?;
+        let engine = self.state.engine().await?;
+        let compute = self.state.settings().map(|s| s.compute).unwrap_or_default();
+        let interval = request
+            .collection_interval
+            .and_then(|d| Duration::try_from(d).ok())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_STATS_INTERVAL)
+            .max(MIN_STATS_INTERVAL);
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(async move {
+            let mut meter = CpuMeter::default();
+            loop {
+                let message = match engine.stats(&task.unit).await {
+                    Ok(sample) => Ok(pb::TaskStatsResponse {
+                        stats: Some(stats::task_stats(
+                            &request.task_id,
+                            &sample,
+                            meter.update(&sample),
+                            compute,
+                        )),
+                    }),
+                    Err(e) => Err(status::from_core(&e)),
+                };
+                let failed = message.is_err();
+                if tx.send(message).await.is_err() || failed {
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(interval) => {}
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type TaskEventsStream = Stream<pb::DriverTaskEvent>;
+
+    async fn task_events(
+        &self,
+        _: Request<pb::TaskEventsRequest>,
+    ) -> Result<Response<Self::TaskEventsStream>, Status> {
+        let mut events = self.state.subscribe();
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    received = events.recv() => received,
+                    () = tx.closed() => return,
+                };
+                match event {
+                    Ok(event) => {
+                        if tx.send(Ok(event)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "task events reader fell behind");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn signal_task(
+        &self,
+        request: Request<pb::SignalTaskRequest>,
+    ) -> Result<Response<pb::SignalTaskResponse>, Status> {
+        let request = request.into_inner();
+        let task = self.state.task(&request.task_id)?;
+        let signal = parse_signal(&request.signal)?;
+        let engine = self.state.engine().await?;
+        engine
+            .signal(&task.unit, signal)
+            .await
+            .map_err(|e| status::from_core(&e))?;
+        Ok(Response::new(pb::SignalTaskResponse {}))
+    }
+
+    async fn exec_task(
+        &self,
+        _: Request<pb::ExecTaskRequest>,
+    ) -> Result<Response<pb::ExecTaskResponse>, Status> {
+        Err(Status::unimplemented(
+            "the systemd driver does not support exec yet",
+        ))
+    }
+
+    type ExecTaskStreamingStream = Stream<pb::ExecTaskStreamingResponse>;
+
+    async fn exec_task_streaming(
+        &self,
+        _: Request<Streaming<pb::ExecTaskStreamingRequest>>,
+    ) -> Result<Response<Self::ExecTaskStreamingStream>, Status> {
+        Err(Status::unimplemented(
+            "the systemd driver does not support exec yet",
+        ))
+    }
+
+    async fn create_network(
+        &self,
+        _: Request<pb::CreateNetworkRequest>,
+    ) -> Result<Response<pb::CreateNetworkResponse>, Status> {
+        Err(Status::unimplemented(
+            "the systemd driver does not create networks (must_create_network is false)",
+        ))
+    }
+
+    async fn destroy_network(
+        &self,
+        _: Request<pb::DestroyNetworkRequest>,
+    ) -> Result<Response<pb::DestroyNetworkResponse>, Status> {
+        Err(Status::unimplemented(
+            "the systemd driver does not create networks (must_create_network is false)",
+        ))
+    }
+}
+
+fn parse_signal(name: &str) -> Result<Signal, Status> {
+    Signal::from_str(name).map_err(|e| status::from_core(&e))
+}
+
+fn exit_result(exit: ExitResult) -> pb::ExitResult {
+    pb::ExitResult {
+        exit_code: exit.exit_code,
+        signal: exit.signal,
+        oom_killed: exit.oom_killed,
+    }
+}
+
+/// A task event Nomad routes to the task by alloc id and task name.
+fn event(task: &pb::TaskConfig, message: &str) -> pb::DriverTaskEvent {
+    pb::DriverTaskEvent {
+        task_id: task.id.clone(),
+        alloc_id: task.alloc_id.clone(),
+        task_name: task.name.clone(),
+        timestamp: Some(timestamp::now()),
+        message: message.to_string(),
+        annotations: HashMap::new(),
+    }
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}

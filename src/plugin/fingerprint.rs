@@ -1,0 +1,87 @@
+//! The driver's health as Nomad schedules by it: a fingerprint now and every interval after.
+//!
+//! HEALTHY when systemd answers on the configured bus; UNDETECTED when the plugin is disabled
+//! or there is no systemd to talk to (the node is then not eligible for `driver = "systemd"`);
+//! UNHEALTHY when systemd is there but misbehaves. The attributes become node attributes
+//! (`driver.systemd.version`, …) that jobs can constrain on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::base::DRIVER_NAME;
+use super::proto::driver::{FingerprintResponse, fingerprint_response::HealthState};
+use super::proto::structs::{Attribute, attribute::Value};
+use super::state::PluginState;
+use crate::core::{Error, HostInfo};
+
+/// How often a fingerprint is sent after the first.
+pub const INTERVAL: Duration = Duration::from_secs(30);
+
+/// One fingerprint of the driver as it is now.
+pub async fn fingerprint(state: &Arc<PluginState>) -> FingerprintResponse {
+    let Some(settings) = state.settings() else {
+        return health(
+            HealthState::Undetected,
+            "the plugin has not been configured by the Nomad client yet",
+        );
+    };
+    if !settings.config.enabled {
+        return health(
+            HealthState::Undetected,
+            "disabled in the plugin config (enabled = false)",
+        );
+    }
+    let bus = settings.config.bus.name();
+    let probe = match state.connect(&settings).await {
+        Ok(engine) => engine.host_info().await,
+        Err(e) => Err(e),
+    };
+    match probe {
+        Ok(info) => FingerprintResponse {
+            attributes: attributes(&info, bus),
+            health: HealthState::Healthy as i32,
+            health_description: "healthy".to_string(),
+        },
+        Err(e) => {
+            state.disconnect().await;
+            let health_state = match e {
+                Error::Unreachable { .. } => HealthState::Undetected,
+                _ => HealthState::Unhealthy,
+            };
+            health(health_state, &e.to_string())
+        }
+    }
+}
+
+fn health(state: HealthState, description: &str) -> FingerprintResponse {
+    FingerprintResponse {
+        attributes: HashMap::new(),
+        health: state as i32,
+        health_description: description.to_string(),
+    }
+}
+
+fn attributes(info: &HostInfo, bus: &str) -> HashMap<String, Attribute> {
+    let key = |name: &str| format!("driver.{DRIVER_NAME}.{name}");
+    let string = |s: &str| Attribute {
+        value: Some(Value::StringVal(s.to_string())),
+        unit: String::new(),
+    };
+    let mut attrs = HashMap::from([
+        (key("version_full"), string(&info.systemd_version)),
+        (key("cgroup"), string(info.cgroup.name())),
+        (key("bus"), string(bus)),
+        (key("plugin_version"), string(env!("CARGO_PKG_VERSION"))),
+    ]);
+    if let Some(major) = info.systemd_major() {
+        attrs.insert(
+            key("version"),
+            Attribute {
+                value: Some(Value::IntVal(i64::from(major))),
+                unit: String::new(),
+            },
+        );
+    }
+    attrs
+}

@@ -1,0 +1,40 @@
+//! What the plugin stores in Nomad's task handle (`driver_state`) to find a task again.
+//!
+//! Nomad keeps these bytes unchanged for the task's life and hands them back in RecoverTask,
+//! after a plugin crash or an agent restart — when the job's driver config is no longer sent.
+//! So they hold everything recovery needs: the unit, when it started and the resolved task.
+//! The encoding is JSON, versioned by the handle's `version`.
+
+use serde::{Deserialize, Serialize};
+
+use super::task_config::LogDriver;
+use crate::core::{TaskSpec, UnitName};
+
+/// The handle version this plugin writes and reads. Nomad reserves 0.
+pub const VERSION: i32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriverState {
+    pub unit: UnitName,
+    /// Realtime µs when StartTask succeeded.
+    pub started_at_us: u64,
+    pub logging: LogDriver,
+    pub spec: TaskSpec,
+}
+
+impl DriverState {
+    pub fn encode(&self) -> Vec<u8> {
+        // Serialising plain owned data to a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads a handle this plugin wrote. Errors say why it cannot be used.
+    pub fn decode(version: i32, bytes: &[u8]) -> Result<DriverState, String> {
+        if version != VERSION {
+            return Err(format!(
+                "task handle version {version} is not one this plugin wrote (it writes {VERSION})"
+            ));
+        }
+        serde_json::from_slice(bytes).map_err(|e| format!("task handle is unreadable: {e}"))
+    }
+}

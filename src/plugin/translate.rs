@@ -1,0 +1,221 @@
+//! Nomad's TaskConfig (plus the job's driver config and the operator's policy) as a core
+//! [`TaskSpec`], and the task's log FIFOs as its output.
+
+use std::path::{Path, PathBuf};
+
+use super::config::PluginConfig;
+use super::proto::driver as pb;
+use super::task_config::{DriverConfig, LogDriver};
+use crate::core::task::DEFAULT_KILL_TIMEOUT;
+use crate::core::{Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec};
+
+/// Nomad's path for a stream the job disabled (`logs { disabled = true }`).
+const DEV_NULL: &str = "/dev/null";
+
+/// The core task for one StartTask. Errors are [`Error::InvalidConfig`] naming the setting.
+pub fn task_spec(
+    task: &pb::TaskConfig,
+    config: &DriverConfig,
+    plugin: &PluginConfig,
+) -> Result<TaskSpec> {
+    if task.id.is_empty() || task.name.is_empty() || task.alloc_id.is_empty() {
+        return Err(Error::invalid(
+            "task",
+            "Nomad sent a task without id, name or alloc_id",
+        ));
+    }
+    Ok(TaskSpec {
+        id: task.id.clone(),
+        name: task.name.clone(),
+        alloc_id: task.alloc_id.clone(),
+        job_name: task.job_name.clone(),
+        group_name: task.task_group_name.clone(),
+        command: config.command.clone(),
+        args: config.args.clone(),
+        env: task
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        user: user(&task.user, plugin)?,
+        group: config.group.clone(),
+        working_dir: config.working_dir.as_ref().map(PathBuf::from),
+        resources: resources(task.resources.as_ref(), config)?,
+        dirs: (!task.alloc_dir.is_empty())
+            .then(|| TaskDirs::nomad_layout(Path::new(&task.alloc_dir), &task.name)),
+        // What systemd itself sends if it ever stops the unit (DestroyTask of a running task);
+        // StopTask names its own signal. Nomad's executors use SIGINT when a job sets none.
+        kill_signal: Signal::INT,
+        kill_timeout: DEFAULT_KILL_TIMEOUT,
+    })
+}
+
+/// The task's user: the job's `user`, else the operator's default (system bus only: a user
+/// manager cannot switch users). Root is refused unless the operator allows it.
+fn user(requested: &str, plugin: &PluginConfig) -> Result<Option<String>> {
+    let user = match (requested, plugin.bus) {
+        ("", Bus::System) => plugin.default_user.clone(),
+        ("", Bus::User) => return Ok(None),
+        (name, _) => name.to_string(),
+    };
+    if !plugin.allow_root && is_root(&user) {
+        return Err(Error::invalid(
+            "user",
+            format!(
+                "'{user}' is root, which this node does not allow; run the task as another \
+                 user, or set allow_root = true in the plugin's config"
+            ),
+        ));
+    }
+    Ok(Some(user))
+}
+
+fn is_root(user: &str) -> bool {
+    if let Ok(uid) = user.parse::<u32>() {
+        return uid == 0;
+    }
+    matches!(nix::unistd::User::from_name(user), Ok(Some(u)) if u.uid.is_root())
+}
+
+fn resources(r: Option<&pb::Resources>, config: &DriverConfig) -> Result<Resources> {
+    let allocated = r.and_then(|r| r.allocated_resources.as_ref());
+    let linux = r.and_then(|r| r.linux_resources.as_ref());
+    let cpu = allocated
+        .and_then(|a| a.cpu.as_ref())
+        .map(|c| c.cpu_shares)
+        .or(linux.map(|l| l.cpu_shares))
+        .unwrap_or(0);
+    let memory = allocated.and_then(|a| a.memory.as_ref());
+    let memory_mb = memory.map_or(0, |m| m.memory_mb);
+    let memory_max_mb = memory.map_or(0, |m| m.memory_max_mb);
+    let non_negative = |setting: &str, v: i64| {
+        u64::try_from(v).map_err(|_| Error::invalid(setting, format!("{v} is negative")))
+    };
+    Ok(Resources {
+        cpu_mhz: non_negative("resources.cpu", cpu)?,
+        cores: linux.map(|l| l.cpuset_cpus.clone()).unwrap_or_default(),
+        memory_mb: non_negative("resources.memory", memory_mb)?,
+        memory_max: MemoryMax::from_nomad(memory_max_mb).ok_or_else(|| {
+            Error::invalid(
+                "resources.memory_max",
+                format!("{memory_max_mb} is neither -1 nor a size in MiB"),
+            )
+        })?,
+        oom_score_adjust: config.oom_score_adj,
+    })
+}
+
+/// Where the task writes: Nomad's FIFOs (the core opens them write-only and hands them to
+/// systemd, so the plugin is never in the log path), `/dev/null` for a disabled stream, or
+/// the journal.
+pub fn stdio(task: &pb::TaskConfig, logging: LogDriver) -> Stdio {
+    if logging == LogDriver::Journald {
+        return Stdio::Journal;
+    }
+    let path = |p: &str| PathBuf::from(if p.is_empty() { DEV_NULL } else { p });
+    Stdio::Files {
+        stdout: path(&task.stdout_path),
+        stderr: path(&task.stderr_path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> pb::TaskConfig {
+        pb::TaskConfig {
+            id: "f0e1d2c3-0000-0000-0000-000000000000/web/0a1b2c3d".into(),
+            name: "web".into(),
+            alloc_id: "f0e1d2c3-0000-0000-0000-000000000000".into(),
+            job_name: "shop".into(),
+            task_group_name: "front".into(),
+            alloc_dir: "/var/lib/nomad/alloc/f0e1d2c3".into(),
+            resources: Some(pb::Resources {
+                allocated_resources: Some(pb::AllocatedTaskResources {
+                    cpu: Some(pb::AllocatedCpuResources { cpu_shares: 500 }),
+                    memory: Some(pb::AllocatedMemoryResources {
+                        memory_mb: 256,
+                        memory_max_mb: -1,
+                    }),
+                    networks: vec![],
+                }),
+                linux_resources: Some(pb::LinuxResources {
+                    cpuset_cpus: "1".into(),
+                    ..Default::default()
+                }),
+                ports: vec![],
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn driver_config() -> DriverConfig {
+        DriverConfig {
+            command: "/bin/true".into(),
+            args: vec![],
+            working_dir: None,
+            group: None,
+            oom_score_adj: 0,
+            logging: LogDriver::Nomad,
+        }
+    }
+
+    #[test]
+    fn nomad_fields_land_in_the_task_spec() {
+        let spec = task_spec(&task(), &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(spec.group_name, "front");
+        assert_eq!(spec.resources.cpu_mhz, 500);
+        assert_eq!(spec.resources.cores, "1");
+        assert_eq!(spec.resources.memory_mb, 256);
+        assert_eq!(spec.resources.memory_max, MemoryMax::Unlimited);
+        let dirs = spec.dirs.unwrap();
+        assert_eq!(
+            dirs.local,
+            Path::new("/var/lib/nomad/alloc/f0e1d2c3/web/local")
+        );
+        assert_eq!(spec.kill_signal, Signal::INT);
+    }
+
+    #[test]
+    fn a_task_without_user_runs_as_the_default_user() {
+        let spec = task_spec(&task(), &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(spec.user.as_deref(), Some("nobody"));
+    }
+
+    #[test]
+    fn root_needs_the_operators_permission() {
+        let mut t = task();
+        for name in ["root", "0"] {
+            t.user = name.into();
+            let e = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap_err();
+            assert!(e.to_string().contains("allow_root"), "{e}");
+            let allowed = PluginConfig {
+                allow_root: true,
+                ..PluginConfig::default()
+            };
+            assert!(task_spec(&t, &driver_config(), &allowed).is_ok());
+        }
+    }
+
+    #[test]
+    fn negative_resources_are_refused() {
+        let mut t = task();
+        let mem = t
+            .resources
+            .as_mut()
+            .and_then(|r| r.allocated_resources.as_mut())
+            .and_then(|a| a.memory.as_mut())
+            .unwrap();
+        mem.memory_max_mb = -2;
+        let e = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("memory_max"), "{e}");
+    }
+
+    #[test]
+    fn a_task_without_identity_is_refused() {
+        let mut t = task();
+        t.id.clear();
+        assert!(task_spec(&t, &driver_config(), &PluginConfig::default()).is_err());
+    }
+}
