@@ -127,3 +127,4 @@ impl CliRun {
         self.stdout()
     }
 }
+pub mod plugin;

@@ -1,0 +1,649 @@
+//! The plugin driven the way Nomad drives it: the built binary, launched with Nomad's
+//! environment, spoken to over its socket with gRPC, against the sandboxed real systemd.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use nomad_systemd::core::UnitName;
+use nomad_systemd::plugin::proto::base as base_pb;
+use nomad_systemd::plugin::proto::driver::{self as pb, fingerprint_response::HealthState};
+use nomad_systemd::plugin::proto::goplugin as goplugin_pb;
+use rmpv::Value;
+use support::plugin::{Alloc, COOKIE_KEY, Plugin, cty_object, driver_config};
+use tonic::Code;
+
+const SHORT: Duration = Duration::from_secs(10);
+
+fn shell(script: &str) -> Vec<u8> {
+    driver_config("/bin/sh", &["-c", script])
+}
+
+fn unit_of(handle: &pb::TaskHandle) -> UnitName {
+    let state: serde_json::Value = serde_json::from_slice(&handle.driver_state).unwrap();
+    UnitName::parse(state["unit"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn without_nomads_cookie_the_plugin_explains_itself_and_exits_1() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
+        .arg("plugin")
+        .env_remove(COOKIE_KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Nomad task-driver plugin"));
+}
+
+#[tokio::test]
+async fn the_handshake_names_a_private_socket_that_serves_plugin_info() {
+    let plugin = Plugin::launch();
+    assert!(
+        plugin.handshake.ends_with("|grpc|\n"),
+        "{}",
+        plugin.handshake
+    );
+    let mode = std::fs::metadata(&plugin.socket)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mut conn = plugin.connect().await;
+    let info = conn
+        .base
+        .plugin_info(base_pb::PluginInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.r#type, base_pb::PluginType::Driver as i32);
+    assert_eq!(info.plugin_api_versions, ["v0.1.0"]);
+    assert_eq!(info.name, "systemd");
+    assert_eq!(info.plugin_version.split('.').count(), 3);
+    let schema = conn
+        .base
+        .config_schema(base_pb::ConfigSchemaRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(schema.spec.is_some());
+    // Every stderr line is hclog JSON with string reserved keys.
+    let stderr = plugin.stderr();
+    for line in stderr.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect(line);
+        for key in ["@level", "@message", "@timestamp", "@module"] {
+            assert!(v[key].is_string(), "{key} in {line}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn validation_launch_has_no_effect_and_the_real_config_makes_the_driver_healthy() {
+    let plugin = Plugin::launch();
+    let mut conn = plugin.connect().await;
+    // As Nomad's loader encodes an agent config with nils, a compact int and a numeric string
+    // for attributes the schema does not have (ignored, as Go drivers ignore them).
+    let config = cty_object(&[
+        ("allow_root", Value::Nil),
+        ("bus", Value::from("system")),
+        ("default_user", Value::Nil),
+        ("enabled", Value::from(true)),
+        ("extra_number", Value::from(300)),
+        ("extra_string_number", Value::from("42")),
+        ("slice", Value::Nil),
+    ]);
+    for _ in 0..2 {
+        conn.base
+            .set_config(base_pb::SetConfigRequest {
+                msgpack_config: config.clone(),
+                nomad_config: None,
+                plugin_api_version: "v0.1.0".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut stream = conn
+        .driver
+        .fingerprint(pb::FingerprintRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    assert_eq!(first.health, HealthState::Undetected as i32);
+    let err = conn
+        .start(Alloc::new("web").task_config(shell("true")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+
+    conn.base
+        .set_config(base_pb::SetConfigRequest {
+            msgpack_config: config,
+            nomad_config: support::plugin::nomad_config(),
+            plugin_api_version: "v0.1.0".into(),
+        })
+        .await
+        .unwrap();
+    let mut stream = conn
+        .driver
+        .fingerprint(pb::FingerprintRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let healthy = tokio::time::timeout(SHORT, stream.message())
+        .await
+        .expect("the first fingerprint comes at once")
+        .unwrap()
+        .unwrap();
+    assert_eq!(healthy.health, HealthState::Healthy as i32, "{healthy:?}");
+    assert!(healthy.attributes.contains_key("driver.systemd.version"));
+    assert!(healthy.attributes.contains_key("driver.systemd.cgroup"));
+    // The stream stays open: nothing more arrives soon, and it has not ended.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), stream.message())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn bad_plugin_configs_are_refused_with_the_setting_named() {
+    let plugin = Plugin::launch();
+    let mut conn = plugin.connect().await;
+    for (bytes, setting) in [
+        (cty_object(&[("bus", Value::from("session"))]), "bus"),
+        (cty_object(&[("enabled", Value::from("yes"))]), "enabled"),
+        (vec![0x85, 0xa3, b'b', b'u'], "msgpack"),
+    ] {
+        let err = conn
+            .base
+            .set_config(base_pb::SetConfigRequest {
+                msgpack_config: bytes,
+                nomad_config: None,
+                plugin_api_version: "v0.1.0".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(err.message().contains(setting), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_task_logs_to_nomads_fifos_takes_signals_and_stops_with_the_signal_given() {
+    let (plugin, mut conn) = Plugin::configured().await;
+    let engine = support::engine().await;
+    let alloc = Alloc::new("web");
+    let task = alloc.task_config(shell(
+        "trap 'echo got-hup' HUP; echo hello-out; echo hello-err >&2; \
+         echo ready > /alloc/ready; while :; do sleep 0.1; done",
+    ));
+    let id = task.id.clone();
+    let handle = conn.start(task.clone()).await.unwrap();
+    assert!(handle.version >= 1);
+    assert_eq!(
+        handle.config.as_ref().unwrap(),
+        &task,
+        "the handle echoes the TaskConfig"
+    );
+    let unit = unit_of(&handle);
+    alloc.wait_for_stdout("hello-out", SHORT);
+    alloc.wait_for_stderr("hello-err", SHORT);
+    support::wait_for_file(&alloc.path("alloc/ready"), SHORT);
+
+    conn.driver
+        .signal_task(pb::SignalTaskRequest {
+            task_id: id.clone(),
+            signal: "SIGHUP".into(),
+        })
+        .await
+        .unwrap();
+    alloc.wait_for_stdout("got-hup", SHORT);
+
+    let inspect = conn
+        .driver
+        .inspect_task(pb::InspectTaskRequest {
+            task_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    assert_eq!(inspect.state, pb::TaskState::Running as i32);
+    assert!(inspect.started_at.unwrap().seconds > 0);
+    assert!(inspect.completed_at.unwrap().seconds < 0, "Go's zero time");
+    assert!(inspect.result.is_some());
+
+    let waiter = {
+        let mut driver = conn.driver.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            driver
+                .wait_task(pb::WaitTaskRequest { task_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+        })
+    };
+    conn.driver
+        .stop_task(pb::StopTaskRequest {
+            task_id: id.clone(),
+            timeout: Some(prost_types::Duration {
+                seconds: 5,
+                nanos: 0,
+            }),
+            signal: "SIGTERM".into(),
+        })
+        .await
+        .unwrap();
+    let waited = waiter.await.unwrap();
+    let result = waited.result.unwrap();
+    assert_eq!(
+        (result.exit_code, result.signal),
+        (143, 15),
+        "{}",
+        waited.err
+    );
+    // WaitTask after the exit answers at once, as often as asked.
+    for _ in 0..2 {
+        let again = tokio::time::timeout(SHORT, conn.wait(&id)).await.unwrap();
+        assert_eq!(again.result.unwrap().signal, 15);
+    }
+    conn.destroy(&id).await;
+    support::assert_no_unit(&engine, &unit).await;
+    let gone = conn
+        .driver
+        .wait_task(pb::WaitTaskRequest { task_id: id })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+    drop(plugin);
+}
+
+#[tokio::test]
+async fn stop_without_a_signal_sends_sigint_and_kills_after_the_timeout() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("stubborn");
+    let task = alloc.task_config(shell(
+        "trap 'echo got-int' INT; trap '' TERM; echo ready > /alloc/ready; \
+         while :; do sleep 0.1; done",
+    ));
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    support::wait_for_file(&alloc.path("alloc/ready"), SHORT);
+    let started = Instant::now();
+    conn.driver
+        .stop_task(pb::StopTaskRequest {
+            task_id: id.clone(),
+            timeout: Some(prost_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
+            signal: String::new(),
+        })
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    alloc.wait_for_stdout("got-int", SHORT);
+    let result = conn.wait(&id).await.result.unwrap();
+    assert_eq!((result.exit_code, result.signal), (137, 9));
+    conn.destroy(&id).await;
+}
+
+#[tokio::test]
+async fn exit_codes_come_back_through_wait_task() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("batch");
+    let task = alloc.task_config(shell("echo done; exit 3"));
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    let waited = conn.wait(&id).await;
+    assert_eq!(waited.result.unwrap().exit_code, 3);
+    assert!(waited.err.is_empty());
+    alloc.wait_for_stdout("done", SHORT);
+    conn.destroy(&id).await;
+    // DestroyTask of a forgotten task is not an error: Nomad ignores it and retries cleanup.
+    conn.destroy(&id).await;
+}
+
+#[tokio::test]
+async fn the_task_runs_as_the_default_user_with_nomads_directories() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("who");
+    let task = alloc.task_config(shell(
+        "echo \"$(id -un) $PWD $NOMAD_TASK_DIR\" > /alloc/who; ls /local /secrets >/dev/null",
+    ));
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    assert_eq!(conn.wait(&id).await.result.unwrap().exit_code, 0);
+    let who = std::fs::read_to_string(alloc.path("alloc/who")).unwrap();
+    assert_eq!(who.trim(), "nobody /local /local");
+    conn.destroy(&id).await;
+}
+
+#[tokio::test]
+async fn task_stats_stream_samples_with_every_part_set() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("busy");
+    let task = alloc.task_config(shell("while :; do :; done"));
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    let mut stream = conn
+        .driver
+        .task_stats(pb::TaskStatsRequest {
+            task_id: id.clone(),
+            collection_interval: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 200_000_000,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let started = Instant::now();
+    let mut last = None;
+    for _ in 0..4 {
+        let sample = stream.message().await.unwrap().unwrap().stats.unwrap();
+        assert!(sample.timestamp.is_some());
+        last = sample.agg_resource_usage;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    let usage = last.unwrap();
+    let cpu = usage.cpu.unwrap();
+    assert!(
+        cpu.measured_fields
+            .contains(&(pb::cpu_usage::Fields::Percent as i32))
+    );
+    assert!(cpu.percent > 10.0, "a busy loop uses CPU: {cpu:?}");
+    assert!(
+        cpu.total_ticks > 0.0,
+        "ticks from the configured topology: {cpu:?}"
+    );
+    assert!(usage.memory.is_some());
+    conn.destroy(&id).await;
+}
+
+#[tokio::test]
+async fn dropped_variables_become_task_events_routed_to_the_task() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let mut events = conn
+        .driver
+        .task_events(pb::TaskEventsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let alloc = Alloc::new("meta");
+    let mut task = alloc.task_config(shell("true"));
+    task.env
+        .insert("NOMAD_META_release.channel".into(), "beta".into());
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    let event = tokio::time::timeout(SHORT, events.message())
+        .await
+        .expect("an event")
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.alloc_id, alloc.id);
+    assert_eq!(event.task_name, "meta");
+    assert!(
+        event.message.contains("NOMAD_META_release.channel"),
+        "{}",
+        event.message
+    );
+    assert!(event.timestamp.is_some());
+    conn.wait(&id).await;
+    conn.destroy(&id).await;
+}
+
+#[tokio::test]
+async fn after_kill_9_a_new_plugin_recovers_running_and_exited_tasks() {
+    let engine = support::engine().await;
+    let (mut plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("survivor");
+    let long = alloc.task_config(shell(
+        "echo ready > /alloc/long; while :; do sleep 0.1; done",
+    ));
+    let short = alloc.task_config(shell(
+        "while [ ! -e /alloc/go ]; do sleep 0.05; done; exit 7",
+    ));
+    let long_handle = conn.start(long.clone()).await.unwrap();
+    let short_handle = conn.start(short.clone()).await.unwrap();
+    support::wait_for_file(&alloc.path("alloc/long"), SHORT);
+
+    plugin.kill_9();
+    // The second task exits while no plugin runs.
+    std::fs::write(alloc.path("alloc/go"), "").unwrap();
+    let short_unit = unit_of(&short_handle);
+    engine.wait(&short_unit).await.unwrap();
+
+    let (_plugin, mut conn) = Plugin::configured().await;
+    for handle in [&long_handle, &short_handle] {
+        for _ in 0..2 {
+            // Nomad never sets task_id; a repeated recover of a tracked task is a success.
+            conn.driver
+                .recover_task(pb::RecoverTaskRequest {
+                    task_id: String::new(),
+                    handle: Some(handle.clone()),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(conn.wait(&short.id).await.result.unwrap().exit_code, 7);
+    let inspect = conn
+        .driver
+        .inspect_task(pb::InspectTaskRequest {
+            task_id: long.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(inspect.task.unwrap().state, pb::TaskState::Running as i32);
+    conn.driver
+        .stop_task(pb::StopTaskRequest {
+            task_id: long.id.clone(),
+            timeout: Some(prost_types::Duration {
+                seconds: 5,
+                nanos: 0,
+            }),
+            signal: "SIGKILL".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(conn.wait(&long.id).await.result.unwrap().signal, 9);
+    for id in [&long.id, &short.id] {
+        conn.destroy(id).await;
+    }
+    support::assert_no_unit(&engine, &unit_of(&long_handle)).await;
+}
+
+#[tokio::test]
+async fn recovering_a_task_whose_unit_is_gone_is_a_specific_error() {
+    let engine = support::engine().await;
+    let (mut plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("lost");
+    let task = alloc.task_config(shell("exit 0"));
+    let handle = conn.start(task.clone()).await.unwrap();
+    conn.wait(&task.id).await;
+    plugin.kill_9();
+    engine.destroy(&unit_of(&handle)).await.unwrap();
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let err = conn
+        .driver
+        .recover_task(pb::RecoverTaskRequest {
+            task_id: String::new(),
+            handle: Some(handle),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains("no longer exists"), "{err}");
+}
+
+#[tokio::test]
+async fn a_second_connection_sees_the_same_plugin_and_tasks() {
+    let (plugin, mut first) = Plugin::configured().await;
+    let alloc = Alloc::new("shared");
+    let task = alloc.task_config(shell("exit 5"));
+    first.start(task.clone()).await.unwrap();
+    drop(first);
+    // An agent that crashed reconnects without SetConfig.
+    let mut second = plugin.connect().await;
+    assert_eq!(second.wait(&task.id).await.result.unwrap().exit_code, 5);
+    second.destroy(&task.id).await;
+}
+
+#[tokio::test]
+async fn hostile_requests_get_clear_errors_and_leave_no_unit() {
+    let engine = support::engine().await;
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("hostile");
+    let cases: Vec<(&str, pb::TaskConfig, Code, &str)> = vec![
+        (
+            "garbage msgpack",
+            alloc.task_config(vec![0x85, 0xa7, b'c']),
+            Code::InvalidArgument,
+            "msgpack",
+        ),
+        (
+            "args of the wrong type",
+            alloc.task_config(cty_object(&[
+                ("command", Value::from("/bin/true")),
+                ("args", Value::from(5)),
+            ])),
+            Code::InvalidArgument,
+            "args",
+        ),
+        (
+            "no command",
+            alloc.task_config(cty_object(&[("command", Value::Nil)])),
+            Code::InvalidArgument,
+            "command",
+        ),
+        (
+            "a negative oom_score_adj",
+            alloc.task_config(cty_object(&[
+                ("command", Value::from("/bin/true")),
+                ("oom_score_adj", Value::from(-500)),
+            ])),
+            Code::InvalidArgument,
+            "oom_score_adj",
+        ),
+        (
+            "root without the operator's permission",
+            pb::TaskConfig {
+                user: "root".into(),
+                ..alloc.task_config(shell("true"))
+            },
+            Code::InvalidArgument,
+            "allow_root",
+        ),
+        (
+            "an invalid environment name",
+            {
+                let mut t = alloc.task_config(shell("true"));
+                t.env.insert("BAD NAME".into(), "x".into());
+                t
+            },
+            Code::InvalidArgument,
+            "BAD NAME",
+        ),
+        (
+            "an unknown user",
+            pb::TaskConfig {
+                user: "no-such-user-here".into(),
+                ..alloc.task_config(shell("true"))
+            },
+            Code::InvalidArgument,
+            "no-such-user-here",
+        ),
+    ];
+    for (what, task, code, mentions) in cases {
+        let unit = UnitName::for_task(
+            &task.alloc_id,
+            &task.name,
+            task.id.rsplit('/').next().unwrap(),
+        );
+        let err = conn.start(task).await.unwrap_err();
+        assert_eq!(err.code(), code, "{what}: {err}");
+        assert!(err.message().contains(mentions), "{what}: {err}");
+        support::assert_no_unit(&engine, &unit).await;
+    }
+
+    for (what, result) in [
+        (
+            "WaitTask",
+            conn.driver
+                .wait_task(pb::WaitTaskRequest {
+                    task_id: "nope".into(),
+                })
+                .await
+                .map(drop),
+        ),
+        (
+            "StopTask",
+            conn.driver
+                .stop_task(pb::StopTaskRequest {
+                    task_id: "nope".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+        ),
+        (
+            "SignalTask",
+            conn.driver
+                .signal_task(pb::SignalTaskRequest {
+                    task_id: "nope".into(),
+                    signal: "SIGHUP".into(),
+                })
+                .await
+                .map(drop),
+        ),
+        (
+            "InspectTask",
+            conn.driver
+                .inspect_task(pb::InspectTaskRequest {
+                    task_id: "nope".into(),
+                })
+                .await
+                .map(drop),
+        ),
+    ] {
+        assert_eq!(result.unwrap_err().code(), Code::NotFound, "{what}");
+    }
+
+    let task = alloc.task_config(shell("sleep 30"));
+    conn.start(task.clone()).await.unwrap();
+    let twice = conn.start(task.clone()).await.unwrap_err();
+    assert_eq!(twice.code(), Code::AlreadyExists, "{twice}");
+    let bad_signal = conn
+        .driver
+        .signal_task(pb::SignalTaskRequest {
+            task_id: task.id.clone(),
+            signal: "SIGNOPE".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_signal.code(), Code::InvalidArgument);
+    conn.destroy(&task.id).await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_the_process_within_two_seconds_and_removes_the_socket() {
+    let (mut plugin, mut conn) = Plugin::configured().await;
+    // A long-lived stream is open, as Nomad's Fingerprint always is.
+    let _stream = conn
+        .driver
+        .fingerprint(pb::FingerprintRequest {})
+        .await
+        .unwrap();
+    conn.controller
+        .shutdown(goplugin_pb::Empty {})
+        .await
+        .unwrap();
+    assert!(plugin.exited_within(Duration::from_secs(2)));
+    assert!(!plugin.socket.exists());
+}

@@ -1,0 +1,403 @@
+//! Driving the built binary the way a Nomad client does: launch it with Nomad's environment,
+//! read the handshake line, and speak gRPC over its unix socket.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::TokioIo;
+use nomad_systemd::plugin::proto::base::{self as base, base_plugin_client::BasePluginClient};
+use nomad_systemd::plugin::proto::driver::{self as pb, driver_client::DriverClient};
+use nomad_systemd::plugin::proto::goplugin::grpc_controller_client::GrpcControllerClient;
+use rmpv::Value;
+use tokio::net::UnixStream;
+use tonic::transport::{Channel, Endpoint};
+
+pub const COOKIE_KEY: &str = "NOMAD_PLUGIN_MAGIC_COOKIE";
+pub const COOKIE: &str = "e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255";
+
+/// A plugin process, launched as Nomad launches it.
+pub struct Plugin {
+    child: Child,
+    pub socket: PathBuf,
+    pub handshake: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Plugin {
+    /// Starts the binary with no arguments and Nomad's environment and waits for its
+    /// handshake line.
+    pub fn launch() -> Plugin {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
+            .env(COOKIE_KEY, COOKIE)
+            .env("PLUGIN_MIN_PORT", "10000")
+            .env("PLUGIN_MAX_PORT", "25000")
+            .env("PLUGIN_PROTOCOL_VERSIONS", "2")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("launch the plugin");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("stderr");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut handshake = String::new();
+        stdout
+            .read_line(&mut handshake)
+            .expect("read the handshake");
+        // Anything more on stdout would be a protocol violation; keep reading to notice it.
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stdout.read_to_string(&mut rest);
+            assert!(
+                rest.is_empty(),
+                "plugin wrote to stdout after the handshake: {rest}"
+            );
+        });
+        let fields: Vec<&str> = handshake.trim_end().split('|').collect();
+        assert!(
+            fields.len() == 6 && fields[..3] == ["1", "2", "unix"] && fields[4] == "grpc",
+            "unexpected handshake {handshake:?}; stderr: {}",
+            stderr.lock().unwrap()
+        );
+        assert_eq!(fields[5], "", "the sixth field must stay empty for Nomad");
+        Plugin {
+            socket: PathBuf::from(fields[3]),
+            child,
+            handshake,
+            stderr,
+        }
+    }
+
+    /// A new client connection (h2c over the unix socket, authority "unused" like go-plugin).
+    pub async fn connect(&self) -> Connection {
+        let socket = self.socket.clone();
+        let channel = Endpoint::from_static("http://unused")
+            .connect_with_connector(tower::service_fn(move |_| {
+                let socket = socket.clone();
+                async move { UnixStream::connect(socket).await.map(TokioIo::new) }
+            }))
+            .await
+            .expect("connect to the plugin socket");
+        Connection {
+            base: BasePluginClient::new(channel.clone()),
+            driver: DriverClient::new(channel.clone()),
+            controller: GrpcControllerClient::new(channel),
+        }
+    }
+
+    /// Launches and configures a plugin as Nomad's driver manager does (launch #3).
+    pub async fn configured() -> (Plugin, Connection) {
+        let plugin = Plugin::launch();
+        let mut conn = plugin.connect().await;
+        conn.set_config(nomad_config()).await;
+        (plugin, conn)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn exited_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Plugin {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+pub struct Connection {
+    pub base: BasePluginClient<Channel>,
+    pub driver: DriverClient<Channel>,
+    pub controller: GrpcControllerClient<Channel>,
+}
+
+impl Connection {
+    pub async fn set_config(&mut self, nomad: Option<base::NomadConfig>) {
+        self.base
+            .set_config(base::SetConfigRequest {
+                msgpack_config: Vec::new(),
+                nomad_config: nomad,
+                plugin_api_version: "v0.1.0".into(),
+            })
+            .await
+            .expect("SetConfig");
+    }
+
+    pub async fn start(&mut self, task: pb::TaskConfig) -> Result<pb::TaskHandle, tonic::Status> {
+        let response = self
+            .driver
+            .start_task(pb::StartTaskRequest { task: Some(task) })
+            .await?;
+        Ok(response
+            .into_inner()
+            .handle
+            .expect("StartTask returns a handle"))
+    }
+
+    pub async fn wait(&mut self, id: &str) -> pb::WaitTaskResponse {
+        self.driver
+            .wait_task(pb::WaitTaskRequest { task_id: id.into() })
+            .await
+            .expect("WaitTask")
+            .into_inner()
+    }
+
+    pub async fn destroy(&mut self, id: &str) {
+        self.driver
+            .destroy_task(pb::DestroyTaskRequest {
+                task_id: id.into(),
+                force: true,
+            })
+            .await
+            .expect("DestroyTask");
+    }
+}
+
+/// What Nomad's client sends on the real launch: its port range and a 2-core topology.
+pub fn nomad_config() -> Option<base::NomadConfig> {
+    let core = |id| base::ClientTopologyCore {
+        core_id: id,
+        base_speed: 2000,
+        ..Default::default()
+    };
+    Some(base::NomadConfig {
+        driver: Some(base::NomadDriverConfig {
+            client_max_port: 14512,
+            client_min_port: 14000,
+            topology: Some(base::ClientTopology {
+                node_ids: vec![0],
+                cores: vec![core(0), core(1)],
+                ..Default::default()
+            }),
+        }),
+    })
+}
+
+/// cty msgpack of an object as go-cty writes it: keys sorted bytewise, values as given.
+pub fn cty_object(pairs: &[(&str, Value)]) -> Vec<u8> {
+    let sorted: BTreeMap<&str, &Value> = pairs.iter().map(|(k, v)| (*k, v)).collect();
+    let map = Value::Map(
+        sorted
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v.clone()))
+            .collect(),
+    );
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, &map).expect("encode");
+    out
+}
+
+/// A job's `config { command = ..., args = [...] }` for our schema, absent attributes nil.
+pub fn driver_config(command: &str, args: &[&str]) -> Vec<u8> {
+    cty_object(&[
+        (
+            "args",
+            Value::Array(args.iter().map(|a| Value::from(*a)).collect()),
+        ),
+        ("command", Value::from(command)),
+        ("group", Value::Nil),
+        ("logging", Value::Nil),
+        ("oom_score_adj", Value::Nil),
+        ("working_dir", Value::Nil),
+    ])
+}
+
+/// An allocation directory laid out as Nomad's client builds it, with the log FIFOs logmon
+/// creates, and readers draining them (as logmon does) before the task starts.
+pub struct Alloc {
+    pub dir: tempfile::TempDir,
+    pub id: String,
+    pub task: String,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Alloc {
+    pub fn new(task: &str) -> Alloc {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["alloc/logs", "alloc/data", "alloc/tmp"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(
+                ["local", "secrets", "tmp"]
+                    .iter()
+                    .map(|s| format!("{task}/{s}")),
+            )
+        {
+            let path = dir.path().join(&sub);
+            std::fs::create_dir_all(&path).unwrap();
+        }
+        for entry in walk(dir.path()) {
+            std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let logs = dir.path().join("alloc/logs");
+        let stdout = drain(&logs.join(format!(".{task}.stdout.fifo")));
+        let stderr = drain(&logs.join(format!(".{task}.stderr.fifo")));
+        Alloc {
+            dir,
+            id: uuid::Uuid::new_v4().to_string(),
+            task: task.into(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Nomad's TaskConfig for a fresh run of this task.
+    pub fn task_config(&self, driver_config: Vec<u8>) -> pb::TaskConfig {
+        let instance = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let logs = self.dir.path().join("alloc/logs");
+        let env = [
+            ("NOMAD_ALLOC_ID", self.id.as_str()),
+            ("NOMAD_TASK_NAME", self.task.as_str()),
+            ("NOMAD_ALLOC_DIR", "/alloc"),
+            ("NOMAD_TASK_DIR", "/local"),
+            ("NOMAD_SECRETS_DIR", "/secrets"),
+        ];
+        pb::TaskConfig {
+            id: format!("{}/{}/{instance}", self.id, self.task),
+            name: self.task.clone(),
+            msgpack_driver_config: driver_config,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            resources: Some(pb::Resources {
+                allocated_resources: Some(pb::AllocatedTaskResources {
+                    cpu: Some(pb::AllocatedCpuResources { cpu_shares: 100 }),
+                    memory: Some(pb::AllocatedMemoryResources {
+                        memory_mb: 64,
+                        memory_max_mb: 0,
+                    }),
+                    networks: vec![],
+                }),
+                linux_resources: Some(pb::LinuxResources {
+                    cpu_shares: 100,
+                    memory_limit_bytes: 64 << 20,
+                    ..Default::default()
+                }),
+                ports: vec![],
+            }),
+            alloc_dir: self.dir.path().display().to_string(),
+            stdout_path: logs
+                .join(format!(".{}.stdout.fifo", self.task))
+                .display()
+                .to_string(),
+            stderr_path: logs
+                .join(format!(".{}.stderr.fifo", self.task))
+                .display()
+                .to_string(),
+            task_group_name: "group".into(),
+            job_name: "plugin-test".into(),
+            alloc_id: self.id.clone(),
+            job_id: "plugin-test".into(),
+            namespace: "default".into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Waits until the task's stdout (as read from its FIFO) contains `text`.
+    pub fn wait_for_stdout(&self, text: &str, timeout: Duration) -> String {
+        wait_for_output(&self.stdout, text, timeout)
+    }
+
+    pub fn wait_for_stderr(&self, text: &str, timeout: Duration) -> String {
+        wait_for_output(&self.stderr, text, timeout)
+    }
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if out[i].is_dir() {
+            for e in std::fs::read_dir(&out[i]).unwrap() {
+                out.push(e.unwrap().path());
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Makes a FIFO and keeps a reader on it, collecting what arrives.
+fn drain(path: &Path) -> Arc<Mutex<Vec<u8>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    // A reader exists from now on (logmon's is waiting in open() before StartTask); this one
+    // never reads, it only makes the plugin's non-blocking open for writing succeed.
+    let present = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .expect("open the FIFO's read end");
+    let collected = Arc::new(Mutex::new(Vec::new()));
+    let sink = collected.clone();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        // Blocks until the plugin opens the write end.
+        let Ok(mut fifo) = std::fs::File::open(&path) else {
+            return;
+        };
+        drop(present);
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = fifo.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    collected
+}
+
+fn wait_for_output(buf: &Arc<Mutex<Vec<u8>>>, text: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let seen = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+        if seen.contains(text) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} did not arrive within {timeout:?}; got {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
