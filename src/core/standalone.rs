@@ -70,6 +70,7 @@ impl StandaloneTask {
             working_dir: self.working_dir,
             resources: self.resources,
             dirs,
+            network_namespace: None,
             kill_signal: self.kill_signal.unwrap_or(Signal::TERM),
             kill_timeout: self.kill_timeout.unwrap_or(DEFAULT_KILL_TIMEOUT),
         })

@@ -41,6 +41,10 @@ pub struct TaskSpec {
     pub resources: Resources,
     /// Nomad's task directories on the host, bind-mounted at `/alloc`, `/local` and `/secrets`.
     pub dirs: Option<TaskDirs>,
+    /// A network namespace to join (Nomad's group network: `/var/run/netns/<alloc_id>`);
+    /// `None` shares the host's network.
+    #[serde(default)]
+    pub network_namespace: Option<PathBuf>,
     /// The signal a stop sends first.
     pub kill_signal: Signal,
     /// How long a stop waits after `kill_signal` before it sends SIGKILL.

@@ -60,7 +60,11 @@ impl driver_server::Driver for Driver {
                 // Tasks see /alloc, /local and /secrets bound into their own mount namespace,
                 // so Nomad sets NOMAD_*_DIR to those paths and keeps the host's env out.
                 fs_isolation: FsIsolation::Image as i32,
-                network_isolation_modes: vec![NetworkIsolationMode::Host as i32],
+                // Group networks (bridge, CNI): the task joins the namespace Nomad made.
+                network_isolation_modes: vec![
+                    NetworkIsolationMode::Host as i32,
+                    NetworkIsolationMode::Group as i32,
+                ],
                 must_create_network: false,
                 mount_configs: MountConfigs::NoMounts as i32,
                 disable_log_collection: false,

@@ -43,6 +43,7 @@ pub fn task_spec(
         resources: resources(task.resources.as_ref(), config)?,
         dirs: (!task.alloc_dir.is_empty())
             .then(|| TaskDirs::nomad_layout(Path::new(&task.alloc_dir), &task.name)),
+        network_namespace: network_namespace(task.network_isolation_spec.as_ref())?,
         // What systemd itself sends if it ever stops the unit (DestroyTask of a running task);
         // StopTask names its own signal. Nomad's executors use SIGINT when a job sets none.
         kill_signal: Signal::INT,
@@ -75,6 +76,27 @@ fn is_root(user: &str) -> bool {
         return uid == 0;
     }
     matches!(nix::unistd::User::from_name(user), Ok(Some(u)) if u.uid.is_root())
+}
+
+/// The namespace of the allocation's group network (`network { mode = "bridge" }` or CNI),
+/// which Nomad's client has created; `None` for host networking.
+fn network_namespace(spec: Option<&pb::NetworkIsolationSpec>) -> Result<Option<PathBuf>> {
+    use pb::network_isolation_spec::NetworkIsolationMode as Mode;
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    match Mode::try_from(spec.mode) {
+        Ok(Mode::Host) => Ok(None),
+        Ok(Mode::Group) if !spec.path.is_empty() => Ok(Some(PathBuf::from(&spec.path))),
+        _ => Err(Error::invalid(
+            "network",
+            format!(
+                "network isolation mode {} (path '{}') is not supported; use host or group \
+                 (bridge/CNI) networking",
+                spec.mode, spec.path
+            ),
+        )),
+    }
 }
 
 fn resources(r: Option<&pb::Resources>, config: &DriverConfig) -> Result<Resources> {
@@ -210,6 +232,25 @@ mod tests {
         mem.memory_max_mb = -2;
         let e = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap_err();
         assert!(e.to_string().contains("memory_max"), "{e}");
+    }
+
+    #[test]
+    fn a_group_network_is_joined_and_other_modes_refused() {
+        use pb::network_isolation_spec::NetworkIsolationMode as Mode;
+        let mut t = task();
+        let plugin = PluginConfig::default();
+        t.network_isolation_spec = Some(pb::NetworkIsolationSpec {
+            mode: Mode::Group as i32,
+            path: "/var/run/netns/f0e1d2c3".into(),
+            ..Default::default()
+        });
+        let spec = task_spec(&t, &driver_config(), &plugin).unwrap();
+        assert_eq!(
+            spec.network_namespace.as_deref(),
+            Some(Path::new("/var/run/netns/f0e1d2c3"))
+        );
+        t.network_isolation_spec.as_mut().unwrap().mode = Mode::Task as i32;
+        assert!(task_spec(&t, &driver_config(), &plugin).is_err());
     }
 
     #[test]

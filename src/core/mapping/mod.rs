@@ -12,6 +12,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod logging;
 pub mod memory;
+pub mod network;
 
 use super::error::Result;
 use super::property::Property;
@@ -50,6 +51,7 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     properties.extend(memory::properties(&spec.resources)?);
     properties.extend(cpu::properties(&spec.resources)?);
     properties.extend(filesystem::properties(spec)?);
+    properties.extend(network::properties(spec)?);
     properties.extend(logging::properties(spec));
     properties.extend(lifecycle::properties(spec, slice));
     Ok(UnitPlan {
@@ -76,6 +78,7 @@ pub(crate) fn test_spec() -> TaskSpec {
         working_dir: None,
         resources: Default::default(),
         dirs: None,
+        network_namespace: None,
         kill_signal: super::signal::Signal::TERM,
         kill_timeout: Duration::from_secs(5),
     }
