@@ -678,3 +678,49 @@ async fn a_group_network_task_joins_the_namespace_nomad_made() {
         .args(["netns", "delete", &name])
         .status();
 }
+
+#[tokio::test]
+async fn without_systemd_on_the_bus_the_driver_is_undetected_and_starts_are_retryable() {
+    let plugin = Plugin::launch();
+    let mut conn = plugin.connect().await;
+    // Root in the sandbox has no user manager, so the user bus has no systemd to answer.
+    conn.base
+        .set_config(base_pb::SetConfigRequest {
+            msgpack_config: cty_object(&[("bus", Value::from("user"))]),
+            nomad_config: support::plugin::nomad_config(),
+            plugin_api_version: "v0.1.0".into(),
+        })
+        .await
+        .unwrap();
+    let fingerprint = conn
+        .driver
+        .fingerprint(pb::FingerprintRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fingerprint.health, HealthState::Undetected as i32);
+    assert!(
+        fingerprint.health_description.contains("user bus"),
+        "{}",
+        fingerprint.health_description
+    );
+    let err = conn
+        .start(Alloc::new("later").task_config(shell("true")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
+    // Nomad restarts the task only if this detail says so.
+    let details =
+        <nomad_systemd::plugin::proto::rpc::Status as prost::Message>::decode(err.details())
+            .unwrap();
+    assert_eq!(details.code, Code::FailedPrecondition as i32);
+    assert!(
+        details.details[0]
+            .type_url
+            .ends_with("shared.structs.RecoverableError")
+    );
+}
