@@ -94,14 +94,7 @@ async fn validation_launch_has_no_effect_and_the_real_config_makes_the_driver_he
         ("slice", Value::Nil),
     ]);
     for _ in 0..2 {
-        conn.base
-            .set_config(base_pb::SetConfigRequest {
-                msgpack_config: config.clone(),
-                nomad_config: None,
-                plugin_api_version: "v0.1.0".into(),
-            })
-            .await
-            .unwrap();
+        conn.set_config(config.clone(), None).await.unwrap();
     }
     let mut stream = conn
         .driver
@@ -117,12 +110,7 @@ async fn validation_launch_has_no_effect_and_the_real_config_makes_the_driver_he
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
 
-    conn.base
-        .set_config(base_pb::SetConfigRequest {
-            msgpack_config: config,
-            nomad_config: support::plugin::nomad_config(),
-            plugin_api_version: "v0.1.0".into(),
-        })
+    conn.set_config(config, support::plugin::nomad_config())
         .await
         .unwrap();
     let mut stream = conn
@@ -156,15 +144,7 @@ async fn bad_plugin_configs_are_refused_with_the_setting_named() {
         (cty_object(&[("enabled", Value::from("yes"))]), "enabled"),
         (vec![0x85, 0xa3, b'b', b'u'], "msgpack"),
     ] {
-        let err = conn
-            .base
-            .set_config(base_pb::SetConfigRequest {
-                msgpack_config: bytes,
-                nomad_config: None,
-                plugin_api_version: "v0.1.0".into(),
-            })
-            .await
-            .unwrap_err();
+        let err = conn.set_config(bytes, None).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
         assert!(err.message().contains(setting), "{err}");
     }
@@ -684,14 +664,12 @@ async fn without_systemd_on_the_bus_the_driver_is_undetected_and_starts_are_retr
     let plugin = Plugin::launch();
     let mut conn = plugin.connect().await;
     // Root in the sandbox has no user manager, so the user bus has no systemd to answer.
-    conn.base
-        .set_config(base_pb::SetConfigRequest {
-            msgpack_config: cty_object(&[("bus", Value::from("user"))]),
-            nomad_config: support::plugin::nomad_config(),
-            plugin_api_version: "v0.1.0".into(),
-        })
-        .await
-        .unwrap();
+    conn.set_config(
+        cty_object(&[("bus", Value::from("user"))]),
+        support::plugin::nomad_config(),
+    )
+    .await
+    .unwrap();
     let fingerprint = conn
         .driver
         .fingerprint(pb::FingerprintRequest {})

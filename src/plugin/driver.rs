@@ -30,6 +30,10 @@ const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// The shortest stats interval we honour; each sample is a few D-Bus calls.
 const MIN_STATS_INTERVAL: Duration = Duration::from_millis(100);
 
+const NO_EXEC: &str = "the systemd driver does not support exec yet";
+const NO_NETWORK_CREATION: &str =
+    "the systemd driver does not create networks (must_create_network is false)";
+
 type Stream<T> = ReceiverStream<Result<T, Status>>;
 
 pub struct Driver {
@@ -375,9 +379,7 @@ impl driver_server::Driver for Driver {
         &self,
         _: Request<pb::ExecTaskRequest>,
     ) -> Result<Response<pb::ExecTaskResponse>, Status> {
-        Err(Status::unimplemented(
-            "the systemd driver does not support exec yet",
-        ))
+        Err(Status::unimplemented(NO_EXEC))
     }
 
     type ExecTaskStreamingStream = Stream<pb::ExecTaskStreamingResponse>;
@@ -386,27 +388,21 @@ impl driver_server::Driver for Driver {
         &self,
         _: Request<Streaming<pb::ExecTaskStreamingRequest>>,
     ) -> Result<Response<Self::ExecTaskStreamingStream>, Status> {
-        Err(Status::unimplemented(
-            "the systemd driver does not support exec yet",
-        ))
+        Err(Status::unimplemented(NO_EXEC))
     }
 
     async fn create_network(
         &self,
         _: Request<pb::CreateNetworkRequest>,
     ) -> Result<Response<pb::CreateNetworkResponse>, Status> {
-        Err(Status::unimplemented(
-            "the systemd driver does not create networks (must_create_network is false)",
-        ))
+        Err(Status::unimplemented(NO_NETWORK_CREATION))
     }
 
     async fn destroy_network(
         &self,
         _: Request<pb::DestroyNetworkRequest>,
     ) -> Result<Response<pb::DestroyNetworkResponse>, Status> {
-        Err(Status::unimplemented(
-            "the systemd driver does not create networks (must_create_network is false)",
-        ))
+        Err(Status::unimplemented(NO_NETWORK_CREATION))
     }
 }
 

@@ -106,7 +106,9 @@ impl Plugin {
     pub async fn configured() -> (Plugin, Connection) {
         let plugin = Plugin::launch();
         let mut conn = plugin.connect().await;
-        conn.set_config(nomad_config()).await;
+        conn.set_config(Vec::new(), nomad_config())
+            .await
+            .expect("SetConfig");
         (plugin, conn)
     }
 
@@ -145,15 +147,21 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn set_config(&mut self, nomad: Option<base::NomadConfig>) {
+    /// SetConfig with the agent's `config` block (cty msgpack) and Nomad's settings, `None`
+    /// being the loader's validation launch.
+    pub async fn set_config(
+        &mut self,
+        msgpack: Vec<u8>,
+        nomad: Option<base::NomadConfig>,
+    ) -> Result<(), tonic::Status> {
         self.base
             .set_config(base::SetConfigRequest {
-                msgpack_config: Vec::new(),
+                msgpack_config: msgpack,
                 nomad_config: nomad,
                 plugin_api_version: "v0.1.0".into(),
             })
             .await
-            .expect("SetConfig");
+            .map(drop)
     }
 
     pub async fn start(&mut self, task: pb::TaskConfig) -> Result<pb::TaskHandle, tonic::Status> {
