@@ -702,3 +702,17 @@ async fn without_systemd_on_the_bus_the_driver_is_undetected_and_starts_are_retr
             .ends_with("shared.structs.RecoverableError")
     );
 }
+
+#[tokio::test]
+async fn a_task_config_larger_than_grpcs_default_limit_is_read() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("big");
+    // 5 MiB of config: over tonic's 4 MiB default, far under go-plugin's 2 GiB.
+    let config = cty_object(&[
+        ("command", Value::Nil),
+        ("args", Value::Array(vec![Value::from("x".repeat(5 << 20))])),
+    ]);
+    let err = conn.start(alloc.task_config(config)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert!(err.message().contains("command"), "{err}");
+}

@@ -49,6 +49,10 @@ pub fn main() -> ExitCode {
         .with(filter)
         .with(hclog::HclogLayer)
         .init();
+    // A panic ends only the request it happened in; say so in the agent's log, as hclog.
+    std::panic::set_hook(Box::new(
+        |info| tracing::error!(panic = %info, "internal error"),
+    ));
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

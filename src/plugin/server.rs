@@ -25,6 +25,9 @@ use super::state::PluginState;
 /// open per task, plus its Fingerprint and TaskEvents streams; h2's default of 200 would stall
 /// a busy node.
 const MAX_CONCURRENT_STREAMS: u32 = 65_536;
+/// The largest message accepted. go-plugin's client allows up to 2 GiB; a TaskConfig carries the
+/// task's whole environment, which can exceed tonic's 4 MiB default.
+const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// Time for the Shutdown reply to reach the host before the process exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 
@@ -41,10 +44,17 @@ pub async fn serve(listener: UnixListener, socket: &Path) -> Result<(), String> 
     let server = Server::builder()
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .add_service(health_service)
-        .add_service(BasePluginServer::new(Base {
-            state: state.clone(),
-        }))
-        .add_service(DriverServer::new(Driver { state }))
+        .add_service(
+            BasePluginServer::new(Base {
+                state: state.clone(),
+            })
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            DriverServer::new(Driver { state })
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .add_service(GrpcControllerServer::new(Controller {
             shutdown: shutdown.clone(),
         }))
