@@ -716,3 +716,19 @@ async fn a_task_config_larger_than_grpcs_default_limit_is_read() {
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert!(err.message().contains("command"), "{err}");
 }
+
+#[tokio::test]
+async fn a_plugin_whose_agent_died_keeps_serving_although_it_cannot_log() {
+    let mut plugin = Plugin::launch_orphaned();
+    let mut conn = plugin.connect().await;
+    conn.set_config(Vec::new(), support::plugin::nomad_config())
+        .await
+        .unwrap();
+    let alloc = Alloc::new("orphan");
+    let task = alloc.task_config(shell("exit 4"));
+    // Starting and destroying log lines, into a pipe nobody reads any more.
+    conn.start(task.clone()).await.unwrap();
+    assert_eq!(conn.wait(&task.id).await.result.unwrap().exit_code, 4);
+    conn.destroy(&task.id).await;
+    assert!(plugin.is_running());
+}

@@ -32,6 +32,16 @@ impl Plugin {
     /// Starts the binary with no arguments and Nomad's environment and waits for its
     /// handshake line.
     pub fn launch() -> Plugin {
+        Plugin::launch_with(true)
+    }
+
+    /// [`Plugin::launch`], then closes the read ends of its stdout and stderr, as the death of
+    /// the agent that launched it does.
+    pub fn launch_orphaned() -> Plugin {
+        Plugin::launch_with(false)
+    }
+
+    fn launch_with(keep_pipes: bool) -> Plugin {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
             .env(COOKIE_KEY, COOKIE)
             .env("PLUGIN_MIN_PORT", "10000")
@@ -45,7 +55,7 @@ impl Plugin {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("stderr");
         let sink = stderr.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
@@ -55,21 +65,24 @@ impl Plugin {
                     .unwrap()
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
-        });
+        };
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut handshake = String::new();
         stdout
             .read_line(&mut handshake)
             .expect("read the handshake");
-        // Anything more on stdout would be a protocol violation; keep reading to notice it.
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stdout.read_to_string(&mut rest);
-            assert!(
-                rest.is_empty(),
-                "plugin wrote to stdout after the handshake: {rest}"
-            );
-        });
+        if keep_pipes {
+            std::thread::spawn(stderr_reader);
+            // Anything more on stdout would be a protocol violation; keep reading to notice it.
+            std::thread::spawn(move || {
+                let mut rest = String::new();
+                let _ = stdout.read_to_string(&mut rest);
+                assert!(
+                    rest.is_empty(),
+                    "plugin wrote to stdout after the handshake: {rest}"
+                );
+            });
+        }
         let fields: Vec<&str> = handshake.trim_end().split('|').collect();
         assert!(
             fields.len() == 6 && fields[..3] == ["1", "2", "unix"] && fields[4] == "grpc",
@@ -114,6 +127,10 @@ impl Plugin {
 
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn kill_9(&mut self) {
