@@ -10,6 +10,8 @@ use nomad_systemd::core::UnitName;
 use nomad_systemd::plugin::proto::base as base_pb;
 use nomad_systemd::plugin::proto::driver::{self as pb, fingerprint_response::HealthState};
 use nomad_systemd::plugin::proto::goplugin as goplugin_pb;
+use nomad_systemd::plugin::proto::goplugin::grpc_broker_client::GrpcBrokerClient;
+use nomad_systemd::plugin::proto::goplugin::grpc_stdio_client::GrpcStdioClient;
 use rmpv::Value;
 use support::plugin::{Alloc, COOKIE_KEY, Plugin, cty_object, driver_config};
 use tonic::Code;
@@ -68,6 +70,35 @@ async fn the_handshake_names_a_private_socket_that_serves_plugin_info() {
         .unwrap()
         .into_inner();
     assert!(schema.spec.is_some());
+
+    // go-plugin's side services: health says "plugin" is serving; stdio and broker streams
+    // open and stay silent.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(conn.channel.clone());
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        serving.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let mut stdio = GrpcStdioClient::new(conn.channel.clone())
+        .stream_stdio(())
+        .await
+        .unwrap()
+        .into_inner();
+    let (_broker_tx, broker_rx) = tokio::sync::mpsc::channel::<goplugin_pb::ConnInfo>(1);
+    let mut broker = GrpcBrokerClient::new(conn.channel.clone())
+        .start_stream(tokio_stream::wrappers::ReceiverStream::new(broker_rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let quiet = Duration::from_millis(200);
+    assert!(tokio::time::timeout(quiet, stdio.message()).await.is_err());
+    assert!(tokio::time::timeout(quiet, broker.message()).await.is_err());
     // Every stderr line is hclog JSON with string reserved keys.
     let stderr = plugin.stderr();
     for line in stderr.lines() {
@@ -731,4 +762,60 @@ async fn a_plugin_whose_agent_died_keeps_serving_although_it_cannot_log() {
     assert_eq!(conn.wait(&task.id).await.result.unwrap().exit_code, 4);
     conn.destroy(&task.id).await;
     assert!(plugin.is_running());
+}
+
+#[tokio::test]
+async fn the_socket_goes_where_go_plugin_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = Plugin::launch_with_socket_dir(dir.path());
+    assert_eq!(plugin.socket.parent(), Some(dir.path()));
+    plugin.connect().await;
+}
+
+#[tokio::test]
+async fn a_job_with_logs_disabled_writes_to_dev_null() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("quiet");
+    let task = pb::TaskConfig {
+        stdout_path: "/dev/null".into(),
+        stderr_path: "/dev/null".into(),
+        ..alloc.task_config(shell("echo nobody reads this; echo nor this >&2"))
+    };
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    assert_eq!(conn.wait(&id).await.result.unwrap().exit_code, 0);
+    conn.destroy(&id).await;
+}
+
+#[tokio::test]
+async fn journald_logging_sends_output_to_the_journal_and_none_to_nomad() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("journaled");
+    let config = cty_object(&[
+        (
+            "args",
+            Value::Array(vec!["-c".into(), "echo to-the-journal".into()]),
+        ),
+        ("command", Value::from("/bin/sh")),
+        (
+            "logging",
+            Value::Map(vec![("driver".into(), "journald".into())]),
+        ),
+    ]);
+    let task = alloc.task_config(config);
+    let id = task.id.clone();
+    let handle = conn.start(task).await.unwrap();
+    assert_eq!(conn.wait(&id).await.result.unwrap().exit_code, 0);
+    let unit = unit_of(&handle).to_string();
+    let deadline = Instant::now() + SHORT;
+    loop {
+        let logs = support::cli(&["logs", &unit]).stdout();
+        if logs.contains("to-the-journal") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not in the journal: {logs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    conn.destroy(&id).await;
+    assert!(!alloc.has_stdout(), "Nomad's FIFO received output");
 }

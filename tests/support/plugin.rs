@@ -32,17 +32,23 @@ impl Plugin {
     /// Starts the binary with no arguments and Nomad's environment and waits for its
     /// handshake line.
     pub fn launch() -> Plugin {
-        Plugin::launch_with(true)
+        Plugin::launch_with(true, &[])
+    }
+
+    /// [`Plugin::launch`] with go-plugin's `PLUGIN_UNIX_SOCKET_DIR` set.
+    pub fn launch_with_socket_dir(dir: &Path) -> Plugin {
+        Plugin::launch_with(true, &[("PLUGIN_UNIX_SOCKET_DIR", dir.to_str().unwrap())])
     }
 
     /// [`Plugin::launch`], then closes the read ends of its stdout and stderr, as the death of
     /// the agent that launched it does.
     pub fn launch_orphaned() -> Plugin {
-        Plugin::launch_with(false)
+        Plugin::launch_with(false, &[])
     }
 
-    fn launch_with(keep_pipes: bool) -> Plugin {
+    fn launch_with(keep_pipes: bool, env: &[(&str, &str)]) -> Plugin {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
+            .envs(env.iter().copied())
             .env(COOKIE_KEY, COOKIE)
             .env("PLUGIN_MIN_PORT", "10000")
             .env("PLUGIN_MAX_PORT", "25000")
@@ -111,7 +117,8 @@ impl Plugin {
         Connection {
             base: BasePluginClient::new(channel.clone()),
             driver: DriverClient::new(channel.clone()),
-            controller: GrpcControllerClient::new(channel),
+            controller: GrpcControllerClient::new(channel.clone()),
+            channel,
         }
     }
 
@@ -161,6 +168,8 @@ pub struct Connection {
     pub base: BasePluginClient<Channel>,
     pub driver: DriverClient<Channel>,
     pub controller: GrpcControllerClient<Channel>,
+    /// The connection itself, for go-plugin's other services.
+    pub channel: Channel,
 }
 
 impl Connection {
@@ -360,6 +369,11 @@ impl Alloc {
     /// Waits until the task's stdout (as read from its FIFO) contains `text`.
     pub fn wait_for_stdout(&self, text: &str, timeout: Duration) -> String {
         wait_for_output(&self.stdout, text, timeout)
+    }
+
+    /// Whether anything at all arrived on the task's stdout FIFO.
+    pub fn has_stdout(&self) -> bool {
+        !self.stdout.lock().unwrap().is_empty()
     }
 
     pub fn wait_for_stderr(&self, text: &str, timeout: Duration) -> String {
