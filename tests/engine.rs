@@ -6,6 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use nomad_systemd::core::standalone::StandaloneTask;
+use nomad_systemd::core::systemd::ActiveState;
 use nomad_systemd::core::{Error, Output, Signal, Stdio};
 use support::*;
 
@@ -397,4 +398,23 @@ async fn a_stop_timeout_too_long_to_represent_waits_without_overflowing() {
         .unwrap();
     assert_eq!(exit.signal, 15);
     engine.destroy(&started.unit).await.unwrap();
+}
+
+#[tokio::test]
+async fn each_task_runs_in_its_own_slice_which_destroy_removes() {
+    let engine = support::engine().await;
+    let (spec, _root) = support::shell_task("sliced", "sleep 30");
+    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
+    let slice = started.unit.task_slice("system-nomad.slice").unwrap();
+    let snapshot = engine.systemd().snapshot(&started.unit).await.unwrap();
+    assert_eq!(snapshot.slice, slice.as_str());
+    engine
+        .status(&slice)
+        .await
+        .expect("the task's slice is loaded");
+    engine.destroy(&started.unit).await.unwrap();
+    support::assert_no_unit(&engine, &started.unit).await;
+    // Reading a slice by name loads it again, so "gone" shows as inactive and empty.
+    let after = engine.systemd().snapshot(&slice).await.unwrap();
+    assert_eq!(after.active_state, Some(ActiveState::Inactive));
 }

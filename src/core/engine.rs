@@ -272,7 +272,27 @@ impl Engine {
         }
     }
 
+    /// Stops the unit, resets it and waits until systemd has unloaded it; then stops the task's
+    /// own slice (ending any exec still running in it).
     async fn remove(&self, unit: &UnitName) -> Result<()> {
+        let slice = match self.systemd.snapshot(unit).await {
+            Ok(s) if unit.owns_slice(&s.slice) => Some(UnitName::parse(&s.slice)?),
+            Ok(_) | Err(Error::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        self.unload(unit).await?;
+        // A stopped slice is collected by systemd; it cannot be watched until it is unloaded,
+        // because asking for a slice by name loads it again.
+        if let Some(slice) = slice {
+            match self.systemd.stop_unit(&slice, JOB_TIMEOUT).await {
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn unload(&self, unit: &UnitName) -> Result<()> {
         match self.systemd.stop_unit(unit, JOB_TIMEOUT).await {
             Ok(_) | Err(Error::NotFound(_)) => {}
             Err(e) => return Err(e),

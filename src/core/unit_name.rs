@@ -78,6 +78,43 @@ impl UnitName {
     pub fn is_task_unit(&self) -> bool {
         self.0.starts_with(PREFIX) && self.0.ends_with(SUFFIX)
     }
+
+    /// The slice of this task alone, a child of `parent`: the task's unit and the units that
+    /// exec into it run there, so the slice accounts for all of them. For
+    /// `nomad-1a2b3c4d-web-0a1b2c3d.service` under `system-nomad.slice` it is
+    /// `system-nomad-1a2b3c4d_web_0a1b2c3d.slice` (a `-` in a slice name is a level of the
+    /// hierarchy, so the unit's own dashes become `_`).
+    pub fn task_slice(&self, parent: &str) -> Result<UnitName> {
+        let Some(parent_stem) = parent.strip_suffix(".slice").filter(|s| !s.is_empty()) else {
+            return Err(Error::invalid(
+                "slice",
+                format!("'{parent}' is not a slice unit name"),
+            ));
+        };
+        let mut component = self.slice_component();
+        let fixed = parent_stem.len() + 1 + ".slice".len();
+        if fixed + component.len() > MAX_LEN {
+            component = format!("{:016x}", fnv1a(self.0.as_bytes()));
+        }
+        UnitName::parse(&format!("{parent_stem}-{component}.slice"))
+    }
+
+    /// Whether `slice` is this task's own slice (see [`UnitName::task_slice`]), under any parent.
+    pub fn owns_slice(&self, slice: &str) -> bool {
+        let Some(stem) = slice.strip_suffix(".slice") else {
+            return false;
+        };
+        let Some((parent, _)) = stem.rsplit_once('-') else {
+            return false;
+        };
+        self.task_slice(&format!("{parent}.slice"))
+            .is_ok_and(|own| own.as_str() == slice)
+    }
+
+    fn slice_component(&self) -> String {
+        let stem = self.0.rsplit_once('.').map_or(self.0.as_str(), |(s, _)| s);
+        stem.strip_prefix(PREFIX).unwrap_or(stem).replace('-', "_")
+    }
 }
 
 /// Reading a stored name validates it again, so a stored name is as safe as a fresh one.
@@ -140,6 +177,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_slice_is_one_level_below_its_parent() {
+        let unit = UnitName::for_task("1a2b3c4d-aaaa", "web-api", "0a1b2c3d");
+        let slice = unit.task_slice("system-nomad.slice").unwrap();
+        assert_eq!(
+            slice.as_str(),
+            "system-nomad-1a2b3c4d_web_api_0a1b2c3d.slice"
+        );
+        assert!(unit.owns_slice(slice.as_str()));
+        assert!(!unit.owns_slice("system-nomad.slice"));
+        let other = UnitName::for_task("1a2b3c4d", "web", "ffff");
+        assert!(!other.owns_slice(slice.as_str()));
+        assert!(unit.task_slice("nomad").is_err());
+    }
+
+    #[test]
+    fn a_long_task_name_still_makes_a_valid_slice() {
+        let unit = UnitName::for_task("1a2b3c4d", &"x".repeat(400), "0a1b2c3d");
+        let slice = unit.task_slice("system-nomad.slice").unwrap();
+        assert!(slice.as_str().len() <= MAX_LEN);
+        assert!(unit.owns_slice(slice.as_str()));
+    }
 
     #[test]
     fn plain_task_reads_naturally() {

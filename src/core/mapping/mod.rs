@@ -37,8 +37,8 @@ impl UnitPlan {
     }
 }
 
-/// Maps a task onto a transient service in `slice`, output aside (see
-/// [`UnitPlan::with_output`]). Lifecycle properties come last among the task's settings so that
+/// Maps a task onto a transient service in its own slice below `slice` (see
+/// [`crate::core::UnitName::task_slice`]), output aside (see [`UnitPlan::with_output`]). Lifecycle properties come last among the task's settings so that
 /// nothing before them can override `Restart=no`.
 pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     if spec.name.is_empty() {
@@ -53,9 +53,13 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     properties.extend(filesystem::properties(spec)?);
     properties.extend(network::properties(spec)?);
     properties.extend(logging::properties(spec));
-    properties.extend(lifecycle::properties(spec, slice));
+    let name = spec.unit_name();
+    properties.extend(lifecycle::properties(
+        spec,
+        name.task_slice(slice)?.as_str(),
+    ));
     Ok(UnitPlan {
-        name: spec.unit_name(),
+        name,
         properties,
         warnings,
     })

@@ -56,6 +56,8 @@ pub struct UnitSnapshot {
     pub io_read_bytes: Option<u64>,
     pub io_write_bytes: Option<u64>,
     pub control_group: String,
+    /// The slice the unit runs in.
+    pub slice: String,
     /// `KEY=value` fields the unit adds to its journal entries (ours carry the Nomad ids).
     pub log_fields: HashMap<String, String>,
     /// Whether a job (start, stop) is queued or running for the unit.
@@ -110,6 +112,7 @@ impl UnitSnapshot {
             io_read_bytes: counter(service, "IOReadBytes"),
             io_write_bytes: counter(service, "IOWriteBytes"),
             control_group: string(service, "ControlGroup"),
+            slice: string(service, "Slice"),
             log_fields,
             job_pending,
             kill_signal: number(service, "KillSignal"),
