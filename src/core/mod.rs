@@ -6,6 +6,7 @@
 pub mod cpu_meter;
 pub mod engine;
 pub mod error;
+pub mod exec;
 pub mod exit;
 pub mod host;
 pub mod logs;

@@ -13,7 +13,8 @@ use crate::core::error::{Error, Result};
 use crate::core::property::{ExecCommand, Property, Value};
 use crate::core::task::{TaskSpec, mount_points};
 
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     let path = resolve(spec)?;
@@ -96,7 +97,7 @@ fn resolve(spec: &TaskSpec) -> Result<String> {
     ))
 }
 
-fn search_path(name: &str, search: &str) -> Option<PathBuf> {
+pub(crate) fn search_path(name: &str, search: &str) -> Option<PathBuf> {
     search
         .split(':')
         .filter(|dir| dir.starts_with('/'))

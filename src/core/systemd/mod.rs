@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath};
 use zbus_systemd::systemd1::ManagerProxy;
 
-pub use snapshot::{ActiveState, UnitSnapshot};
+pub use snapshot::{ActiveState, ExecContext, UnitSnapshot};
 
 use super::error::{Error, Result};
 use super::property::Property;
@@ -126,6 +126,15 @@ impl Systemd {
             .kill_unit(name.to_string(), whom.as_str().into(), signal)
             .await
             .map_err(|e| self.classify("signal", name.as_str(), e))
+    }
+
+    /// Drops the reference `AddRef` took when the unit was started, so that systemd can
+    /// collect it once it has ended.
+    pub async fn unref(&self, name: &UnitName) -> Result<()> {
+        self.manager
+            .unref_unit(name.to_string())
+            .await
+            .map_err(|e| self.classify("release", name.as_str(), e))
     }
 
     /// Forgets a failed unit's state so that systemd can unload it.

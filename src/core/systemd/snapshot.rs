@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use zbus::OwnedVariant;
 
 use crate::core::exit::ExitResult;
+use crate::core::property::BindMount;
 
 /// systemd's `ActiveState`, with room for states newer systemd versions add.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +68,37 @@ pub struct UnitSnapshot {
     /// The stop timeout the unit was created with, in µs (the task's `kill_timeout`);
     /// `u64::MAX` is systemd's `infinity`.
     pub stop_timeout_us: Option<u64>,
+    pub exec_context: ExecContext,
+}
+
+/// What a command exec'd into the unit must share with it: identity, environment, working
+/// directory, file-system binds and network namespace, as systemd applies them to the unit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecContext {
+    pub user: String,
+    pub group: String,
+    pub supplementary_groups: Vec<String>,
+    /// `KEY=value` assignments.
+    pub environment: Vec<String>,
+    pub working_directory: String,
+    pub bind_paths: Vec<BindMount>,
+    pub bind_read_only_paths: Vec<BindMount>,
+    pub network_namespace_path: String,
+}
+
+impl ExecContext {
+    fn from_properties(service: &HashMap<String, OwnedVariant>) -> ExecContext {
+        ExecContext {
+            user: string(service, "User"),
+            group: string(service, "Group"),
+            supplementary_groups: strings(service, "SupplementaryGroups"),
+            environment: strings(service, "Environment"),
+            working_directory: string(service, "WorkingDirectory"),
+            bind_paths: binds(service, "BindPaths"),
+            bind_read_only_paths: binds(service, "BindReadOnlyPaths"),
+            network_namespace_path: string(service, "NetworkNamespacePath"),
+        }
+    }
 }
 
 impl UnitSnapshot {
@@ -117,6 +149,7 @@ impl UnitSnapshot {
             job_pending,
             kill_signal: number(service, "KillSignal"),
             stop_timeout_us: number(service, "TimeoutStopUSec"),
+            exec_context: ExecContext::from_properties(service),
         }
     }
 
@@ -154,6 +187,31 @@ where
     for<'a> <T as TryFrom<&'a zbus::Variant<'a>>>::Error: Into<zbus::Error>,
 {
     props.get(name).and_then(|v| v.downcast_ref::<T>().ok())
+}
+
+fn strings(props: &HashMap<String, OwnedVariant>, name: &str) -> Vec<String> {
+    props
+        .get(name)
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| Vec::<String>::try_from(v).ok())
+        .unwrap_or_default()
+}
+
+/// An `a(ssbt)` bind list: source, destination, ignore a missing source, mount flags.
+fn binds(props: &HashMap<String, OwnedVariant>, name: &str) -> Vec<BindMount> {
+    props
+        .get(name)
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| Vec::<(String, String, bool, u64)>::try_from(v).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(source, destination, ignore_missing, flags)| BindMount {
+            source,
+            destination,
+            ignore_missing,
+            recursive: flags & nix::libc::MS_REC != 0,
+        })
+        .collect()
 }
 
 /// A `t` property where `UINT64_MAX` means "not available".
