@@ -324,7 +324,7 @@ fn exit_of(snapshot: &UnitSnapshot) -> ExitResult {
 
 /// Why a failed start job means the program never ran, in words an operator can act on;
 /// `None` when the program did run (and simply ended quickly).
-fn start_failure(s: &UnitSnapshot, job_result: &str, command: &str) -> Option<String> {
+pub(super) fn start_failure(s: &UnitSnapshot, job_result: &str, command: &str) -> Option<String> {
     const CLD_EXITED: i32 = 1;
     const EXIT_EXEC: i32 = 203;
     if s.exec_main_code == CLD_EXITED

@@ -30,7 +30,7 @@ use std::time::Duration;
 use nix::fcntl::OFlag;
 use nix::pty::{Winsize, openpty};
 
-use super::engine::Engine;
+use super::engine::{Engine, start_failure};
 use super::error::{Error, Result};
 use super::exit::ExitResult;
 use super::mapping::command::{DEFAULT_PATH, search_path, without_exec_ex};
@@ -109,11 +109,14 @@ impl Engine {
         match result {
             Ok(job) if job == "done" => Ok(Exec { unit, streams }),
             Ok(job) => {
-                let reason = match self.systemd().snapshot(&unit).await {
-                    Ok(s) if s.exec_main_status == 203 => {
-                        format!("'{}' could not be executed", argv[0])
-                    }
-                    _ => format!("systemd's start job ended with '{job}'"),
+                // As for tasks: a command that ran and ended within milliseconds can fail the
+                // start job; only a failure to set it up or execute it is a failed start.
+                let failure = match self.systemd().snapshot(&unit).await {
+                    Ok(s) => start_failure(&s, &job, &argv[0]),
+                    Err(_) => Some(format!("systemd's start job ended with '{job}'")),
+                };
+                let Some(reason) = failure else {
+                    return Ok(Exec { unit, streams });
                 };
                 self.release(&unit).await;
                 Err(Error::StartFailed {

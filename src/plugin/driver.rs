@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::exec::{self, exit_result};
 use super::fingerprint::{self, fingerprint};
 use super::handle::{self, DriverState};
 use super::proto::driver::{self as pb, driver_server};
@@ -30,7 +31,6 @@ const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// The shortest stats interval we honour; each sample is a few D-Bus calls.
 const MIN_STATS_INTERVAL: Duration = Duration::from_millis(100);
 
-const NO_EXEC: &str = "the systemd driver does not support exec yet";
 const NO_NETWORK_CREATION: &str =
     "the systemd driver does not create networks (must_create_network is false)";
 
@@ -60,7 +60,7 @@ impl driver_server::Driver for Driver {
         Ok(Response::new(pb::CapabilitiesResponse {
             capabilities: Some(pb::DriverCapabilities {
                 send_signals: true,
-                exec: false,
+                exec: true,
                 // Tasks see /alloc, /local and /secrets bound into their own mount namespace,
                 // so Nomad sets NOMAD_*_DIR to those paths and keeps the host's env out.
                 fs_isolation: FsIsolation::Image as i32,
@@ -377,18 +377,33 @@ impl driver_server::Driver for Driver {
 
     async fn exec_task(
         &self,
-        _: Request<pb::ExecTaskRequest>,
+        request: Request<pb::ExecTaskRequest>,
     ) -> Result<Response<pb::ExecTaskResponse>, Status> {
-        Err(Status::unimplemented(NO_EXEC))
+        let request = request.into_inner();
+        let task = self.state.task(&request.task_id)?;
+        let engine = self.state.engine().await?;
+        let timeout = request
+            .timeout
+            .and_then(|d| Duration::try_from(d).ok())
+            .filter(|d| !d.is_zero());
+        exec::run_once(&engine, &task.unit, &request.command, timeout)
+            .await
+            .map(Response::new)
     }
 
     type ExecTaskStreamingStream = Stream<pb::ExecTaskStreamingResponse>;
 
     async fn exec_task_streaming(
         &self,
-        _: Request<Streaming<pb::ExecTaskStreamingRequest>>,
+        request: Request<Streaming<pb::ExecTaskStreamingRequest>>,
     ) -> Result<Response<Self::ExecTaskStreamingStream>, Status> {
-        Err(Status::unimplemented(NO_EXEC))
+        let engine = self.state.engine().await?;
+        let state = self.state.clone();
+        exec::stream(engine, request.into_inner(), |id| {
+            state.task(id).map(|t| t.unit.clone())
+        })
+        .await
+        .map(Response::new)
     }
 
     async fn create_network(
@@ -408,14 +423,6 @@ impl driver_server::Driver for Driver {
 
 fn parse_signal(name: &str) -> Result<Signal, Status> {
     Signal::from_str(name).map_err(|e| status::from_core(&e))
-}
-
-fn exit_result(exit: ExitResult) -> pb::ExitResult {
-    pb::ExitResult {
-        exit_code: exit.exit_code,
-        signal: exit.signal,
-        oom_killed: exit.oom_killed,
-    }
 }
 
 /// A task event Nomad routes to the task by alloc id and task name.

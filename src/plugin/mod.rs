@@ -8,6 +8,7 @@ mod base;
 mod config;
 mod cty;
 mod driver;
+mod exec;
 mod fingerprint;
 mod goplugin;
 mod handle;
