@@ -205,3 +205,112 @@ async fn bad_input_gets_a_clear_error_and_creates_nothing() {
         "{leftovers:?} (had {before} units before)"
     );
 }
+
+/// A task started with `run`, up and writing its marker before the test goes on.
+fn exec_target(name: &str) -> UnitName {
+    let unit = unit_of(
+        &cli(&[
+            "run",
+            "--name",
+            name,
+            "--task-dir",
+            "--user",
+            "nobody",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo up > /alloc/up; exec sleep 300",
+        ])
+        .ok(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cli(&["exec", unit.as_str(), "--", "cat", "/alloc/up"]).stdout() != "up\n" {
+        assert!(std::time::Instant::now() < deadline, "{unit} never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unit
+}
+
+#[tokio::test]
+async fn exec_runs_inside_the_task_and_exits_with_the_commands_status() {
+    let unit = exec_target("exec-cli");
+    let ran = cli(&[
+        "exec",
+        unit.as_str(),
+        "--",
+        "/bin/sh",
+        "-c",
+        "id -un; echo to-stderr >&2; exit 5",
+    ]);
+    assert_eq!(ran.code(), 5, "{}", ran.stderr());
+    assert_eq!(ran.stdout(), "nobody\n");
+    assert_eq!(ran.stderr(), "to-stderr\n");
+
+    let mut cat = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
+        .args(["exec", unit.as_str(), "--", "cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    cat.stdin.take().unwrap().write_all(b"piped in\n").unwrap();
+    let out = cat.wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), out.stdout.as_slice()),
+        (Some(0), &b"piped in\n"[..])
+    );
+    cli(&["stop", unit.as_str(), "--signal", "KILL"]).ok();
+}
+
+#[tokio::test]
+async fn exec_from_a_terminal_gets_a_terminal_of_the_same_size() {
+    use std::io::{Read, Write};
+    let unit = exec_target("exec-tty");
+    let size = nix::pty::Winsize {
+        ws_row: 30,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).unwrap();
+    let slave = || std::process::Stdio::from(pty.slave.try_clone().unwrap());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
+        .args([
+            "exec",
+            unit.as_str(),
+            "--",
+            "/bin/sh",
+            "-c",
+            "stty size; read x; echo \"got $x\"; exit 3",
+        ])
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .unwrap();
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    let reader = {
+        let mut master = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&seen).into_owned()
+        })
+    };
+    // Typed ahead: the terminal keeps it until the remote shell reads.
+    master.write_all(b"typed\r").unwrap();
+    let status = child.wait().unwrap();
+    drop(master);
+    let seen = reader.join().unwrap();
+    assert_eq!(status.code(), Some(3), "{seen:?}");
+    assert!(seen.contains("30 100\r\n"), "{seen:?}");
+    assert!(seen.contains("got typed"), "{seen:?}");
+    cli(&["stop", unit.as_str(), "--signal", "KILL"]).ok();
+}

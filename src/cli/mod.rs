@@ -1,12 +1,14 @@
 //! The operator's CLI: the same core as the plugin, driven by hand. One file per subcommand;
 //! nothing here knows what a D-Bus property is.
 
+mod exec;
 mod format;
 mod logs;
 mod ps;
 mod run;
 mod stats;
 mod stop;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -72,6 +74,8 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Stop tasks and remove their units, printing how each ended.
     Stop(stop::StopArgs),
+    /// Run a command inside a running task: its user, environment, directories and slice.
+    Exec(exec::ExecArgs),
     /// Serve the Nomad task-driver plugin protocol (Nomad's client starts this itself).
     #[command(long_about = "Serve the Nomad task-driver plugin protocol.\n\n\
         Nomad's client starts the binary from its plugin_dir, with no arguments and its magic \
@@ -131,6 +135,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         Command::Stats(args) => stats::run(global, args).await,
         Command::Logs(args) => logs::run(global, args).await,
         Command::Stop(args) => stop::run(global, args).await,
+        Command::Exec(args) => exec::run(global, args).await,
         Command::Plugin => unreachable!("the plugin runs before the CLI's runtime starts"),
     }
 }

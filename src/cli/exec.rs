@@ -1,0 +1,160 @@
+//! `nomad-systemd exec`: run a command inside a running task, interactively when stdin is a
+//! terminal, and exit with the command's status.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::ExitCode;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::stats::parse_unit;
+use super::{GlobalArgs, format, terminal};
+use crate::core::exec::{self, Exec, ExecIo, ExecStreams};
+use crate::core::{Engine, Error, ExitResult, UnitName};
+
+/// How long output may keep arriving after the command exited.
+const DRAIN: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The task's unit (the `.service` suffix may be left out).
+    #[arg(value_parser = parse_unit)]
+    unit: UnitName,
+    /// Give the command a terminal [default: when stdin is one].
+    #[arg(long, short = 't', conflicts_with = "no_tty")]
+    tty: bool,
+    /// Never give the command a terminal: stdout and stderr stay apart.
+    #[arg(long, short = 'T')]
+    no_tty: bool,
+    /// The command and its arguments, run without a shell.
+    #[arg(last = true, required = true, value_name = "CMD [ARGS]...")]
+    argv: Vec<String>,
+}
+
+pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error> {
+    let engine = global.engine().await?;
+    let interactive = std::io::stdin().is_terminal();
+    let tty = args.tty || (interactive && !args.no_tty);
+    let io = if tty {
+        let (rows, cols) = terminal::size(std::io::stdout())
+            .or_else(|| terminal::size(std::io::stdin()))
+            .unwrap_or((24, 80));
+        ExecIo::Tty { rows, cols }
+    } else {
+        ExecIo::Pipes
+    };
+    let Exec { unit, streams } = engine.exec(&args.unit, &args.argv, io).await?;
+    let exit = match streams {
+        ExecStreams::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            copy_in(stdin);
+            let outputs = [
+                copy_out(stdout, Box::new(std::io::stdout())),
+                copy_out(stderr, Box::new(std::io::stderr())),
+            ];
+            let exit = wait_or_interrupt(&engine, &unit).await?;
+            drain(outputs).await;
+            exit
+        }
+        ExecStreams::Tty { master } => {
+            let dup = |fd: &OwnedFd| {
+                fd.try_clone()
+                    .map_err(|e| Error::io("cannot duplicate the exec terminal", e))
+            };
+            let (reader, writer) = (dup(&master)?, dup(&master)?);
+            let stdin = std::io::stdin();
+            let raw = if interactive {
+                Some(
+                    terminal::RawMode::enter(stdin.as_fd())
+                        .map_err(|e| Error::io("cannot put the terminal in raw mode", e.into()))?,
+                )
+            } else {
+                None
+            };
+            copy_in(writer);
+            let output = copy_out(reader, Box::new(std::io::stdout()));
+            let resizing = tokio::spawn(follow_resizes(master));
+            let exit = wait_or_interrupt(&engine, &unit).await;
+            resizing.abort();
+            drain([output]).await;
+            drop(raw);
+            exit?
+        }
+    };
+    Ok(ExitCode::from(format::exit_status(&exit)))
+}
+
+/// Waits for the command; Ctrl-C (outside a terminal session, where it reaches the command
+/// itself) kills it instead.
+async fn wait_or_interrupt(engine: &Engine, unit: &UnitName) -> Result<ExitResult, Error> {
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| Error::io("cannot watch for Ctrl-C", e))?;
+    tokio::select! {
+        exit = engine.exec_wait(unit) => exit,
+        _ = interrupt.recv() => {
+            engine.exec_kill(unit).await?;
+            Ok(ExitResult { exit_code: 128 + 2, signal: 2, oom_killed: false })
+        }
+    }
+}
+
+/// Keeps the remote terminal as large as ours.
+async fn follow_resizes(master: OwnedFd) {
+    let Ok(mut changes) = signal(SignalKind::window_change()) else {
+        return;
+    };
+    while changes.recv().await.is_some() {
+        if let Some((rows, cols)) = terminal::size(std::io::stdout()) {
+            let _ = exec::resize(&master, rows, cols);
+        }
+    }
+}
+
+/// Copies our stdin into the command until our stdin ends (then the command sees EOF).
+fn copy_in(fd: OwnedFd) {
+    std::thread::spawn(move || {
+        let mut remote = File::from(fd);
+        let mut local = std::io::stdin().lock();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = local.read(&mut buf) {
+            if n == 0 || remote.write_all(&buf[..n]).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Copies one of the command's streams to ours until it ends.
+fn copy_out(fd: OwnedFd, mut local: Box<dyn Write + Send>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut remote = File::from(fd);
+        let mut buf = [0u8; 4096];
+        // A pty master ends with EIO once the command's side is closed.
+        while let Ok(n) = remote.read(&mut buf) {
+            if n == 0
+                || local
+                    .write_all(&buf[..n])
+                    .and_then(|()| local.flush())
+                    .is_err()
+            {
+                return;
+            }
+        }
+    })
+}
+
+async fn drain<const N: usize>(outputs: [JoinHandle<()>; N]) {
+    let joined = tokio::task::spawn_blocking(move || {
+        for output in outputs {
+            let _ = output.join();
+        }
+    });
+    let _ = tokio::time::timeout(DRAIN, joined).await;
+}
