@@ -280,3 +280,34 @@ async fn exec_into_a_missing_or_exited_task_or_with_a_bad_command_is_refused() {
     assert!(err.to_string().contains("has exited"), "{err}");
     engine.destroy(&task).await.unwrap();
 }
+
+#[tokio::test]
+async fn exec_shares_the_tasks_private_tmp_which_the_host_does_not_see() {
+    let engine = engine().await;
+    let (mut spec, _root) = shell_task(
+        "exec-tmp",
+        "echo up > /alloc/up; while [ ! -e /tmp/from-exec ]; do sleep 0.05; done; \
+         cp /tmp/from-exec /alloc/seen; exec sleep 300",
+    );
+    spec.user = Some("nobody".into());
+    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
+    wait_for_file(&alloc_dir(&spec).join("up"), SHORT);
+    let marker = "/tmp/from-exec";
+    let ran = run(
+        &engine,
+        &started.unit,
+        &["/bin/sh", "-c", &format!("echo shared > {marker}")],
+        b"",
+    )
+    .await;
+    assert_eq!(ran.exit_code, 0, "{}", ran.stderr);
+    assert_eq!(
+        wait_for_file(&alloc_dir(&spec).join("seen"), SHORT),
+        "shared\n"
+    );
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "the host's /tmp stays apart"
+    );
+    engine.destroy(&started.unit).await.unwrap();
+}

@@ -298,6 +298,12 @@ fn properties(
         Property::new("CollectMode", Value::Str("inactive-or-failed".into())),
         Property::new("KillSignal", Value::I32(Signal::KILL.number())),
         Property::new("Slice", Value::Str(task.slice.clone())),
+        // The task's own /tmp, not a third one.
+        Property::new("PrivateTmp", Value::Bool(true)),
+        Property::new(
+            "JoinsNamespaceOf",
+            Value::Strings(vec![task_unit.to_string()]),
+        ),
         Property::new("CPUAccounting", Value::Bool(true)),
         Property::new("MemoryAccounting", Value::Bool(true)),
         Property::new("TasksAccounting", Value::Bool(true)),

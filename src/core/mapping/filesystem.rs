@@ -23,6 +23,7 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
         .collect::<Result<Vec<_>>>()?;
         props.push(Property::new("BindPaths", Value::Binds(binds)));
     }
+    props.push(Property::new("PrivateTmp", Value::Bool(true)));
     let working_dir = match (&spec.working_dir, &spec.dirs) {
         (Some(dir), _) => Some(dir.to_string_lossy().into_owned()),
         (None, Some(_)) => Some(mount_points::LOCAL.to_string()),
