@@ -9,15 +9,19 @@
 //! - Errors are classified into [`Error`] variants a caller can act on; systemd's own message
 //!   is kept.
 
+mod signals;
 mod snapshot;
 mod variant;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath};
+use tokio::sync::{Semaphore, broadcast};
+use zbus::{Connection, OwnedObjectPath};
 use zbus_systemd::systemd1::ManagerProxy;
+
+use signals::Signals;
 
 pub use snapshot::{ActiveState, ExecContext, UnitSnapshot};
 
@@ -28,8 +32,14 @@ use super::unit_name::UnitName;
 const UNIT_INTERFACE: &str = "org.freedesktop.systemd1.Unit";
 const SERVICE_INTERFACE: &str = "org.freedesktop.systemd1.Service";
 const JOB_INTERFACE: &str = "org.freedesktop.systemd1.Job";
-/// How often state is re-read when no signal arrives.
-const POLL_INTERVAL: Duration = Duration::from_millis(1000);
+/// How often a waiter re-reads state when no signal arrives: a safety net only, since every
+/// change is signalled on a connection that stays up.
+const POLL_INTERVAL: Duration = Duration::from_secs(15);
+/// How often a job's existence is checked while its end is awaited (a missed `JobRemoved`).
+const JOB_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Method calls in flight at once on our connection. The bus daemon refuses more than its
+/// `max_replies_per_connection` (128 on Debian's system bus); the rest queue here.
+const MAX_CALLS_IN_FLIGHT: usize = 64;
 
 /// Which service manager to talk to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +67,8 @@ pub struct Systemd {
     conn: Connection,
     manager: ManagerProxy<'static>,
     bus: Bus,
+    signals: Arc<Signals>,
+    calls: Arc<Semaphore>,
 }
 
 impl Systemd {
@@ -73,7 +85,26 @@ impl Systemd {
         .map_err(unreachable)?;
         let manager = ManagerProxy::new(&conn).await.map_err(unreachable)?;
         manager.subscribe().await.map_err(unreachable)?;
-        Ok(Systemd { conn, manager, bus })
+        let signals = Signals::start(&conn, &manager)
+            .await
+            .map_err(unreachable)?;
+        Ok(Systemd {
+            conn,
+            manager,
+            bus,
+            signals,
+            calls: Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT)),
+        })
+    }
+
+    /// Waits for room among the calls in flight; the permit is released when dropped.
+    async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.calls.acquire().await.ok()
+    }
+
+    /// Whether the connection and its signal feeds are still up.
+    pub fn is_connected(&self) -> bool {
+        self.signals.is_alive()
     }
 
     pub fn bus(&self) -> Bus {
@@ -82,6 +113,7 @@ impl Systemd {
 
     /// systemd's version string, e.g. `252.38-1~deb12u1`.
     pub async fn version(&self) -> Result<String> {
+        let _slot = self.slot().await;
         self.manager
             .version()
             .await
@@ -96,32 +128,37 @@ impl Systemd {
         props: &[Property],
         timeout: Duration,
     ) -> Result<String> {
-        let mut removed = self.job_removed_stream().await?;
+        let mut jobs = self.signals.jobs();
         let wire = variant::to_wire(props).map_err(|e| self.classify("start", name.as_str(), e))?;
-        let job = self
-            .manager
-            .start_transient_unit(name.to_string(), "fail".into(), wire, vec![])
-            .await
-            .map_err(|e| self.classify("start", name.as_str(), e))?;
-        self.wait_for_job(&mut removed, &job, "start", name, timeout)
+        let job = {
+            let _slot = self.slot().await;
+            self.manager
+                .start_transient_unit(name.to_string(), "fail".into(), wire, vec![])
+                .await
+                .map_err(|e| self.classify("start", name.as_str(), e))?
+        };
+        self.wait_for_job(&mut jobs, &job, "start", name, timeout)
             .await
     }
 
     /// Stops a unit (systemd's own stop: KillSignal, then SIGKILL after TimeoutStopSec) and
     /// waits for the stop job.
     pub async fn stop_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {
-        let mut removed = self.job_removed_stream().await?;
-        let job = self
-            .manager
-            .stop_unit(name.to_string(), "replace".into())
-            .await
-            .map_err(|e| self.classify("stop", name.as_str(), e))?;
-        self.wait_for_job(&mut removed, &job, "stop", name, timeout)
+        let mut jobs = self.signals.jobs();
+        let job = {
+            let _slot = self.slot().await;
+            self.manager
+                .stop_unit(name.to_string(), "replace".into())
+                .await
+                .map_err(|e| self.classify("stop", name.as_str(), e))?
+        };
+        self.wait_for_job(&mut jobs, &job, "stop", name, timeout)
             .await
     }
 
     /// Sends `signal` to the unit's `main` process or to `all` its processes.
     pub async fn kill(&self, name: &UnitName, whom: Whom, signal: i32) -> Result<()> {
+        let _slot = self.slot().await;
         self.manager
             .kill_unit(name.to_string(), whom.as_str().into(), signal)
             .await
@@ -131,6 +168,7 @@ impl Systemd {
     /// Drops the reference `AddRef` took when the unit was started, so that systemd can
     /// collect it once it has ended.
     pub async fn unref(&self, name: &UnitName) -> Result<()> {
+        let _slot = self.slot().await;
         self.manager
             .unref_unit(name.to_string())
             .await
@@ -139,6 +177,7 @@ impl Systemd {
 
     /// Forgets a failed unit's state so that systemd can unload it.
     pub async fn reset_failed(&self, name: &UnitName) -> Result<()> {
+        let _slot = self.slot().await;
         self.manager
             .reset_failed_unit(name.to_string())
             .await
@@ -148,6 +187,7 @@ impl Systemd {
     /// Units whose names match any of the shell-style `patterns`, loaded in any state.
     pub async fn list_units(&self, patterns: &[&str]) -> Result<Vec<UnitName>> {
         let patterns = patterns.iter().map(|p| p.to_string()).collect();
+        let _slot = self.slot().await;
         let units = self
             .manager
             .list_units_by_patterns(vec![], patterns)
@@ -171,8 +211,10 @@ impl Systemd {
         let unit_iface = zbus::names::InterfaceName::from_static_str_unchecked(UNIT_INTERFACE);
         let service_iface =
             zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_INTERFACE);
-        let (unit, service) =
-            futures_util::join!(props.get_all(unit_iface), props.get_all(service_iface));
+        let (unit, service) = {
+            let _slots = self.calls.acquire_many(2).await.ok();
+            futures_util::join!(props.get_all(unit_iface), props.get_all(service_iface))
+        };
         let unit = unit.map_err(|e| self.classify("read", name.as_str(), e.into()))?;
         let service = service.unwrap_or_default();
         let snapshot = UnitSnapshot::from_properties(&unit, &service);
@@ -182,26 +224,19 @@ impl Systemd {
         Ok(snapshot)
     }
 
-    /// Waits until `done` holds for the unit's state, re-reading it on every change signal and
-    /// at least every second. Returns the last snapshot and whether `done` held before
-    /// `timeout` (`None`, or one too long to represent, waits forever). [`Error::NotFound`] if
-    /// the unit disappears.
+    /// Waits until `done` holds for the unit's state, re-reading it on every change signal
+    /// (and, as a safety net, every [`POLL_INTERVAL`]). Returns the last snapshot and whether
+    /// `done` held before `timeout` (`None`, or one too long to represent, waits forever).
+    /// [`Error::NotFound`] if the unit disappears.
     pub async fn wait_until(
         &self,
         name: &UnitName,
         timeout: Option<Duration>,
         done: impl Fn(&UnitSnapshot) -> bool,
     ) -> Result<(UnitSnapshot, bool)> {
-        let rule = MatchRule::builder()
-            .msg_type(zbus::message::Type::Signal)
-            .interface("org.freedesktop.DBus.Properties")
-            .member("PropertiesChanged")
-            .path(object_path(name))
-            .build()
-            .map_err(|e| self.classify("watch", name.as_str(), e))?;
-        let mut changes = MessageStream::for_match_rule(rule, &self.conn, None)
-            .await
-            .map_err(|e| self.classify("watch", name.as_str(), e))?;
+        let path = object_path(name);
+        // Subscribed before the first read, so no change between the two is missed.
+        let mut changes = self.signals.changes();
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let snapshot = self.snapshot(name).await?;
@@ -213,29 +248,27 @@ impl Systemd {
                 return Ok((snapshot, false));
             }
             let nap = left.map_or(POLL_INTERVAL, |l| l.min(POLL_INTERVAL));
-            tokio::select! {
-                change = changes.next() => {
-                    if change.is_none() {
-                        return Err(self.lost_connection());
-                    }
+            let wake = tokio::time::Instant::now() + nap;
+            loop {
+                tokio::select! {
+                    change = changes.recv() => match change {
+                        Ok(changed) if changed.as_str() == path => break,
+                        Ok(_) => {}
+                        // Fell behind: something may have changed; read again.
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => return Err(self.lost_connection()),
+                    },
+                    () = tokio::time::sleep_until(wake) => break,
                 }
-                () = tokio::time::sleep(nap) => {}
             }
         }
-    }
-
-    async fn job_removed_stream(&self) -> Result<zbus_systemd::systemd1::JobRemovedStream> {
-        self.manager
-            .receive_job_removed()
-            .await
-            .map_err(|e| self.classify("watch", "jobs", e))
     }
 
     /// Waits for `job` to leave systemd's queue and returns its result. A missed signal is
     /// caught by checking whether the job object still exists.
     async fn wait_for_job(
         &self,
-        removed: &mut zbus_systemd::systemd1::JobRemovedStream,
+        jobs: &mut broadcast::Receiver<signals::JobDone>,
         job: &OwnedObjectPath,
         action: &'static str,
         unit: &UnitName,
@@ -244,15 +277,12 @@ impl Systemd {
         let deadline = Instant::now() + timeout;
         loop {
             tokio::select! {
-                signal = removed.next() => {
-                    let Some(signal) = signal else { return Err(self.lost_connection()) };
-                    if let Ok(args) = signal.args()
-                        && args.job == *job
-                    {
-                        return Ok(args.result);
-                    }
-                }
-                () = tokio::time::sleep(POLL_INTERVAL) => {
+                finished = jobs.recv() => match finished {
+                    Ok(done) if done.job == *job => return Ok(done.result),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return Err(self.lost_connection()),
+                },
+                () = tokio::time::sleep(JOB_POLL_INTERVAL) => {
                     if !self.job_exists(job).await {
                         return Ok("done".into());
                     }
@@ -275,6 +305,7 @@ impl Systemd {
             return false;
         };
         let iface = zbus::names::InterfaceName::from_static_str_unchecked(JOB_INTERFACE);
+        let _slot = self.slot().await;
         proxy.get(iface, "State").await.is_ok()
     }
 
@@ -295,6 +326,7 @@ impl Systemd {
                 "org.freedesktop.systemd1.UnitExists" => Error::AlreadyExists(unit.to_string()),
                 "org.freedesktop.systemd1.NoSuchProcess" => Error::NoSuchProcess(unit.to_string()),
                 "org.freedesktop.DBus.Error.ServiceUnknown"
+                | "org.freedesktop.DBus.Error.LimitsExceeded"
                 | "org.freedesktop.DBus.Error.NoReply"
                 | "org.freedesktop.DBus.Error.Disconnected" => Error::Unreachable {
                     bus: self.bus.name(),

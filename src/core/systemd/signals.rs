@@ -1,0 +1,101 @@
+//! systemd's change signals, received once per connection and shared by every waiter.
+//!
+//! A match rule per waiting task would cost the bus daemon a rule each (the system bus allows
+//! a few hundred per connection) and us a stream each. Instead one `PropertiesChanged` rule
+//! for all unit objects and one `JobRemoved` subscription feed two broadcast channels; a
+//! waiter subscribes, then filters by object path or job. A waiter that falls behind is told
+//! so and simply re-reads the state.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath};
+use zbus_systemd::systemd1::ManagerProxy;
+
+/// Signals in flight a slow waiter may miss before it has to re-read.
+const BACKLOG: usize = 1024;
+
+/// A finished job: its object path and result (`done`, `failed`, …).
+#[derive(Debug, Clone)]
+pub struct JobDone {
+    pub job: OwnedObjectPath,
+    pub result: String,
+}
+
+/// The two feeds. Dropping the last handle stops the receivers, which releases the connection.
+pub struct Signals {
+    changes: broadcast::Sender<OwnedObjectPath>,
+    jobs: broadcast::Sender<JobDone>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Signals {
+    pub async fn start(
+        conn: &Connection,
+        manager: &ManagerProxy<'static>,
+    ) -> zbus::Result<Arc<Signals>> {
+        let rule = MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.freedesktop.DBus.Properties")
+            .member("PropertiesChanged")
+            .path_namespace("/org/freedesktop/systemd1/unit")
+            .build()?;
+        let mut messages = MessageStream::for_match_rule(rule, conn, std::num::NonZeroUsize::new(BACKLOG)).await?;
+        let mut removed = manager.receive_job_removed().await?;
+        let (changes, _) = broadcast::channel(BACKLOG);
+        let (jobs, _) = broadcast::channel(BACKLOG);
+        let forward_changes = {
+            let changes = changes.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(message)) = messages.next().await {
+                    if let Some(path) = message.header().path() {
+                        let _ = changes.send(path.to_owned().into());
+                    }
+                }
+            })
+        };
+        let forward_jobs = {
+            let jobs = jobs.clone();
+            tokio::spawn(async move {
+                while let Some(signal) = removed.next().await {
+                    if let Ok(args) = signal.args() {
+                        let _ = jobs.send(JobDone {
+                            job: args.job.clone(),
+                            result: args.result.clone(),
+                        });
+                    }
+                }
+            })
+        };
+        Ok(Arc::new(Signals {
+            changes,
+            jobs,
+            tasks: vec![forward_changes, forward_jobs],
+        }))
+    }
+
+    /// Object paths of units whose properties changed, from now on.
+    pub fn changes(&self) -> broadcast::Receiver<OwnedObjectPath> {
+        self.changes.subscribe()
+    }
+
+    /// Jobs that finished, from now on.
+    pub fn jobs(&self) -> broadcast::Receiver<JobDone> {
+        self.jobs.subscribe()
+    }
+
+    /// Whether the feeds still run (they end when the connection does).
+    pub fn is_alive(&self) -> bool {
+        self.tasks.iter().all(|t| !t.is_finished())
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
