@@ -47,6 +47,13 @@ impl EngineOptions {
     }
 }
 
+/// Where repeated samples of one task are read from; see [`Engine::stats_sampler`].
+#[derive(Debug, Clone)]
+pub struct StatsSampler {
+    unit: UnitName,
+    cgroup: String,
+}
+
 /// A task whose unit is running.
 #[derive(Debug, Clone)]
 pub struct Started {
@@ -257,6 +264,27 @@ impl Engine {
     pub async fn stats(&self, unit: &UnitName) -> Result<TaskStats> {
         let snapshot = self.systemd.snapshot(unit).await?;
         Ok(stats::collect(&snapshot))
+    }
+
+    /// For sampling one task again and again (Nomad's TaskStats stream): asks systemd once
+    /// where the task's cgroup is.
+    pub async fn stats_sampler(&self, unit: &UnitName) -> Result<StatsSampler> {
+        let snapshot = self.systemd.snapshot(unit).await?;
+        Ok(StatsSampler {
+            unit: unit.clone(),
+            cgroup: snapshot.control_group,
+        })
+    }
+
+    /// A sample read from the task's cgroup files alone, which costs no D-Bus call; once the
+    /// cgroup is gone (the task exited) it is [`Engine::stats`] again.
+    pub async fn sample(&self, sampler: &StatsSampler) -> Result<TaskStats> {
+        if !sampler.cgroup.is_empty()
+            && let Some(sample) = stats::from_cgroup(&sampler.cgroup)
+        {
+            return Ok(sample);
+        }
+        self.stats(&sampler.unit).await
     }
 
     async fn kill_tolerating_exit(

@@ -42,9 +42,7 @@ pub struct TaskStats {
 /// Builds a sample from a fresh snapshot of the unit.
 pub fn collect(s: &UnitSnapshot) -> TaskStats {
     let mut stats = TaskStats {
-        timestamp_ns: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        timestamp_ns: now_ns(),
         cpu_total_ns: s.cpu_ns,
         memory_usage: s.memory_current,
         memory_peak: s.memory_peak,
@@ -57,6 +55,23 @@ pub fn collect(s: &UnitSnapshot) -> TaskStats {
         fill_from_cgroup(&mut stats, Path::new(CGROUP_ROOT), &s.control_group);
     }
     stats
+}
+
+/// A sample read from the cgroup alone, without asking systemd; `None` when the cgroup is
+/// gone (the task has exited, or its unit was never given one).
+pub fn from_cgroup(cgroup: &str) -> Option<TaskStats> {
+    let mut stats = TaskStats {
+        timestamp_ns: now_ns(),
+        ..TaskStats::default()
+    };
+    fill_from_cgroup(&mut stats, Path::new(CGROUP_ROOT), cgroup);
+    (stats.cpu_total_ns.is_some() || stats.memory_usage.is_some()).then_some(stats)
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Fills the fields still `None` from the cgroup at `cgroup` (a path as systemd reports it)

@@ -302,11 +302,15 @@ impl driver_server::Driver for Driver {
             .filter(|d| !d.is_zero())
             .unwrap_or(DEFAULT_STATS_INTERVAL)
             .max(MIN_STATS_INTERVAL);
+        let sampler = engine
+            .stats_sampler(&task.unit)
+            .await
+            .map_err(|e| status::from_core(&e))?;
         let (tx, rx) = mpsc::channel(1);
         tokio::spawn(async move {
             let mut meter = CpuMeter::default();
             loop {
-                let message = match engine.stats(&task.unit).await {
+                let message = match engine.sample(&sampler).await {
                     Ok(sample) => Ok(pb::TaskStatsResponse {
                         stats: Some(stats::task_stats(
                             &request.task_id,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::{OnceCell, Semaphore, broadcast};
 use zbus::{Connection, OwnedObjectPath};
 use zbus_systemd::systemd1::ManagerProxy;
 
@@ -67,7 +67,8 @@ pub struct Systemd {
     conn: Connection,
     manager: ManagerProxy<'static>,
     bus: Bus,
-    signals: Arc<Signals>,
+    /// Started on first need: one-shot readers (`ps`) never pay for the subscription.
+    signals: Arc<OnceCell<Arc<Signals>>>,
     calls: Arc<Semaphore>,
 }
 
@@ -84,17 +85,24 @@ impl Systemd {
         }
         .map_err(unreachable)?;
         let manager = ManagerProxy::new(&conn).await.map_err(unreachable)?;
-        manager.subscribe().await.map_err(unreachable)?;
-        let signals = Signals::start(&conn, &manager)
-            .await
-            .map_err(unreachable)?;
         Ok(Systemd {
             conn,
             manager,
             bus,
-            signals,
+            signals: Arc::new(OnceCell::new()),
             calls: Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT)),
         })
+    }
+
+    /// The shared signal feeds, subscribing to systemd's signals on first use.
+    async fn signals(&self) -> Result<&Arc<Signals>> {
+        self.signals
+            .get_or_try_init(|| async {
+                self.manager.subscribe().await?;
+                Signals::start(&self.conn, &self.manager).await
+            })
+            .await
+            .map_err(|e| self.classify("watch", "the manager", e))
     }
 
     /// Waits for room among the calls in flight; the permit is released when dropped.
@@ -102,10 +110,6 @@ impl Systemd {
         self.calls.acquire().await.ok()
     }
 
-    /// Whether the connection and its signal feeds are still up.
-    pub fn is_connected(&self) -> bool {
-        self.signals.is_alive()
-    }
 
     pub fn bus(&self) -> Bus {
         self.bus
@@ -128,7 +132,7 @@ impl Systemd {
         props: &[Property],
         timeout: Duration,
     ) -> Result<String> {
-        let mut jobs = self.signals.jobs();
+        let mut jobs = self.signals().await?.jobs();
         let wire = variant::to_wire(props).map_err(|e| self.classify("start", name.as_str(), e))?;
         let job = {
             let _slot = self.slot().await;
@@ -144,7 +148,7 @@ impl Systemd {
     /// Stops a unit (systemd's own stop: KillSignal, then SIGKILL after TimeoutStopSec) and
     /// waits for the stop job.
     pub async fn stop_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {
-        let mut jobs = self.signals.jobs();
+        let mut jobs = self.signals().await?.jobs();
         let job = {
             let _slot = self.slot().await;
             self.manager
@@ -236,7 +240,7 @@ impl Systemd {
     ) -> Result<(UnitSnapshot, bool)> {
         let path = object_path(name);
         // Subscribed before the first read, so no change between the two is missed.
-        let mut changes = self.signals.changes();
+        let mut changes = self.signals().await?.changes();
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let snapshot = self.snapshot(name).await?;

@@ -85,11 +85,6 @@ impl Signals {
     pub fn jobs(&self) -> broadcast::Receiver<JobDone> {
         self.jobs.subscribe()
     }
-
-    /// Whether the feeds still run (they end when the connection does).
-    pub fn is_alive(&self) -> bool {
-        self.tasks.iter().all(|t| !t.is_finished())
-    }
 }
 
 impl Drop for Signals {
