@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use nomad_systemd::core::standalone::StandaloneTask;
 use nomad_systemd::core::systemd::ActiveState;
-use nomad_systemd::core::{Error, Output, Signal, Stdio};
+use nomad_systemd::core::{Error, Output, Signal, Stdio, TaskState};
 use support::*;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -266,8 +266,12 @@ async fn list_shows_running_and_exited_tasks() {
     let find = |u| tasks.iter().find(|t| &t.unit == u).expect("listed");
     assert_eq!(find(&a.unit).task, "listed-running");
     assert_eq!(find(&a.unit).alloc_id, running.alloc_id);
-    assert!(find(&a.unit).main_pid > 0);
-    assert_eq!(find(&b.unit).exit.unwrap().exit_code, 4);
+    assert_eq!(find(&a.unit).state, TaskState::Running);
+    assert_eq!(find(&b.unit).state, TaskState::Exited);
+    let statuses = engine.list_status().await.unwrap();
+    let full = |u| statuses.iter().find(|t| &t.unit == u).expect("listed");
+    assert!(full(&a.unit).main_pid > 0);
+    assert_eq!(full(&b.unit).exit.unwrap().exit_code, 4);
     engine.destroy(&a.unit).await.unwrap();
     engine.destroy(&b.unit).await.unwrap();
 }

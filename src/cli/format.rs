@@ -65,6 +65,11 @@ pub fn exit(e: Option<ExitResult>) -> String {
     e.map_or_else(|| "-".into(), |e| e.to_string())
 }
 
+/// The first eight characters of an id, as Nomad's CLI shows allocation ids.
+pub fn short_id(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
 pub fn optional(v: Option<u64>, f: impl Fn(u64) -> String) -> String {
     v.map_or_else(|| "-".into(), f)
 }

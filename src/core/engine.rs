@@ -11,7 +11,8 @@ use super::host::{self, HostInfo};
 use super::mapping::{self, command};
 use super::signal::Signal;
 use super::stats::{self, TaskStats};
-use super::status::TaskStatus;
+use super::description;
+use super::status::{TaskStatus, TaskSummary};
 use super::stdio::{Output, Stdio};
 use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
 use super::task::{DEFAULT_KILL_TIMEOUT, TaskSpec};
@@ -237,27 +238,36 @@ impl Engine {
         Ok(TaskStatus::from_snapshot(unit.clone(), &snapshot))
     }
 
-    /// Every task unit this tool created (named `nomad-*.service` and carrying the Nomad journal
-    /// fields), running or exited, in any slice: an operator's `ps` should see the plugin's
-    /// tasks whatever slice it was configured with.
-    pub async fn list(&self) -> Result<Vec<TaskStatus>> {
-        let units = self.systemd.list_units(&["nomad-*.service"]).await?;
-        let reads = units.into_iter().map(|unit| async move {
-            let snapshot = self.systemd.snapshot(&unit).await;
-            (unit, snapshot)
-        });
-        let mut tasks = Vec::new();
-        for (unit, snapshot) in futures_util::future::join_all(reads).await {
-            match snapshot {
-                Ok(s) if s.log_fields.contains_key(mapping::logging::FIELD_TASK_NAME) => {
-                    tasks.push(TaskStatus::from_snapshot(unit, &s));
-                }
-                Ok(_) | Err(Error::NotFound(_)) => {}
+    /// Every task unit this tool created (named `nomad-*.service`, described as a Nomad task),
+    /// running or exited, in any slice: an operator's `ps` should see the plugin's tasks
+    /// whatever slice it was configured with. One call to systemd, however many tasks.
+    pub async fn list(&self) -> Result<Vec<TaskSummary>> {
+        let units = self.systemd.list_unit_states(&["nomad-*.service"]).await?;
+        let mut tasks: Vec<TaskSummary> = units
+            .into_iter()
+            .filter_map(|u| {
+                let identity = description::parse(&u.description)?;
+                Some(TaskSummary::from_listing(u, identity))
+            })
+            .collect();
+        tasks.sort_by(|a, b| a.unit.cmp(&b.unit));
+        Ok(tasks)
+    }
+
+    /// [`Engine::list`] with each task's full status (one read of each unit). Tasks that go
+    /// away meanwhile are left out.
+    pub async fn list_status(&self) -> Result<Vec<TaskStatus>> {
+        let tasks = self.list().await?;
+        let reads = tasks.iter().map(|t| self.status(&t.unit));
+        let mut statuses = Vec::new();
+        for status in futures_util::future::join_all(reads).await {
+            match status {
+                Ok(s) => statuses.push(s),
+                Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        tasks.sort_by(|a, b| a.unit.cmp(&b.unit));
-        Ok(tasks)
+        Ok(statuses)
     }
 
     /// Resource usage now: from systemd's accounting, completed from the unit's cgroup.

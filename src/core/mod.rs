@@ -4,6 +4,7 @@
 //! into [`TaskSpec`]s and call the [`Engine`].
 
 pub mod cpu_meter;
+pub mod description;
 pub mod engine;
 pub mod error;
 pub mod exec;
@@ -26,7 +27,7 @@ pub use error::{Error, Result};
 pub use exit::ExitResult;
 pub use host::HostInfo;
 pub use signal::Signal;
-pub use status::{TaskState, TaskStatus};
+pub use status::{TaskState, TaskStatus, TaskSummary};
 pub use stdio::{Output, Stdio};
 pub use systemd::Bus;
 pub use task::{MemoryMax, Resources, TaskDirs, TaskSpec};

@@ -83,22 +83,17 @@ pub fn fill_from_cgroup(stats: &mut TaskStats, root: &Path, cgroup: &str) {
         fill_v2(stats, &root.join(rel));
         return;
     }
+    // Hybrid: the unified hierarchy has no controllers, but its cpu.stat counts CPU time.
     let unified = root.join("unified").join(rel);
     if unified.is_dir() {
-        fill_v2(stats, &unified);
+        fill_v2_cpu(stats, &unified);
     }
     fill_v1(stats, root, rel);
 }
 
 fn fill_v2(stats: &mut TaskStats, dir: &Path) {
-    let cpu = read(dir, "cpu.stat");
+    fill_v2_cpu(stats, dir);
     let key = |text: &Option<String>, k: &str| text.as_deref().and_then(|t| keyed(t, k));
-    let usec = |k| key(&cpu, k).map(|v| v.saturating_mul(1000));
-    set(&mut stats.cpu_total_ns, usec("usage_usec"));
-    set(&mut stats.cpu_user_ns, usec("user_usec"));
-    set(&mut stats.cpu_system_ns, usec("system_usec"));
-    set(&mut stats.cpu_throttled_periods, key(&cpu, "nr_throttled"));
-    set(&mut stats.cpu_throttled_ns, usec("throttled_usec"));
     let mem = read(dir, "memory.stat");
     set(&mut stats.memory_usage, number(dir, "memory.current"));
     set(&mut stats.memory_peak, number(dir, "memory.peak"));
@@ -108,8 +103,23 @@ fn fill_v2(stats: &mut TaskStats, dir: &Path) {
     set(&mut stats.tasks, number(dir, "pids.current"));
 }
 
+fn fill_v2_cpu(stats: &mut TaskStats, dir: &Path) {
+    let cpu = read(dir, "cpu.stat");
+    let key = |k: &str| cpu.as_deref().and_then(|t| keyed(t, k));
+    let usec = |k| key(k).map(|v| v.saturating_mul(1000));
+    set(&mut stats.cpu_total_ns, usec("usage_usec"));
+    set(&mut stats.cpu_user_ns, usec("user_usec"));
+    set(&mut stats.cpu_system_ns, usec("system_usec"));
+    set(&mut stats.cpu_throttled_periods, key("nr_throttled"));
+    set(&mut stats.cpu_throttled_ns, usec("throttled_usec"));
+}
+
 fn fill_v1(stats: &mut TaskStats, root: &Path, rel: &str) {
-    let cpuacct = first_dir(root, &["cpuacct", "cpu,cpuacct"], rel);
+    // On a hybrid host the unified cpu.stat has already said all there is about CPU.
+    let cpu_known = stats.cpu_total_ns.is_some() && stats.cpu_user_ns.is_some();
+    let cpuacct = (!cpu_known)
+        .then(|| first_dir(root, &["cpuacct", "cpu,cpuacct"], rel))
+        .flatten();
     if let Some(dir) = &cpuacct {
         set(&mut stats.cpu_total_ns, number(dir, "cpuacct.usage"));
         let ticks = read(dir, "cpuacct.stat");

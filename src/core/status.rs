@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 
+use super::description::Identity;
 use super::exit::ExitResult;
 use super::mapping::logging::{FIELD_ALLOC_ID, FIELD_JOB_NAME, FIELD_TASK_NAME};
-use super::systemd::{ActiveState, UnitSnapshot};
+use super::systemd::{ActiveState, ListedUnit, UnitSnapshot};
 use super::unit_name::UnitName;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -58,6 +59,38 @@ impl TaskStatus {
             cpu_ns: s.cpu_ns,
             memory_bytes: s.memory_current,
             exit,
+        }
+    }
+}
+
+/// A task as systemd's unit listing shows it: who it is and its state, without its numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskSummary {
+    pub unit: UnitName,
+    pub task: String,
+    pub alloc_id: String,
+    pub job: String,
+    pub state: TaskState,
+}
+
+impl TaskSummary {
+    /// A listed unit that is one of our tasks (its description says so), else `None`.
+    pub fn from_listing(unit: ListedUnit, identity: Identity) -> TaskSummary {
+        // Our units remain after their main process exits (RemainAfterExit): "active" with
+        // sub-state "exited"; a failed or stopped unit has ended too.
+        let state = match (&unit.active_state, unit.sub_state.as_str()) {
+            (ActiveState::Active, "exited") => TaskState::Exited,
+            (ActiveState::Failed | ActiveState::Inactive, _) => TaskState::Exited,
+            (ActiveState::Activating, _) => TaskState::Starting,
+            (ActiveState::Deactivating, _) => TaskState::Stopping,
+            _ => TaskState::Running,
+        };
+        TaskSummary {
+            unit: unit.name,
+            task: identity.task,
+            alloc_id: identity.alloc_id,
+            job: identity.job,
+            state,
         }
     }
 }

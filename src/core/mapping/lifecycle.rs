@@ -10,15 +10,13 @@
 //!   task's kill signal and timeout too.
 //! - Accounting on for CPU, memory, tasks and IO, so stats are there to read.
 
+use crate::core::description;
 use crate::core::property::{Property, Value};
 use crate::core::task::TaskSpec;
 
 pub fn properties(spec: &TaskSpec, slice: &str) -> Vec<Property> {
     let timeout_us = u64::try_from(spec.kill_timeout.as_micros()).unwrap_or(u64::MAX);
-    let description = format!(
-        "Nomad task {} of job {} (alloc {})",
-        spec.name, spec.job_name, spec.alloc_id
-    );
+    let description = description::describe(&spec.name, &spec.job_name, &spec.alloc_id);
     vec![
         Property::new("Description", Value::Str(description)),
         Property::new("Type", Value::Str("exec".into())),

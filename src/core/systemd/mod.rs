@@ -34,7 +34,7 @@ const SERVICE_INTERFACE: &str = "org.freedesktop.systemd1.Service";
 const JOB_INTERFACE: &str = "org.freedesktop.systemd1.Job";
 /// How often a waiter re-reads state when no signal arrives: a safety net only, since every
 /// change is signalled on a connection that stays up.
-const POLL_INTERVAL: Duration = Duration::from_secs(15);
+const POLL_INTERVAL: Duration = Duration::from_secs(60);
 /// How often a job's existence is checked while its end is awaited (a missed `JobRemoved`).
 const JOB_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Method calls in flight at once on our connection. The bus daemon refuses more than its
@@ -59,6 +59,15 @@ impl Bus {
             Bus::User => "user",
         }
     }
+}
+
+/// One unit as `ListUnitsByPatterns` describes it.
+#[derive(Debug, Clone)]
+pub struct ListedUnit {
+    pub name: UnitName,
+    pub description: String,
+    pub active_state: ActiveState,
+    pub sub_state: String,
 }
 
 /// A connection to one service manager.
@@ -190,6 +199,16 @@ impl Systemd {
 
     /// Units whose names match any of the shell-style `patterns`, loaded in any state.
     pub async fn list_units(&self, patterns: &[&str]) -> Result<Vec<UnitName>> {
+        Ok(self
+            .list_unit_states(patterns)
+            .await?
+            .into_iter()
+            .map(|u| u.name)
+            .collect())
+    }
+
+    /// [`Systemd::list_units`] with what systemd's listing says of each: one call for all.
+    pub async fn list_unit_states(&self, patterns: &[&str]) -> Result<Vec<ListedUnit>> {
         let patterns = patterns.iter().map(|p| p.to_string()).collect();
         let _slot = self.slot().await;
         let units = self
@@ -199,7 +218,14 @@ impl Systemd {
             .map_err(|e| self.classify("list", "units", e))?;
         Ok(units
             .into_iter()
-            .filter_map(|u| UnitName::parse(&u.0).ok())
+            .filter_map(|u| {
+                Some(ListedUnit {
+                    name: UnitName::parse(&u.0).ok()?,
+                    description: u.1,
+                    active_state: ActiveState::parse(&u.3),
+                    sub_state: u.4,
+                })
+            })
             .collect())
     }
 

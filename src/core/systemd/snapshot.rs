@@ -20,7 +20,7 @@ pub enum ActiveState {
 }
 
 impl ActiveState {
-    fn parse(s: &str) -> ActiveState {
+    pub fn parse(s: &str) -> ActiveState {
         match s {
             "active" => ActiveState::Active,
             "reloading" => ActiveState::Reloading,
