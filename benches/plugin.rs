@@ -1,6 +1,7 @@
 //! Benchmarks of the plugin and the CLI, each against a baseline measured in the same run on
 //! the same systemd. Needs systemd as PID 1 and root: `bench/run` boots the sandbox and runs
-//! this with `cargo bench --bench plugin`.
+//! this with `cargo bench --bench plugin`. Arguments pick sections (`start`, `rss`, `stats`,
+//! `ps`, `fifo`); none runs them all.
 
 // The test harness: launching the plugin as Nomad does. Benchmarks use part of it.
 #[allow(dead_code)]
@@ -27,7 +28,16 @@ fn main() {
 }
 
 async fn run() {
-    let baseline_rate = systemd_run_rate();
+    let picked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = |section: &str| picked.is_empty() || picked.iter().any(|p| p == section);
+    let baseline_rate = if want("start") {
+        systemd_run_rate()
+    } else {
+        f64::NAN
+    };
     let (plugin, mut conn) = Plugin::configured().await;
     let pid = plugin.pid();
     let idle_kib = rss_kib(pid);
@@ -48,7 +58,10 @@ async fn run() {
     let starts = configs.iter().map(|task| {
         let mut c = conn.driver.clone();
         let task = task.clone();
-        async move { c.start_task(pb::StartTaskRequest { task: Some(task) }).await }
+        async move {
+            c.start_task(pb::StartTaskRequest { task: Some(task) })
+                .await
+        }
     });
     for outcome in futures_util::future::join_all(starts).await {
         outcome.expect("StartTask");
@@ -60,13 +73,15 @@ async fn run() {
         (cpu_ticks(1) - pid1_before) as f64 / ticks_per_second(),
         (cpu_ticks(pid) - ours_before) as f64 / ticks_per_second(),
     );
-    report(
-        &format!("{TASKS} concurrent StartTask (tasks/s)"),
-        ours_rate,
-        baseline_rate,
-        "≥ 3×",
-        ours_rate >= 3.0 * baseline_rate,
-    );
+    if want("start") {
+        report(
+            &format!("{TASKS} concurrent StartTask (tasks/s)"),
+            ours_rate,
+            baseline_rate,
+            "≥ 3×",
+            ours_rate >= 3.0 * baseline_rate,
+        );
+    }
 
     // Nomad keeps a WaitTask open per task.
     let waits: Vec<_> = configs
@@ -80,15 +95,33 @@ async fn run() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let busy_kib = rss_kib(pid);
     let per_task = (busy_kib.saturating_sub(idle_kib)) as f64 / TASKS as f64;
-    println!(
-        "plugin RSS: idle {:.1} MiB (target ≤ 15 MiB) {}; with {TASKS} tasks {:.1} MiB, {per_task:.1} KiB per task (target ≤ 64 KiB) {}",
-        idle_kib as f64 / 1024.0,
-        verdict(idle_kib <= 15 * 1024),
-        busy_kib as f64 / 1024.0,
-        verdict(per_task <= 64.0),
-    );
+    if want("rss") {
+        println!(
+            "plugin RSS: idle {:.1} MiB (target ≤ 15 MiB) {}; with {TASKS} tasks {:.1} MiB, {per_task:.1} KiB per task (target ≤ 64 KiB) {}",
+            idle_kib as f64 / 1024.0,
+            verdict(idle_kib <= 15 * 1024),
+            busy_kib as f64 / 1024.0,
+            verdict(per_task <= 64.0),
+        );
+    }
 
-    // TaskStats for every task at Nomad's default 1 s interval.
+    if want("stats") {
+        task_stats_cpu(&conn, &configs, pid).await;
+    }
+    if want("ps") {
+        ps_against_systemctl();
+    }
+    for (task, wait) in configs.iter().zip(waits) {
+        conn.destroy(&task.id).await;
+        wait.abort();
+    }
+    if want("fifo") {
+        fifo_throughput(&plugin, &mut conn).await;
+    }
+}
+
+/// Plugin CPU while it serves a TaskStats stream per task at Nomad's default 1 s interval.
+async fn task_stats_cpu(conn: &plugin::Connection, configs: &[pb::TaskConfig], pid: u32) {
     let streams: Vec<_> = configs
         .iter()
         .map(|task| {
@@ -123,8 +156,10 @@ async fn run() {
     for s in streams {
         s.abort();
     }
+}
 
-    // `ps` with 200 units against `systemctl list-units`.
+/// `ps` with 200 units against `systemctl list-units`.
+fn ps_against_systemctl() {
     let bin = env!("CARGO_BIN_EXE_nomad-systemd");
     let ps = median_ms(21, || {
         let mut c = Command::new(bin);
@@ -143,12 +178,6 @@ async fn run() {
         "≤ 1.5×",
         ps <= 1.5 * list,
     );
-
-    for (task, wait) in configs.iter().zip(waits) {
-        conn.destroy(&task.id).await;
-        wait.abort();
-    }
-    fifo_throughput(&plugin, &mut conn).await;
 }
 
 /// Starts 200 `sleep` units with `systemd-run`, one after another and all at once; returns

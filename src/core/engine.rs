@@ -3,15 +3,16 @@
 //! Both doors (the Nomad plugin and the CLI) call this and nothing below it. Every method is
 //! safe to call concurrently; all share one bus connection.
 
+use std::path::Path;
 use std::time::Duration;
 
+use super::description;
 use super::error::{Error, Result};
 use super::exit::ExitResult;
 use super::host::{self, HostInfo};
 use super::mapping::{self, command};
 use super::signal::Signal;
 use super::stats::{self, TaskStats};
-use super::description;
 use super::status::{TaskStatus, TaskSummary};
 use super::stdio::{Output, Stdio};
 use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
@@ -52,7 +53,7 @@ impl EngineOptions {
 #[derive(Debug, Clone)]
 pub struct StatsSampler {
     unit: UnitName,
-    cgroup: String,
+    files: Option<stats::CgroupFiles>,
 }
 
 /// A task whose unit is running.
@@ -280,18 +281,19 @@ impl Engine {
     /// where the task's cgroup is.
     pub async fn stats_sampler(&self, unit: &UnitName) -> Result<StatsSampler> {
         let snapshot = self.systemd.snapshot(unit).await?;
+        let files = (!snapshot.control_group.is_empty()).then(|| {
+            stats::CgroupFiles::locate(Path::new(stats::CGROUP_ROOT), &snapshot.control_group)
+        });
         Ok(StatsSampler {
             unit: unit.clone(),
-            cgroup: snapshot.control_group,
+            files,
         })
     }
 
     /// A sample read from the task's cgroup files alone, which costs no D-Bus call; once the
     /// cgroup is gone (the task exited) it is [`Engine::stats`] again.
     pub async fn sample(&self, sampler: &StatsSampler) -> Result<TaskStats> {
-        if !sampler.cgroup.is_empty()
-            && let Some(sample) = stats::from_cgroup(&sampler.cgroup)
-        {
+        if let Some(sample) = sampler.files.as_ref().and_then(stats::CgroupFiles::sample) {
             return Ok(sample);
         }
         self.stats(&sampler.unit).await

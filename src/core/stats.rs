@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::systemd::UnitSnapshot;
 
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// `USER_HZ`, the unit of cgroup v1's `cpuacct.stat`.
 const USER_HZ: u64 = 100;
 
@@ -57,15 +57,63 @@ pub fn collect(s: &UnitSnapshot) -> TaskStats {
     stats
 }
 
-/// A sample read from the cgroup alone, without asking systemd; `None` when the cgroup is
-/// gone (the task has exited, or its unit was never given one).
-pub fn from_cgroup(cgroup: &str) -> Option<TaskStats> {
-    let mut stats = TaskStats {
-        timestamp_ns: now_ns(),
-        ..TaskStats::default()
-    };
-    fill_from_cgroup(&mut stats, Path::new(CGROUP_ROOT), cgroup);
-    (stats.cpu_total_ns.is_some() || stats.memory_usage.is_some()).then_some(stats)
+/// Where one task's cgroup files are, found once: a TaskStats stream samples the same task
+/// every second, and looking the directories up again each time would cost more than
+/// reading the files.
+#[derive(Debug, Clone, Default)]
+pub struct CgroupFiles {
+    /// A full cgroup v2 directory.
+    v2: Option<PathBuf>,
+    /// Hybrid hosts: the unified directory, whose cpu.stat counts CPU time.
+    unified_cpu: Option<PathBuf>,
+    cpuacct: Option<PathBuf>,
+    memory: Option<PathBuf>,
+    pids: Option<PathBuf>,
+}
+
+impl CgroupFiles {
+    /// The directories of the cgroup at `cgroup` (a path as systemd reports it) under `root`,
+    /// on a cgroup v2, hybrid or v1 host.
+    pub fn locate(root: &Path, cgroup: &str) -> CgroupFiles {
+        let rel = cgroup.trim_start_matches('/');
+        if root.join("cgroup.controllers").exists() {
+            return CgroupFiles {
+                v2: Some(root.join(rel)),
+                ..CgroupFiles::default()
+            };
+        }
+        let unified = root.join("unified").join(rel);
+        CgroupFiles {
+            v2: None,
+            unified_cpu: unified.is_dir().then_some(unified),
+            cpuacct: first_dir(root, &["cpuacct", "cpu,cpuacct"], rel),
+            memory: first_dir(root, &["memory"], rel),
+            pids: first_dir(root, &["pids"], rel),
+        }
+    }
+
+    /// A sample from the files alone; `None` when they are gone (the task has exited).
+    pub fn sample(&self) -> Option<TaskStats> {
+        let mut stats = TaskStats {
+            timestamp_ns: now_ns(),
+            ..TaskStats::default()
+        };
+        self.fill(&mut stats);
+        (stats.cpu_total_ns.is_some() || stats.memory_usage.is_some()).then_some(stats)
+    }
+
+    /// Fills the fields still `None`. On a hybrid host the unified hierarchy comes first: its
+    /// `cpu.stat` counts CPU time even where no controller is enabled in it.
+    pub fn fill(&self, stats: &mut TaskStats) {
+        if let Some(dir) = &self.v2 {
+            fill_v2(stats, dir);
+            return;
+        }
+        if let Some(dir) = &self.unified_cpu {
+            fill_v2_cpu(stats, dir);
+        }
+        fill_v1(stats, self);
+    }
 }
 
 fn now_ns() -> u64 {
@@ -74,21 +122,9 @@ fn now_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Fills the fields still `None` from the cgroup at `cgroup` (a path as systemd reports it)
-/// under `root`. On a hybrid host the unified hierarchy comes first: its `cpu.stat` counts
-/// CPU time even where no controller is enabled in it.
+/// Fills the fields still `None` from the cgroup at `cgroup` under `root`.
 pub fn fill_from_cgroup(stats: &mut TaskStats, root: &Path, cgroup: &str) {
-    let rel = cgroup.trim_start_matches('/');
-    if root.join("cgroup.controllers").exists() {
-        fill_v2(stats, &root.join(rel));
-        return;
-    }
-    // Hybrid: the unified hierarchy has no controllers, but its cpu.stat counts CPU time.
-    let unified = root.join("unified").join(rel);
-    if unified.is_dir() {
-        fill_v2_cpu(stats, &unified);
-    }
-    fill_v1(stats, root, rel);
+    CgroupFiles::locate(root, cgroup).fill(stats);
 }
 
 fn fill_v2(stats: &mut TaskStats, dir: &Path) {
@@ -114,13 +150,10 @@ fn fill_v2_cpu(stats: &mut TaskStats, dir: &Path) {
     set(&mut stats.cpu_throttled_ns, usec("throttled_usec"));
 }
 
-fn fill_v1(stats: &mut TaskStats, root: &Path, rel: &str) {
+fn fill_v1(stats: &mut TaskStats, dirs: &CgroupFiles) {
     // On a hybrid host the unified cpu.stat has already said all there is about CPU.
     let cpu_known = stats.cpu_total_ns.is_some() && stats.cpu_user_ns.is_some();
-    let cpuacct = (!cpu_known)
-        .then(|| first_dir(root, &["cpuacct", "cpu,cpuacct"], rel))
-        .flatten();
-    if let Some(dir) = &cpuacct {
+    if let Some(dir) = dirs.cpuacct.as_ref().filter(|_| !cpu_known) {
         set(&mut stats.cpu_total_ns, number(dir, "cpuacct.usage"));
         let ticks = read(dir, "cpuacct.stat");
         let ns = |k| {
@@ -132,23 +165,23 @@ fn fill_v1(stats: &mut TaskStats, root: &Path, rel: &str) {
         set(&mut stats.cpu_user_ns, ns("user"));
         set(&mut stats.cpu_system_ns, ns("system"));
     }
-    if let Some(dir) = first_dir(root, &["memory"], rel) {
-        let mem = read(&dir, "memory.stat");
+    if let Some(dir) = &dirs.memory {
+        let mem = read(dir, "memory.stat");
         let key = |k| mem.as_deref().and_then(|t| keyed(t, k));
         set(
             &mut stats.memory_usage,
-            number(&dir, "memory.usage_in_bytes"),
+            number(dir, "memory.usage_in_bytes"),
         );
         set(
             &mut stats.memory_peak,
-            number(&dir, "memory.max_usage_in_bytes"),
+            number(dir, "memory.max_usage_in_bytes"),
         );
         set(&mut stats.memory_rss, key("rss"));
         set(&mut stats.memory_cache, key("cache"));
         set(&mut stats.memory_swap, key("swap"));
     }
-    if let Some(dir) = first_dir(root, &["pids"], rel) {
-        set(&mut stats.tasks, number(&dir, "pids.current"));
+    if let Some(dir) = &dirs.pids {
+        set(&mut stats.tasks, number(dir, "pids.current"));
     }
 }
 

@@ -309,6 +309,8 @@ impl driver_server::Driver for Driver {
         let (tx, rx) = mpsc::channel(1);
         tokio::spawn(async move {
             let mut meter = CpuMeter::default();
+            let mut ticks = tokio::time::interval_at(stats::aligned_start(interval), interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let message = match engine.sample(&sampler).await {
                     Ok(sample) => Ok(pb::TaskStatsResponse {
@@ -326,7 +328,7 @@ impl driver_server::Driver for Driver {
                     return;
                 }
                 tokio::select! {
-                    () = tokio::time::sleep(interval) => {}
+                    _ = ticks.tick() => {}
                     () = tx.closed() => return,
                 }
             }

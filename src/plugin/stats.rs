@@ -5,6 +5,10 @@
 //! since Nomad publishes a listed zero but hides an unlisted one.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::proto::driver::{
     CpuUsage, MemoryUsage, TaskResourceUsage, TaskStats, cpu_usage, memory_usage,
@@ -13,6 +17,18 @@ use super::state::Compute;
 use super::timestamp;
 use crate::core::cpu_meter::CpuPercent;
 use crate::core::stats::TaskStats as Sample;
+
+/// When a stream sampling every `interval` should tick next: on the next multiple of the
+/// interval since the plugin's first stream. Streams with the same interval then wake
+/// together, one timer for all of them instead of one wake-up each, spread over the second.
+pub fn aligned_start(interval: Duration) -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let period = interval.as_nanos().max(1);
+    let elapsed = Instant::now().saturating_duration_since(epoch).as_nanos();
+    let next = (elapsed / period + 1) * period;
+    epoch + Duration::from_nanos(u64::try_from(next).unwrap_or(u64::MAX))
+}
 
 /// The TaskStats message for one sample; `agg_resource_usage` and its parts are always set.
 pub fn task_stats(id: &str, sample: &Sample, cpu: CpuPercent, compute: Compute) -> TaskStats {
@@ -82,6 +98,15 @@ fn memory(sample: &Sample) -> MemoryUsage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_with_one_interval_tick_together() {
+        let interval = Duration::from_secs(3600);
+        let first = aligned_start(interval);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(aligned_start(interval), first);
+        assert!(first > Instant::now());
+    }
 
     #[test]
     fn ticks_are_the_mhz_the_percentage_stands_for() {

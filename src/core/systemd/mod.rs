@@ -119,7 +119,6 @@ impl Systemd {
         self.calls.acquire().await.ok()
     }
 
-
     pub fn bus(&self) -> Bus {
         self.bus
     }

@@ -42,7 +42,8 @@ impl Signals {
             .member("PropertiesChanged")
             .path_namespace("/org/freedesktop/systemd1/unit")
             .build()?;
-        let mut messages = MessageStream::for_match_rule(rule, conn, std::num::NonZeroUsize::new(BACKLOG)).await?;
+        let mut messages =
+            MessageStream::for_match_rule(rule, conn, std::num::NonZeroUsize::new(BACKLOG)).await?;
         let mut removed = manager.receive_job_removed().await?;
         let (changes, _) = broadcast::channel(BACKLOG);
         let (jobs, _) = broadcast::channel(BACKLOG);
