@@ -375,10 +375,19 @@ impl Alloc {
         wait_for_output(&self.stdout, text, timeout)
     }
 
-    /// Waits until `count` bytes have arrived on the task's stdout FIFO.
-    pub fn wait_for_stdout_bytes(&self, count: u64, timeout: Duration) {
+    /// Waits until `count` bytes have arrived on the task's stdout FIFO; returns how long
+    /// they took from the first byte to the last.
+    pub fn wait_for_stdout_bytes(&self, count: u64, timeout: Duration) -> Duration {
         let deadline = Instant::now() + timeout;
-        while self.stdout.lock().unwrap().count < count {
+        loop {
+            {
+                let seen = self.stdout.lock().unwrap();
+                if seen.count >= count
+                    && let (Some(first), Some(last)) = (seen.first, seen.last)
+                {
+                    return last - first;
+                }
+            }
             assert!(Instant::now() < deadline, "stdout stalled");
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -428,12 +437,16 @@ fn drain(path: &Path) -> Arc<Mutex<Received>> {
             return;
         };
         drop(present);
-        let mut buf = [0u8; 4096];
+        // Nomad's logmon copies with Go's io.Copy, 32 KiB at a time.
+        let mut buf = vec![0u8; 32 * 1024];
         while let Ok(n) = fifo.read(&mut buf) {
             if n == 0 {
                 break;
             }
             let mut seen = sink.lock().unwrap();
+            let now = Instant::now();
+            seen.first.get_or_insert(now);
+            seen.last = Some(now);
             seen.count += n as u64;
             // Tests look at the start of the output; benchmarks only count.
             if seen.bytes.len() < KEEP {
@@ -452,6 +465,9 @@ const KEEP: usize = 1 << 20;
 pub struct Received {
     pub bytes: Vec<u8>,
     pub count: u64,
+    /// When the first and the latest bytes arrived.
+    pub first: Option<Instant>,
+    pub last: Option<Instant>,
 }
 
 fn wait_for_output(buf: &Arc<Mutex<Received>>, text: &str, timeout: Duration) -> String {
