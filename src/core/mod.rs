@@ -4,7 +4,9 @@
 //! into [`TaskSpec`]s and call the [`Engine`].
 
 pub mod cpu_meter;
+pub mod cty;
 pub mod description;
+pub mod driver_config;
 pub mod engine;
 pub mod error;
 pub mod exec;

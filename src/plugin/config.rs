@@ -1,8 +1,8 @@
 //! The agent's `plugin "nomad-systemd" { config { ... } }` block: its schema and its values.
 
-use super::cty::{ConfigError, Object};
 use super::hclspec::{defaulted, object};
 use super::proto::hclspec::Spec;
+use crate::core::cty::{ConfigError, Object};
 use crate::core::{Bus, EngineOptions};
 
 /// The operator's settings for this plugin.

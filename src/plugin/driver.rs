@@ -20,9 +20,10 @@ use super::fingerprint::{self, fingerprint};
 use super::handle::{self, DriverState};
 use super::proto::driver::{self as pb, driver_server};
 use super::state::PluginState;
-use super::task_config::{self, DriverConfig};
+use super::task_config;
 use super::{stats, status, timestamp, translate};
 use crate::core::cpu_meter::CpuMeter;
+use crate::core::driver_config::DriverConfig;
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{Error, ExitResult, Signal, TaskState};
 

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::task_config::LogDriver;
+use crate::core::driver_config::LogDriver;
 use crate::core::{TaskSpec, UnitName};
 
 /// The handle version this plugin writes and reads. Nomad reserves 0.

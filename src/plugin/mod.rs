@@ -6,7 +6,6 @@
 
 mod base;
 mod config;
-mod cty;
 mod driver;
 mod exec;
 mod fingerprint;

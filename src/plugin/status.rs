@@ -9,9 +9,9 @@ use prost::Message;
 use tonic::codegen::Bytes;
 use tonic::{Code, Status};
 
-use super::cty::ConfigError;
 use super::proto::{rpc, structs};
 use crate::core::Error;
+use crate::core::cty::ConfigError;
 
 const RECOVERABLE_TYPE_URL: &str =
     "type.googleapis.com/hashicorp.nomad.plugins.shared.structs.RecoverableError";

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::config::PluginConfig;
 use super::proto::driver as pb;
-use super::task_config::{DriverConfig, LogDriver};
+use crate::core::driver_config::{DriverConfig, LogDriver};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec};
 

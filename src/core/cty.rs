@@ -1,4 +1,6 @@
-//! Reading configuration values as Nomad sends them: cty values encoded as msgpack.
+//! Reading configuration values as Nomad sends them: cty values encoded as msgpack. The
+//! plugin decodes Nomad's configs with it; `run -f` encodes a task file's values the same way
+//! and decodes them here too.
 //!
 //! Nomad decodes a job's `config` block (and the agent's `plugin { config {} }` block) with the
 //! schema we return, then encodes the result with go-cty's msgpack encoder. Facts this reader
