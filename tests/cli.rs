@@ -314,3 +314,51 @@ async fn exec_from_a_terminal_gets_a_terminal_of_the_same_size() {
     assert!(seen.contains("got typed"), "{seen:?}");
     cli(&["stop", unit.as_str(), "--signal", "KILL"]).ok();
 }
+
+#[tokio::test]
+async fn run_reads_a_task_file_checked_like_a_nomad_job() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/batch.task.hcl");
+    let ran = cli(&["run", "--wait", "--task-dir", "-f", example]);
+    assert_eq!(ran.code(), 3, "{}", ran.stderr());
+    assert!(ran.stderr().contains("-generate-"), "{}", ran.stderr());
+
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.task.hcl");
+    std::fs::write(
+        &typo,
+        "task \"t\" {\n  config {\n    comand = \"/bin/true\"\n  }\n}\n",
+    )
+    .unwrap();
+    let refused = cli(&["run", "--wait", "-f", typo.to_str().unwrap()]);
+    assert_eq!(refused.code(), 1);
+    assert!(
+        refused.stderr().contains("config.comand"),
+        "{}",
+        refused.stderr()
+    );
+}
+
+#[tokio::test]
+async fn a_spinner_shows_on_a_terminal_and_is_cleared() {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
+        .args(["run", "--name", "spin", "--wait", "--", "/bin/true"])
+        .stderr(std::process::Stdio::from(pty.slave.try_clone().unwrap()))
+        .output()
+        .unwrap();
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let seen = String::from_utf8_lossy(&seen);
+    assert_eq!(out.status.code(), Some(0), "{seen}");
+    assert!(seen.contains("| starting spin"), "{seen:?}");
+    assert!(seen.contains("\r\x1b[2K"), "the line is cleared: {seen:?}");
+}

@@ -4,10 +4,12 @@
 mod exec;
 mod format;
 mod logs;
+mod progress;
 mod ps;
 mod run;
 mod stats;
 mod stop;
+mod task_file;
 mod terminal;
 
 use std::process::ExitCode;

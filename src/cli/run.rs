@@ -8,6 +8,8 @@ use clap::Args;
 
 use super::GlobalArgs;
 use super::format;
+use super::progress::Progress;
+use super::task_file::{self, TaskFile};
 use crate::core::standalone::StandaloneTask;
 use crate::core::{Error, MemoryMax, Resources, Signal, Stdio};
 
@@ -17,8 +19,13 @@ const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     nomad-systemd run --wait -- /bin/sh -c 'echo hello; exit 3'\n  \
-    nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080")]
+    nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080\n  \
+    nomad-systemd run --wait --task-dir -f examples/batch.task.hcl")]
 pub struct RunArgs {
+    /// Read the task from a file written like a Nomad task (HCL, or TOML if it ends in
+    /// .toml), checked as the plugin checks a job; options given here override it.
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with_all = ["command", "argv"])]
+    file: Option<PathBuf>,
     /// The program to run (instead of giving it after `--`).
     #[arg(long, value_name = "CMD", conflicts_with = "argv")]
     command: Option<String>,
@@ -109,13 +116,15 @@ pub struct RunArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> {
-    let (command, argv) = match (args.command, args.argv.split_first()) {
-        (Some(command), _) => (command, args.args),
-        (None, Some((first, rest))) => (first.clone(), rest.to_vec()),
-        (None, None) => {
+    let file = args.file.as_deref().map(task_file::read).transpose()?;
+    let (command, argv) = match (&file, args.command, args.argv.split_first()) {
+        (Some(f), _, _) => (f.config.command.clone(), f.config.args.clone()),
+        (None, Some(command), _) => (command, args.args),
+        (None, None, Some((first, rest))) => (first.clone(), rest.to_vec()),
+        (None, None, None) => {
             return Err(Error::invalid(
                 "command",
-                "is required: give it after `--` or with --command",
+                "is required: give it after `--`, with --command, or in a task file (-f)",
             ));
         }
     };
@@ -126,32 +135,53 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         },
         _ => Stdio::Journal,
     };
+    // What the command line gives wins over the file; the file over the defaults.
+    let from_file = |get: fn(&TaskFile) -> u64| file.as_ref().map_or(0, get);
+    let or_file =
+        |flag: u64, get: fn(&TaskFile) -> u64| if flag != 0 { flag } else { from_file(get) };
+    let mut env = file.as_ref().map(|f| f.env.clone()).unwrap_or_default();
+    env.extend(args.env);
     let spec = StandaloneTask {
-        name: args.name,
+        name: args.name.or_else(|| file.as_ref()?.name.clone()),
         alloc_id: args.alloc_id,
         job_name: args.job,
         group_name: args.task_group,
         command,
         args: argv,
-        env: args.env,
-        user: args.user,
-        group: args.group,
-        working_dir: args.workdir,
+        env,
+        user: args.user.or_else(|| file.as_ref()?.user.clone()),
+        group: args.group.or_else(|| file.as_ref()?.config.group.clone()),
+        working_dir: args.workdir.or_else(|| {
+            file.as_ref()?
+                .config
+                .working_dir
+                .as_ref()
+                .map(PathBuf::from)
+        }),
         resources: Resources {
-            cpu_mhz: args.cpu,
+            cpu_mhz: or_file(args.cpu, |f| f.cpu_mhz),
             cores: args.cores,
-            memory_mb: args.memory,
-            memory_max: args.memory_max.unwrap_or_default(),
-            oom_score_adjust: args.oom_score_adjust,
+            memory_mb: or_file(args.memory, |f| f.memory_mb),
+            memory_max: args
+                .memory_max
+                .or_else(|| Some(file.as_ref()?.memory_max))
+                .unwrap_or_default(),
+            oom_score_adjust: match (args.oom_score_adjust, &file) {
+                (0, Some(f)) => f.config.oom_score_adj,
+                (n, _) => n,
+            },
         },
         alloc_dir_root: args.task_dir.then_some(args.alloc_dir_root),
-        kill_signal: args.kill_signal,
-        kill_timeout: args.kill_timeout,
+        kill_signal: args.kill_signal.or_else(|| file.as_ref()?.kill_signal),
+        kill_timeout: args.kill_timeout.or_else(|| file.as_ref()?.kill_timeout),
     }
     .build()?;
 
     let engine = global.engine().await?;
-    let started = engine.start(&spec, stdio).await?;
+    let started = {
+        let _progress = Progress::show(format!("starting {}", spec.name));
+        engine.start(&spec, stdio).await?
+    };
     for warning in &started.warnings {
         eprintln!("warning: {warning}");
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use super::progress::Progress;
 use super::stats::parse_unit;
 use super::{GlobalArgs, OutputFormat};
 use crate::core::{Engine, Error, ExitResult, Signal, UnitName};
@@ -45,12 +46,13 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
         args.units.clone()
     };
     let stops = units.iter().map(|unit| stop_one(&engine, &args, unit));
+    let outcomes = {
+        let _progress = Progress::show(format!("stopping {} task(s)", units.len()));
+        futures_util::future::join_all(stops).await
+    };
     let mut stopped = Vec::new();
     let mut failed = false;
-    for (unit, outcome) in units
-        .iter()
-        .zip(futures_util::future::join_all(stops).await)
-    {
+    for (unit, outcome) in units.iter().zip(outcomes) {
         match outcome {
             Ok(exit) => stopped.push(Stopped {
                 unit: unit.clone(),
