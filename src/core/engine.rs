@@ -342,18 +342,14 @@ impl Engine {
             Err(e) => return Err(e),
         }
         // A transient unit is unloaded once stopped and reset; wait until systemd has done so.
-        match self
-            .systemd
-            .wait_until(unit, Some(KILL_GRACE), |_| false)
-            .await
-        {
-            Err(Error::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-            Ok(_) => Err(Error::Timeout {
+        if self.systemd.wait_until_unloaded(unit, KILL_GRACE).await? {
+            Ok(())
+        } else {
+            Err(Error::Timeout {
                 action: "unload",
                 unit: unit.to_string(),
                 seconds: KILL_GRACE.as_secs(),
-            }),
+            })
         }
     }
 }

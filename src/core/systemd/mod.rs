@@ -35,6 +35,10 @@ const JOB_INTERFACE: &str = "org.freedesktop.systemd1.Job";
 /// How often a waiter re-reads state when no signal arrives: a safety net only, since every
 /// change is signalled on a connection that stays up.
 const POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a unit may read as missing, or systemd as unreachable, before a waiter believes
+/// it (systemd re-executing itself takes a moment to come back with its units).
+const SETTLE: Duration = Duration::from_secs(5);
+const SETTLE_STEP: Duration = Duration::from_millis(200);
 /// How often a job's existence is checked while its end is awaited (a missed `JobRemoved`).
 const JOB_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Method calls in flight at once on our connection. The bus daemon refuses more than its
@@ -256,11 +260,48 @@ impl Systemd {
     /// Waits until `done` holds for the unit's state, re-reading it on every change signal
     /// (and, as a safety net, every [`POLL_INTERVAL`]). Returns the last snapshot and whether
     /// `done` held before `timeout` (`None`, or one too long to represent, waits forever).
-    /// [`Error::NotFound`] if the unit disappears.
+    /// [`Error::NotFound`] if the unit disappears for good: while systemd reloads or
+    /// re-executes itself a unit can read as missing for a moment, so a unit is declared gone
+    /// only when it stays missing for [`SETTLE`].
     pub async fn wait_until(
         &self,
         name: &UnitName,
         timeout: Option<Duration>,
+        done: impl Fn(&UnitSnapshot) -> bool,
+    ) -> Result<(UnitSnapshot, bool)> {
+        self.wait_for(name, timeout, true, done).await
+    }
+
+    /// Waits until systemd has unloaded the unit; `false` if it is still loaded at `timeout`.
+    pub async fn wait_until_unloaded(&self, name: &UnitName, timeout: Duration) -> Result<bool> {
+        match self.wait_for(name, Some(timeout), false, |_| false).await {
+            Err(Error::NotFound(_)) => Ok(true),
+            Err(e) => Err(e),
+            Ok(_) => Ok(false),
+        }
+    }
+
+    /// A snapshot that tolerates systemd being briefly away or its unit briefly unknown
+    /// (a reload or re-execution), retrying for up to [`SETTLE`] before giving the error.
+    async fn settled_snapshot(&self, name: &UnitName) -> Result<UnitSnapshot> {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            match self.snapshot(name).await {
+                Err(Error::NotFound(_) | Error::Unreachable { .. })
+                    if Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(SETTLE_STEP).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn wait_for(
+        &self,
+        name: &UnitName,
+        timeout: Option<Duration>,
+        settle: bool,
         done: impl Fn(&UnitSnapshot) -> bool,
     ) -> Result<(UnitSnapshot, bool)> {
         let path = object_path(name);
@@ -268,7 +309,11 @@ impl Systemd {
         let mut changes = self.signals().await?.changes();
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            let snapshot = self.snapshot(name).await?;
+            let snapshot = if settle {
+                self.settled_snapshot(name).await?
+            } else {
+                self.snapshot(name).await?
+            };
             if done(&snapshot) {
                 return Ok((snapshot, true));
             }

@@ -153,8 +153,12 @@ impl UnitSnapshot {
         }
     }
 
+    /// Whether systemd knows the unit. A unit whose definition failed to load again (after a
+    /// `daemon-reload` systemd re-reads transient units from their saved files, and systemd
+    /// before v254 writes `ExecStartEx=` there, which it then cannot read: `bad-setting`) is
+    /// still there, its processes still running, and is treated as such.
     pub fn is_loaded(&self) -> bool {
-        self.load_state == "loaded"
+        !self.load_state.is_empty() && self.load_state != "not-found"
     }
 
     /// The main process has run and is gone (or the unit ended without ever running it).

@@ -1,0 +1,74 @@
+//! Tasks across systemd reloading and re-executing itself. In their own test binary: binaries
+//! run one after another, so no other test is mid-call while systemd restarts.
+
+mod support;
+
+use std::time::Duration;
+
+use nomad_systemd::core::{Signal, Stdio, TaskState};
+use support::*;
+
+/// The tests here restart systemd, so they take turns.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn systemctl(action: &str) {
+    let done = std::process::Command::new("systemctl")
+        .arg(action)
+        .status()
+        .unwrap();
+    assert!(done.success(), "systemctl {action}");
+}
+
+#[tokio::test]
+async fn a_wait_survives_systemd_reloading_and_reexecuting_itself() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let engine = engine().await;
+    let (spec, _root) = shell_task("reexec", "sleep 2; exit 6");
+    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
+    let waiting = {
+        let engine = engine.clone();
+        let unit = started.unit.clone();
+        tokio::spawn(async move { engine.wait(&unit).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    systemctl("daemon-reload");
+    systemctl("daemon-reexec");
+    // The exit comes at ~2 s; the waiter must hear of it through the re-executed manager,
+    // not from the minute-long safety re-read.
+    let exit = tokio::time::timeout(Duration::from_secs(15), waiting)
+        .await
+        .expect("the wait ends soon after the task")
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.exit_code, 6);
+    engine.destroy(&started.unit).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_task_stays_controllable_after_a_reload() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let engine = engine().await;
+    let (spec, _root) = shell_task(
+        "reloaded",
+        "trap 'echo hup > /alloc/hup' HUP; echo up > /alloc/up; while :; do sleep 0.1; done",
+    );
+    let started = engine.start(&spec, Stdio::Journal).await.unwrap();
+    wait_for_file(&alloc_dir(&spec).join("up"), Duration::from_secs(10));
+    systemctl("daemon-reload");
+    assert_eq!(
+        engine.status(&started.unit).await.unwrap().state,
+        TaskState::Running
+    );
+    engine
+        .signal(&started.unit, Signal::from_number(1).unwrap())
+        .await
+        .unwrap();
+    wait_for_file(&alloc_dir(&spec).join("hup"), Duration::from_secs(10));
+    let exit = engine
+        .stop(&started.unit, Signal::TERM, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(exit.signal, 15);
+    engine.destroy(&started.unit).await.unwrap();
+    assert_no_unit(&engine, &started.unit).await;
+}
