@@ -3,6 +3,7 @@
 
 mod exec;
 mod format;
+mod generate;
 mod logs;
 mod progress;
 mod ps;
@@ -84,6 +85,10 @@ pub enum Command {
         cookie in the environment; it then runs as this command. Started by hand, it explains \
         that and exits 1.")]
     Plugin,
+    /// Write the man pages and shell completions generated from these definitions into
+    /// DIR/man and DIR/completions.
+    #[command(hide = true)]
+    GenerateDocs(generate::GenerateArgs),
 }
 
 impl GlobalArgs {
@@ -110,6 +115,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Plugin = cli.command {
         return crate::plugin::main();
+    }
+    if let Command::GenerateDocs(args) = &cli.command {
+        return generate::run(args);
     }
     restore_default_sigpipe();
     tracing_subscriber::fmt()
@@ -139,6 +147,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         Command::Stop(args) => stop::run(global, args).await,
         Command::Exec(args) => exec::run(global, args).await,
         Command::Plugin => unreachable!("the plugin runs before the CLI's runtime starts"),
+        Command::GenerateDocs(_) => unreachable!("docs are generated before the runtime starts"),
     }
 }
 

@@ -1,0 +1,117 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_nomad_systemd_global_optspecs
+    string join \n bus= slice= h/help V/version
+end
+
+function __fish_nomad_systemd_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_nomad_systemd_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_nomad_systemd_using_subcommand
+    set -l cmd (__fish_nomad_systemd_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -s V -l version -d 'Print version'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "ps" -d 'List task units'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "stats" -d 'Show a task\'s resource usage'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "logs" -d 'Print a task\'s output from the journal'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s f -l file -d 'Read the task from a file written like a Nomad task (HCL, or TOML if it ends in .toml), checked as the plugin checks a job; options given here override it' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l command -d 'The program to run (instead of giving it after `--`)' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l arg -d 'An argument for --command; repeat for more' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l name -d 'Task name [default: the program\'s file name]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l alloc-id -d 'Allocation id [default: a new UUID]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l job -d 'Job name [default: the task name]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l task-group -d 'Task group name [default: the task name]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s e -l env -d 'Set an environment variable; repeat for more' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l user -d 'Run as this user' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l group -d 'Run with this primary group' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l workdir -d 'Working directory inside the unit [default: /local with --task-dir]' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l cpu -d 'CPU in MHz, as Nomad\'s resources.cpu (sets the CPU weight)' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l cores -d 'Reserved cores as a cpuset list, e.g. 0-1,3' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory -d 'Memory in MiB, as Nomad\'s resources.memory' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory-max -d 'Hard memory limit in MiB above --memory, as Nomad\'s memory_max; -1 for none' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l oom-score-adjust -d 'The OOM killer\'s bias for the task, -1000 (never kill) to 1000 (kill first)' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-signal -d 'Signal a stop sends first [default: SIGTERM, as Nomad]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-timeout -d 'How long a stop waits before SIGKILL, e.g. 5s, 1m [default: 5s, as Nomad]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l alloc-dir-root -d 'Where --task-dir creates <alloc-id>/ directories' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stdout -d 'Append the task\'s stdout to this file or write it into this FIFO [default: journal]' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stderr -d 'Append the task\'s stderr to this file or write it into this FIFO [default: journal]' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l task-dir -d 'Create Nomad\'s task directories and bind them at /alloc, /local and /secrets'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l wait -d 'Wait for the task to exit, remove its unit, and exit with the task\'s exit status. Ctrl-C stops the task'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s o -l output -r -f -a "table\t''
+json\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s a -l all -d 'Include tasks that have exited'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s l -l long -d 'Add each task\'s main PID, CPU time, memory and uptime (reads every unit)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s o -l output -r -f -a "table\t''
+json\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s w -l watch -d 'Print a new sample every second until interrupted, with CPU as a percentage of a core'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s n -l lines -d 'Only the last N lines' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s f -l follow -d 'Keep printing new output until interrupted'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l stdout -d 'Only the task\'s stdout'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l stderr -d 'Only the task\'s stderr'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s s -l signal -d 'Signal to send first [default: the task\'s kill signal]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s t -l timeout -d 'How long to wait before SIGKILL, e.g. 10s [default: the task\'s kill timeout]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s o -l output -r -f -a "table\t''
+json\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l all -d 'Stop every task unit'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l keep -d 'Leave the stopped unit loaded, so `ps --all` still shows it'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s t -l tty -d 'Give the command a terminal [default: when stdin is one]'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s T -l no-tty -d 'Never give the command a terminal: stdout and stderr stay apart'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "ps" -d 'List task units'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "stats" -d 'Show a task\'s resource usage'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "logs" -d 'Print a task\'s output from the journal'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
