@@ -819,3 +819,45 @@ async fn journald_logging_sends_output_to_the_journal_and_none_to_nomad() {
     conn.destroy(&id).await;
     assert!(!alloc.has_stdout(), "Nomad's FIFO received output");
 }
+
+#[tokio::test]
+async fn a_task_whose_logs_nobody_reads_never_blocks_the_plugin() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("flood");
+    let fifo = alloc.path("alloc/logs/stalled.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // A reader that is there but never reads: the pipe fills and the task blocks in write().
+    let _stalled = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let task = pb::TaskConfig {
+        stdout_path: fifo.display().to_string(),
+        ..alloc.task_config(shell("while :; do echo flooding-the-log-with-lines; done"))
+    };
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The plugin is not in the log path, so it answers at once and starts other tasks.
+    let started = Instant::now();
+    let other = alloc.task_config(shell("exit 0"));
+    conn.start(other.clone()).await.unwrap();
+    assert_eq!(conn.wait(&other.id).await.result.unwrap().exit_code, 0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    conn.driver
+        .stop_task(pb::StopTaskRequest {
+            task_id: id.clone(),
+            timeout: Some(prost_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
+            signal: "SIGTERM".into(),
+        })
+        .await
+        .unwrap();
+    assert!(conn.wait(&id).await.result.unwrap().signal > 0);
+    conn.destroy(&id).await;
+    conn.destroy(&other.id).await;
+}
