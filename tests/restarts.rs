@@ -13,7 +13,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 fn systemctl(action: &str) {
     let done = std::process::Command::new("systemctl")
-        .arg(action)
+        .args(action.split(' '))
         .status()
         .unwrap();
     assert!(done.success(), "systemctl {action}");
@@ -71,4 +71,44 @@ async fn a_task_stays_controllable_after_a_reload() {
     assert_eq!(exit.signal, 15);
     engine.destroy(&started.unit).await.unwrap();
     assert_no_unit(&engine, &started.unit).await;
+}
+
+#[tokio::test]
+async fn a_plugin_waits_through_a_bus_daemon_restart_and_reconnects() {
+    use nomad_systemd::plugin::proto::driver as pb;
+    use support::plugin::{Alloc, Plugin, driver_config};
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("busless");
+    let task = alloc.task_config(driver_config("/bin/sh", &["-c", "sleep 3; exit 4"]));
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    let waiting = {
+        let mut driver = conn.driver.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            driver
+                .wait_task(pb::WaitTaskRequest { task_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    systemctl("restart dbus.service");
+    let waited = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("WaitTask answers once the task ends")
+        .unwrap();
+    assert_eq!(
+        (waited.result.unwrap().exit_code, waited.err.as_str()),
+        (4, "")
+    );
+    // The plugin is connected again: a new task starts and ends.
+    let next = Alloc::new("busless-next");
+    let again = next.task_config(driver_config("/bin/true", &[]));
+    conn.start(again.clone()).await.unwrap();
+    assert_eq!(conn.wait(&again.id).await.result.unwrap().exit_code, 0);
+    conn.destroy(&again.id).await;
+    conn.destroy(&id).await;
 }

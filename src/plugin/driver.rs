@@ -25,8 +25,10 @@ use super::{stats, status, timestamp, translate};
 use crate::core::cpu_meter::CpuMeter;
 use crate::core::driver_config::DriverConfig;
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
-use crate::core::{Error, ExitResult, Signal, TaskState};
+use crate::core::{Error, ExitResult, Signal, TaskState, UnitName};
 
+/// Between attempts to reach systemd again while a WaitTask is outstanding.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// Nomad's default stats interval, for a request that names none.
 const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// The shortest stats interval we honour; each sample is a few D-Bus calls.
@@ -192,9 +194,8 @@ impl driver_server::Driver for Driver {
     ) -> Result<Response<pb::WaitTaskResponse>, Status> {
         let id = request.into_inner().task_id;
         let task = self.state.task(&id)?;
-        let engine = self.state.engine().await?;
         // Nomad reads `result` unconditionally; a failure travels in `err` beside it.
-        let (result, err) = match engine.wait(&task.unit).await {
+        let (result, err) = match self.wait_through_outages(&task.unit).await {
             Ok(exit) => (exit, String::new()),
             Err(e) => (ExitResult::default(), e.to_string()),
         };
@@ -425,6 +426,31 @@ impl driver_server::Driver for Driver {
         _: Request<pb::DestroyNetworkRequest>,
     ) -> Result<Response<pb::DestroyNetworkResponse>, Status> {
         Err(Status::unimplemented(NO_NETWORK_CREATION))
+    }
+}
+
+impl Driver {
+    /// Waits for the task's exit across losses of the bus (the bus daemon restarted, systemd
+    /// away): reconnects and waits again, since an answer now would tell Nomad the task ended
+    /// when it did not. Other errors (the unit is gone) are final.
+    async fn wait_through_outages(&self, unit: &UnitName) -> Result<ExitResult, Error> {
+        loop {
+            let outcome = match self.state.engine().await {
+                Ok(engine) => engine.wait(unit).await,
+                Err(_) => Err(Error::Unreachable {
+                    bus: "configured",
+                    reason: "not connected".into(),
+                }),
+            };
+            match outcome {
+                Err(Error::Unreachable { reason, .. }) => {
+                    tracing::warn!(unit = %unit, reason, "lost systemd while waiting; reconnecting");
+                    self.state.disconnect().await;
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+                other => return other,
+            }
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::sync::{OnceCell, Semaphore, broadcast};
 use zbus::{Connection, OwnedObjectPath};
 use zbus_systemd::systemd1::ManagerProxy;
 
-use signals::Signals;
+use signals::{Feed, Signals};
 
 pub use snapshot::{ActiveState, ExecContext, UnitSnapshot};
 
@@ -326,8 +326,9 @@ impl Systemd {
             loop {
                 tokio::select! {
                     change = changes.recv() => match change {
-                        Ok(changed) if changed.as_str() == path => break,
-                        Ok(_) => {}
+                        Ok(Feed::Signal(changed)) if changed.as_str() == path => break,
+                        Ok(Feed::Signal(_)) => {}
+                        Ok(Feed::Lost) => return Err(self.lost_connection()),
                         // Fell behind: something may have changed; read again.
                         Err(broadcast::error::RecvError::Lagged(_)) => break,
                         Err(broadcast::error::RecvError::Closed) => return Err(self.lost_connection()),
@@ -342,7 +343,7 @@ impl Systemd {
     /// caught by checking whether the job object still exists.
     async fn wait_for_job(
         &self,
-        jobs: &mut broadcast::Receiver<signals::JobDone>,
+        jobs: &mut broadcast::Receiver<Feed<signals::JobDone>>,
         job: &OwnedObjectPath,
         action: &'static str,
         unit: &UnitName,
@@ -352,8 +353,9 @@ impl Systemd {
         loop {
             tokio::select! {
                 finished = jobs.recv() => match finished {
-                    Ok(done) if done.job == *job => return Ok(done.result),
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(Feed::Signal(done)) if done.job == *job => return Ok(done.result),
+                    Ok(Feed::Lost) => return Err(self.lost_connection()),
+                    Ok(Feed::Signal(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return Err(self.lost_connection()),
                 },
                 () = tokio::time::sleep(JOB_POLL_INTERVAL) => {

@@ -24,10 +24,18 @@ pub struct JobDone {
     pub result: String,
 }
 
+/// What a feed carries: a signal, or word that the connection is gone and no more will come
+/// (the bus daemon restarted, say), so waiters stop waiting on it.
+#[derive(Debug, Clone)]
+pub enum Feed<T> {
+    Signal(T),
+    Lost,
+}
+
 /// The two feeds. Dropping the last handle stops the receivers, which releases the connection.
 pub struct Signals {
-    changes: broadcast::Sender<OwnedObjectPath>,
-    jobs: broadcast::Sender<JobDone>,
+    changes: broadcast::Sender<Feed<OwnedObjectPath>>,
+    jobs: broadcast::Sender<Feed<JobDone>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -52,9 +60,10 @@ impl Signals {
             tokio::spawn(async move {
                 while let Some(Ok(message)) = messages.next().await {
                     if let Some(path) = message.header().path() {
-                        let _ = changes.send(path.to_owned().into());
+                        let _ = changes.send(Feed::Signal(path.to_owned().into()));
                     }
                 }
+                let _ = changes.send(Feed::Lost);
             })
         };
         let forward_jobs = {
@@ -62,12 +71,13 @@ impl Signals {
             tokio::spawn(async move {
                 while let Some(signal) = removed.next().await {
                     if let Ok(args) = signal.args() {
-                        let _ = jobs.send(JobDone {
+                        let _ = jobs.send(Feed::Signal(JobDone {
                             job: args.job.clone(),
                             result: args.result.clone(),
-                        });
+                        }));
                     }
                 }
+                let _ = jobs.send(Feed::Lost);
             })
         };
         Ok(Arc::new(Signals {
@@ -78,12 +88,12 @@ impl Signals {
     }
 
     /// Object paths of units whose properties changed, from now on.
-    pub fn changes(&self) -> broadcast::Receiver<OwnedObjectPath> {
+    pub fn changes(&self) -> broadcast::Receiver<Feed<OwnedObjectPath>> {
         self.changes.subscribe()
     }
 
     /// Jobs that finished, from now on.
-    pub fn jobs(&self) -> broadcast::Receiver<JobDone> {
+    pub fn jobs(&self) -> broadcast::Receiver<Feed<JobDone>> {
         self.jobs.subscribe()
     }
 }
