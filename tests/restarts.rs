@@ -104,7 +104,9 @@ async fn a_plugin_waits_through_a_bus_daemon_restart_and_reconnects() {
         (waited.result.unwrap().exit_code, waited.err.as_str()),
         (4, "")
     );
-    // The plugin is connected again: a new task starts and ends.
+    // A restart with nothing waiting: the next StartTask connects anew by itself.
+    systemctl("restart dbus.service");
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let next = Alloc::new("busless-next");
     let again = next.task_config(driver_config("/bin/true", &[]));
     conn.start(again.clone()).await.unwrap();

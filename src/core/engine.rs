@@ -86,6 +86,12 @@ impl Engine {
         &self.systemd
     }
 
+    /// Whether the bus connection is known to be lost; a caller keeping an engine should
+    /// then connect a new one.
+    pub fn is_alive(&self) -> bool {
+        self.systemd.is_alive()
+    }
+
     /// The service manager's version and the host's cgroup layout; an error means systemd
     /// does not answer on the bus.
     pub async fn host_info(&self) -> Result<HostInfo> {

@@ -74,7 +74,8 @@ impl PluginState {
     /// [`PluginState::engine`] for callers that report the core error themselves.
     pub async fn connect(&self, settings: &Settings) -> Result<Engine, Error> {
         let mut slot = self.engine.lock().await;
-        if let Some(engine) = slot.as_ref() {
+        // A lost connection (the bus daemon restarted) is replaced on next use.
+        if let Some(engine) = slot.as_ref().filter(|e| e.is_alive()) {
             return Ok(engine.clone());
         }
         let engine = Engine::connect(settings.config.engine_options()).await?;

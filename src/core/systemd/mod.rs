@@ -118,6 +118,12 @@ impl Systemd {
             .map_err(|e| self.classify("watch", "the manager", e))
     }
 
+    /// Whether the connection is known to be lost (its signal feeds ended). A connection
+    /// that has not needed signals yet counts as alive.
+    pub fn is_alive(&self) -> bool {
+        self.signals.get().is_none_or(|s| s.is_alive())
+    }
+
     /// Waits for room among the calls in flight; the permit is released when dropped.
     async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         self.calls.acquire().await.ok()

@@ -92,6 +92,11 @@ impl Signals {
         self.changes.subscribe()
     }
 
+    /// Whether both feeds still run; they end when the connection does.
+    pub fn is_alive(&self) -> bool {
+        self.tasks.iter().all(|t| !t.is_finished())
+    }
+
     /// Jobs that finished, from now on.
     pub fn jobs(&self) -> broadcast::Receiver<Feed<JobDone>> {
         self.jobs.subscribe()
