@@ -11,6 +11,7 @@ use super::error::{Error, Result};
 use super::exit::ExitResult;
 use super::host::{self, HostInfo};
 use super::mapping::{self, command};
+use super::property::Property;
 use super::signal::Signal;
 use super::stats::{self, TaskStats};
 use super::status::{TaskStatus, TaskSummary};
@@ -113,38 +114,48 @@ impl Engine {
             Stdio::To(output) => output,
         };
         let plan = plan.with_output(&output);
-        let result = match self
-            .systemd
-            .start_transient(&unit, &plan.properties, JOB_TIMEOUT)
-            .await
+        if let Some(reason) = self
+            .launch(&unit, plan.properties, &spec.command, JOB_TIMEOUT)
+            .await?
         {
-            Err(Error::Refused { message, .. }) if message.contains(EXEC_START_EX_ERROR) => {
-                let legacy = command::without_exec_ex(plan.properties)?;
-                self.systemd
-                    .start_transient(&unit, &legacy, JOB_TIMEOUT)
-                    .await?
-            }
-            other => other?,
-        };
-        if result != "done" {
-            // A program that exits within milliseconds can fail the start job although it
-            // ran; its exit result is then what `wait` reports. Only a failure to set up or
-            // execute the program is a failed start.
-            let failure = match self.systemd.snapshot(&unit).await {
-                Ok(s) => start_failure(&s, &result, &spec.command),
-                Err(_) => Some(format!("systemd's start job ended with '{result}'")),
-            };
-            if let Some(reason) = failure {
-                self.remove(&unit).await?;
-                return Err(Error::StartFailed {
-                    unit: unit.to_string(),
-                    reason,
-                });
-            }
+            self.remove(&unit).await?;
+            return Err(Error::StartFailed {
+                unit: unit.to_string(),
+                reason,
+            });
         }
         Ok(Started {
             unit,
             warnings: plan.warnings,
+        })
+    }
+
+    /// Creates a transient unit from `props` (as `ExecStart` where systemd predates
+    /// `ExecStartEx`) and waits for its start job. `Ok(None)`: the program ran. `Ok(Some)`:
+    /// why systemd could not set it up or execute it; the unit is left for the caller to
+    /// remove. A program that exits within milliseconds can fail the start job although it
+    /// ran; its exit result is then what a wait reports, so only a failure to set up or
+    /// execute it counts.
+    pub(super) async fn launch(
+        &self,
+        unit: &UnitName,
+        props: Vec<Property>,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<Option<String>> {
+        let job = match self.systemd.start_transient(unit, &props, timeout).await {
+            Err(Error::Refused { message, .. }) if message.contains(EXEC_START_EX_ERROR) => {
+                let legacy = command::without_exec_ex(props)?;
+                self.systemd.start_transient(unit, &legacy, timeout).await?
+            }
+            other => other?,
+        };
+        if job == "done" {
+            return Ok(None);
+        }
+        Ok(match self.systemd.snapshot(unit).await {
+            Ok(s) => start_failure(&s, &job, command),
+            Err(_) => Some(format!("systemd's start job ended with '{job}'")),
         })
     }
 
@@ -366,7 +377,7 @@ fn exit_of(snapshot: &UnitSnapshot) -> ExitResult {
 
 /// Why a failed start job means the program never ran, in words an operator can act on;
 /// `None` when the program did run (and simply ended quickly).
-pub(super) fn start_failure(s: &UnitSnapshot, job_result: &str, command: &str) -> Option<String> {
+fn start_failure(s: &UnitSnapshot, job_result: &str, command: &str) -> Option<String> {
     const CLD_EXITED: i32 = 1;
     const EXIT_EXEC: i32 = 203;
     if s.exec_main_code == CLD_EXITED

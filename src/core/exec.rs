@@ -30,10 +30,10 @@ use std::time::Duration;
 use nix::fcntl::OFlag;
 use nix::pty::{Winsize, openpty};
 
-use super::engine::{Engine, start_failure};
+use super::engine::Engine;
 use super::error::{Error, Result};
 use super::exit::ExitResult;
-use super::mapping::command::{DEFAULT_PATH, search_path, without_exec_ex};
+use super::mapping::command::{DEFAULT_PATH, search_path};
 use super::property::{ExecCommand, Property, Value};
 use super::signal::Signal;
 use super::systemd::{ExecContext, UnitSnapshot};
@@ -90,34 +90,10 @@ impl Engine {
         let (theirs, streams) = open_streams(io)?;
         let props = properties(&snapshot, task, argv, &theirs)?;
         drop(theirs);
-        let result = match self
-            .systemd()
-            .start_transient(&unit, &props, JOB_TIMEOUT)
-            .await
-        {
-            Err(Error::Refused { message, .. }) if message.contains("ExecStartEx") => {
-                let legacy = without_exec_ex(props)?;
-                self.systemd()
-                    .start_transient(&unit, &legacy, JOB_TIMEOUT)
-                    .await
-            }
-            other => {
-                drop(props);
-                other
-            }
-        };
-        match result {
-            Ok(job) if job == "done" => Ok(Exec { unit, streams }),
-            Ok(job) => {
-                // As for tasks: a command that ran and ended within milliseconds can fail the
-                // start job; only a failure to set it up or execute it is a failed start.
-                let failure = match self.systemd().snapshot(&unit).await {
-                    Ok(s) => start_failure(&s, &job, &argv[0]),
-                    Err(_) => Some(format!("systemd's start job ended with '{job}'")),
-                };
-                let Some(reason) = failure else {
-                    return Ok(Exec { unit, streams });
-                };
+        // `launch` consumes the properties, closing our copies of the command's stdio.
+        match self.launch(&unit, props, &argv[0], JOB_TIMEOUT).await {
+            Ok(None) => Ok(Exec { unit, streams }),
+            Ok(Some(reason)) => {
                 self.release(&unit).await;
                 Err(Error::StartFailed {
                     unit: unit.to_string(),
