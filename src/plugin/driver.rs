@@ -218,7 +218,7 @@ impl driver_server::Driver for Driver {
         };
         let timeout = request
             .timeout
-            .and_then(|d| Duration::try_from(d).ok())
+            .and_then(duration)
             .unwrap_or(DEFAULT_KILL_TIMEOUT);
         let engine = self.state.engine().await?;
         match engine.stop(&task.unit, signal, timeout).await {
@@ -300,7 +300,7 @@ impl driver_server::Driver for Driver {
         let compute = self.state.settings().map(|s| s.compute).unwrap_or_default();
         let interval = request
             .collection_interval
-            .and_then(|d| Duration::try_from(d).ok())
+            .and_then(duration)
             .filter(|d| !d.is_zero())
             .unwrap_or(DEFAULT_STATS_INTERVAL)
             .max(MIN_STATS_INTERVAL);
@@ -390,10 +390,7 @@ impl driver_server::Driver for Driver {
         let request = request.into_inner();
         let task = self.state.task(&request.task_id)?;
         let engine = self.state.engine().await?;
-        let timeout = request
-            .timeout
-            .and_then(|d| Duration::try_from(d).ok())
-            .filter(|d| !d.is_zero());
+        let timeout = request.timeout.and_then(duration).filter(|d| !d.is_zero());
         exec::run_once(&engine, &task.unit, &request.command, timeout)
             .await
             .map(Response::new)
@@ -435,12 +432,15 @@ impl Driver {
     /// when it did not. Other errors (the unit is gone) are final.
     async fn wait_through_outages(&self, unit: &UnitName) -> Result<ExitResult, Error> {
         loop {
-            let outcome = match self.state.engine().await {
+            let Some(settings) = self.state.settings() else {
+                return Err(Error::invalid(
+                    "plugin",
+                    "not configured by the Nomad client",
+                ));
+            };
+            let outcome = match self.state.connect(&settings).await {
                 Ok(engine) => engine.wait(unit).await,
-                Err(_) => Err(Error::Unreachable {
-                    bus: "configured",
-                    reason: "not connected".into(),
-                }),
+                Err(e) => Err(e),
             };
             match outcome {
                 Err(Error::Unreachable { reason, .. }) => {
@@ -452,6 +452,11 @@ impl Driver {
             }
         }
     }
+}
+
+/// A protobuf duration as a std one; `None` for a negative one.
+fn duration(d: prost_types::Duration) -> Option<Duration> {
+    Duration::try_from(d).ok()
 }
 
 fn parse_signal(name: &str) -> Result<Signal, Status> {
