@@ -40,7 +40,7 @@ async fn run() {
     };
     let (plugin, mut conn) = Plugin::configured().await;
     let pid = plugin.pid();
-    let idle_kib = rss_kib(pid);
+    let idle_kib = plugin.rss_kib();
 
     // 200 concurrent StartTask on one connection, as a Nomad client sends them.
     let allocs: Vec<Alloc> = (0..TASKS).map(|i| Alloc::new(&format!("b{i}"))).collect();
@@ -94,7 +94,7 @@ async fn run() {
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let busy_kib = rss_kib(pid);
+    let busy_kib = plugin.rss_kib();
     let per_task = (busy_kib.saturating_sub(idle_kib)) as f64 / TASKS as f64;
     if want("rss") {
         println!(
@@ -293,15 +293,6 @@ fn median_ms(runs: usize, command: impl Fn() -> Command) -> f64 {
         .collect();
     times.sort_by(f64::total_cmp);
     times[runs / 2]
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
 }
 
 /// utime + stime of a process, in clock ticks.

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use nomad_systemd::plugin::proto::driver as pb;
-use support::plugin::{Alloc, Plugin, driver_config};
+use support::plugin::{Alloc, Plugin, driver_config, stop};
 
 const RUNNING: usize = 100;
 const ENDING: usize = 20;
@@ -119,15 +119,7 @@ async fn after_kill_9_every_task_is_recovered_and_nothing_runs_twice() {
         let mut driver = conn.driver.clone();
         let id = t.id.clone();
         async move {
-            driver
-                .stop_task(pb::StopTaskRequest {
-                    task_id: id.clone(),
-                    timeout: Some(prost_types::Duration {
-                        seconds: 5,
-                        nanos: 0,
-                    }),
-                    signal: "SIGTERM".into(),
-                })
+            stop(&mut driver, &id, "SIGTERM", 5)
                 .await
                 .expect("StopTask");
             let result = driver

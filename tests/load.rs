@@ -8,27 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nomad_systemd::plugin::proto::driver as pb;
-use support::plugin::{Alloc, Plugin, driver_config};
+use support::plugin::{Alloc, Plugin, driver_config, stop};
 use tokio::sync::Semaphore;
 
 const CYCLES: usize = 1000;
 const CONCURRENT: usize = 50;
 const WARM_UP: usize = 100;
-
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
 
 async fn cycles(conn: &support::plugin::Connection, alloc: &Alloc, count: usize) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
@@ -46,15 +31,7 @@ async fn cycles(conn: &support::plugin::Connection, alloc: &Alloc, count: usize)
                 .start_task(pb::StartTaskRequest { task: Some(task) })
                 .await
                 .expect("StartTask");
-            driver
-                .stop_task(pb::StopTaskRequest {
-                    task_id: id.clone(),
-                    timeout: Some(prost_types::Duration {
-                        seconds: 5,
-                        nanos: 0,
-                    }),
-                    signal: "SIGTERM".into(),
-                })
+            stop(&mut driver, &id, "SIGTERM", 5)
                 .await
                 .expect("StopTask");
             let waited = driver
@@ -83,9 +60,9 @@ async fn a_thousand_start_stop_cycles_leave_nothing_behind() {
     let (plugin, conn) = Plugin::configured().await;
     let alloc = Alloc::new("load");
     cycles(&conn, &alloc, WARM_UP).await;
-    let (fds_before, rss_before) = (fds(plugin.pid()), rss_kib(plugin.pid()));
+    let (fds_before, rss_before) = (plugin.open_fds(), plugin.rss_kib());
     cycles(&conn, &alloc, CYCLES - WARM_UP).await;
-    let (fds_after, rss_after) = (fds(plugin.pid()), rss_kib(plugin.pid()));
+    let (fds_after, rss_after) = (plugin.open_fds(), plugin.rss_kib());
 
     let short = &alloc.id[..8];
     let units = engine

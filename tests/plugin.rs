@@ -13,7 +13,7 @@ use nomad_systemd::plugin::proto::goplugin as goplugin_pb;
 use nomad_systemd::plugin::proto::goplugin::grpc_broker_client::GrpcBrokerClient;
 use nomad_systemd::plugin::proto::goplugin::grpc_stdio_client::GrpcStdioClient;
 use rmpv::Value;
-use support::plugin::{Alloc, COOKIE_KEY, Plugin, cty_object, driver_config};
+use support::plugin::{Alloc, COOKIE_KEY, Plugin, cty_object, driver_config, stop};
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
@@ -238,17 +238,7 @@ async fn a_task_logs_to_nomads_fifos_takes_signals_and_stops_with_the_signal_giv
                 .into_inner()
         })
     };
-    conn.driver
-        .stop_task(pb::StopTaskRequest {
-            task_id: id.clone(),
-            timeout: Some(prost_types::Duration {
-                seconds: 5,
-                nanos: 0,
-            }),
-            signal: "SIGTERM".into(),
-        })
-        .await
-        .unwrap();
+    stop(&mut conn.driver, &id, "SIGTERM", 5).await.unwrap();
     let waited = waiter.await.unwrap();
     let result = waited.result.unwrap();
     assert_eq!(
@@ -285,17 +275,7 @@ async fn stop_without_a_signal_sends_sigint_and_kills_after_the_timeout() {
     conn.start(task).await.unwrap();
     support::wait_for_file(&alloc.path("alloc/ready"), SHORT);
     let started = Instant::now();
-    conn.driver
-        .stop_task(pb::StopTaskRequest {
-            task_id: id.clone(),
-            timeout: Some(prost_types::Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-            signal: String::new(),
-        })
-        .await
-        .unwrap();
+    stop(&mut conn.driver, &id, "", 1).await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
     alloc.wait_for_stdout("got-int", SHORT);
     let result = conn.wait(&id).await.result.unwrap();
@@ -452,15 +432,7 @@ async fn after_kill_9_a_new_plugin_recovers_running_and_exited_tasks() {
         .unwrap()
         .into_inner();
     assert_eq!(inspect.task.unwrap().state, pb::TaskState::Running as i32);
-    conn.driver
-        .stop_task(pb::StopTaskRequest {
-            task_id: long.id.clone(),
-            timeout: Some(prost_types::Duration {
-                seconds: 5,
-                nanos: 0,
-            }),
-            signal: "SIGKILL".into(),
-        })
+    stop(&mut conn.driver, &long.id, "SIGKILL", 5)
         .await
         .unwrap();
     assert_eq!(conn.wait(&long.id).await.result.unwrap().signal, 9);
@@ -846,17 +818,7 @@ async fn a_task_whose_logs_nobody_reads_never_blocks_the_plugin() {
     conn.start(other.clone()).await.unwrap();
     assert_eq!(conn.wait(&other.id).await.result.unwrap().exit_code, 0);
     assert!(started.elapsed() < Duration::from_secs(5));
-    conn.driver
-        .stop_task(pb::StopTaskRequest {
-            task_id: id.clone(),
-            timeout: Some(prost_types::Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-            signal: "SIGTERM".into(),
-        })
-        .await
-        .unwrap();
+    stop(&mut conn.driver, &id, "SIGTERM", 1).await.unwrap();
     assert!(conn.wait(&id).await.result.unwrap().signal > 0);
     conn.destroy(&id).await;
     conn.destroy(&other.id).await;

@@ -140,6 +140,23 @@ impl Plugin {
         self.child.id()
     }
 
+    /// The plugin process's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the plugin's status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// How many file descriptors the plugin process holds.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("the plugin's fds")
+            .count()
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -222,6 +239,24 @@ impl Connection {
             .await
             .expect("DestroyTask");
     }
+}
+
+/// StopTask as Nomad sends it: `signal` ("" for the job's default) then SIGKILL after
+/// `seconds`.
+pub async fn stop(
+    driver: &mut DriverClient<Channel>,
+    id: &str,
+    signal: &str,
+    seconds: i64,
+) -> Result<(), tonic::Status> {
+    driver
+        .stop_task(pb::StopTaskRequest {
+            task_id: id.into(),
+            timeout: Some(prost_types::Duration { seconds, nanos: 0 }),
+            signal: signal.into(),
+        })
+        .await
+        .map(drop)
 }
 
 /// What Nomad's client sends on the real launch: its port range and a 2-core topology.
