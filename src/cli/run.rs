@@ -11,7 +11,7 @@ use super::format;
 use super::progress::Progress;
 use super::task_file::{self, TaskFile};
 use crate::core::standalone::StandaloneTask;
-use crate::core::{Error, MemoryMax, Resources, Signal, Stdio};
+use crate::core::{Error, MemoryMax, Resources, Signal, Stdio, host};
 
 /// Where `--task-dir` creates allocation directories unless `--alloc-dir-root` says otherwise.
 const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
@@ -141,6 +141,24 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         |flag: u64, get: fn(&TaskFile) -> u64| if flag != 0 { flag } else { from_file(get) };
     let mut env = file.as_ref().map(|f| f.env.clone()).unwrap_or_default();
     env.extend(args.env);
+    let mut resources = Resources {
+        cpu_mhz: or_file(args.cpu, |f| f.cpu_mhz),
+        cores: args.cores,
+        memory_mb: or_file(args.memory, |f| f.memory_mb),
+        memory_max: args
+            .memory_max
+            .or_else(|| Some(file.as_ref()?.memory_max))
+            .unwrap_or_default(),
+        oom_score_adjust: match (args.oom_score_adjust, &file) {
+            (0, Some(f)) => f.config.oom_score_adj,
+            (n, _) => n,
+        },
+        core_mhz: host::core_mhz().unwrap_or(0),
+        ..Resources::default()
+    };
+    if let Some(f) = &file {
+        f.config.resources.apply(&mut resources);
+    }
     let spec = StandaloneTask {
         name: args.name.or_else(|| file.as_ref()?.name.clone()),
         alloc_id: args.alloc_id,
@@ -158,19 +176,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
                 .as_ref()
                 .map(PathBuf::from)
         }),
-        resources: Resources {
-            cpu_mhz: or_file(args.cpu, |f| f.cpu_mhz),
-            cores: args.cores,
-            memory_mb: or_file(args.memory, |f| f.memory_mb),
-            memory_max: args
-                .memory_max
-                .or_else(|| Some(file.as_ref()?.memory_max))
-                .unwrap_or_default(),
-            oom_score_adjust: match (args.oom_score_adjust, &file) {
-                (0, Some(f)) => f.config.oom_score_adj,
-                (n, _) => n,
-            },
-        },
+        resources,
         alloc_dir_root: args.task_dir.then_some(args.alloc_dir_root),
         kill_signal: args.kill_signal.or_else(|| file.as_ref()?.kill_signal),
         kill_timeout: args.kill_timeout.or_else(|| file.as_ref()?.kill_timeout),

@@ -138,6 +138,18 @@ impl Object {
             .collect()
     }
 
+    /// A `map(string)` as `(key, value)` pairs in the order sent (cty sorts map keys); absent
+    /// is empty.
+    pub fn string_map(&self, key: &str) -> Result<Vec<(String, String)>> {
+        let Some(map) = self.block(key)? else {
+            return Ok(Vec::new());
+        };
+        map.fields
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), as_string(v, &map.child_path(k))?)))
+            .collect()
+    }
+
     /// A nested block; `None` when absent.
     pub fn block(&self, key: &str) -> Result<Option<Object>> {
         self.get(key)

@@ -2,9 +2,12 @@
 //! from Nomad (cty msgpack) and what `run -f` reads from a task file, decoded and checked the
 //! same way. The plugin's schema for it lives with the plugin.
 
+mod resources;
+
 use serde::{Deserialize, Serialize};
 
 use super::cty::{ConfigError, Object};
+pub use resources::ResourceOptions;
 
 /// The option names of the block, as the plugin's schema declares them.
 pub const OPTIONS: &[&str] = &[
@@ -14,6 +17,13 @@ pub const OPTIONS: &[&str] = &[
     "group",
     "oom_score_adj",
     "logging",
+    // Resource limits, read by `resources`.
+    "memory_swap",
+    "cpu_hard_limit",
+    "pids_limit",
+    "io_weight",
+    "io_read_bandwidth_max",
+    "io_write_bandwidth_max",
 ];
 
 /// What a job's task config says.
@@ -28,6 +38,8 @@ pub struct DriverConfig {
     /// The OOM killer's bias, 0 (default) to 1000 (killed first).
     pub oom_score_adj: i32,
     pub logging: LogDriver,
+    /// Limits beyond Nomad's `resources`.
+    pub resources: ResourceOptions,
 }
 
 /// Where the task's output goes (`logging { driver = ... }`).
@@ -91,6 +103,7 @@ impl DriverConfig {
             group: o.string("group")?.filter(|s| !s.is_empty()),
             oom_score_adj,
             logging,
+            resources: ResourceOptions::decode(&o)?,
         })
     }
 }

@@ -166,7 +166,34 @@ impl Engine {
             .systemd
             .wait_until(unit, None, UnitSnapshot::has_exited)
             .await?;
-        Ok(exit_of(&snapshot))
+        Ok(self.exit_of(unit, &snapshot).await)
+    }
+
+    /// How the task's main process ended, `None` while it runs. `oom_killed` comes from
+    /// systemd's `Result=oom-kill`; where a SIGKILL left systemd unaware of the OOM killer
+    /// (systemd not watching its events, or a kill inside the task that systemd did not
+    /// attribute), the OOM kill counter of the task's own slice decides.
+    async fn exit_of(&self, unit: &UnitName, snapshot: &UnitSnapshot) -> ExitResult {
+        let mut exit = snapshot.exit_result().unwrap_or_default();
+        if exit.signal == Signal::KILL.number() && !exit.oom_killed {
+            exit.oom_killed = self.slice_saw_oom_kill(unit, snapshot).await;
+        }
+        exit
+    }
+
+    async fn slice_saw_oom_kill(&self, unit: &UnitName, snapshot: &UnitSnapshot) -> bool {
+        if !unit.owns_slice(&snapshot.slice) {
+            return false;
+        }
+        let Ok(slice) = UnitName::parse(&snapshot.slice) else {
+            return false;
+        };
+        match self.systemd.slice_cgroup(&slice).await {
+            Ok(cgroup) if !cgroup.is_empty() => {
+                stats::oom_kills(Path::new(stats::CGROUP_ROOT), &cgroup).unwrap_or(0) > 0
+            }
+            _ => false,
+        }
     }
 
     /// Sends `signal` to the task's main process.
@@ -195,8 +222,8 @@ impl Engine {
         signal: Signal,
         timeout: Duration,
     ) -> Result<ExitResult> {
-        if let Some(exit) = snapshot.exit_result() {
-            return Ok(exit);
+        if snapshot.has_exited() {
+            return Ok(self.exit_of(unit, snapshot).await);
         }
         self.kill_tolerating_exit(unit, Whom::Main, signal).await?;
         let (snapshot, exited) = self
@@ -204,7 +231,7 @@ impl Engine {
             .wait_until(unit, Some(timeout), UnitSnapshot::has_exited)
             .await?;
         if exited {
-            return Ok(exit_of(&snapshot));
+            return Ok(self.exit_of(unit, &snapshot).await);
         }
         self.kill_tolerating_exit(unit, Whom::All, Signal::KILL)
             .await?;
@@ -219,7 +246,7 @@ impl Engine {
                 seconds: KILL_GRACE.as_secs(),
             });
         }
-        Ok(exit_of(&snapshot))
+        Ok(self.exit_of(unit, &snapshot).await)
     }
 
     /// [`Engine::stop`], with the task's own kill signal and timeout (those it was started
@@ -369,10 +396,6 @@ impl Engine {
             })
         }
     }
-}
-
-fn exit_of(snapshot: &UnitSnapshot) -> ExitResult {
-    snapshot.exit_result().unwrap_or_default()
 }
 
 /// Why a failed start job means the program never ran, in words an operator can act on;

@@ -64,6 +64,38 @@ impl HostInfo {
     }
 }
 
+/// The speed of one core in MHz, as the kernel reports it (the first `cpu MHz` of
+/// `/proc/cpuinfo`); `None` where it does not. The CLI's stand-in for Nomad's topology.
+pub fn core_mhz() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim() == "cpu MHz")
+        .and_then(|(_, v)| v.trim().parse::<f64>().ok())
+        .filter(|mhz| *mhz >= 1.0)
+        .map(|mhz| mhz.round() as u64)
+}
+
+/// The cores of Nomad's shared CPU partition, the ones no task has reserved, as a cpuset
+/// list (`"0-3,6"`). `cpuset_cgroup` is Nomad's `LinuxResources.cpuset_cgroup`: the task's
+/// own scope in the partition on cgroup v2 (`…/nomad.slice/share.slice/<alloc>.<task>.scope`),
+/// the partition itself on v1. `None` when Nomad manages no cpusets there.
+pub fn shared_cpuset(cpuset_cgroup: &Path) -> Option<String> {
+    let is_task_scope = cpuset_cgroup
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(".scope"));
+    let partition = if is_task_scope {
+        cpuset_cgroup.parent()?
+    } else {
+        cpuset_cgroup
+    };
+    ["cpuset.cpus.effective", "cpuset.cpus"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(partition.join(f)).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+}
+
 /// Asks the service manager for its version; an error means it does not answer.
 pub async fn probe(systemd: &Systemd) -> Result<HostInfo> {
     Ok(HostInfo {
@@ -75,6 +107,20 @@ pub async fn probe(systemd: &Systemd) -> Result<HostInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_partition_is_the_parent_of_a_task_scope() {
+        let root = tempfile::tempdir().unwrap();
+        let share = root.path().join("nomad.slice/share.slice");
+        let scope = share.join("a1.web.scope");
+        std::fs::create_dir_all(&scope).unwrap();
+        std::fs::write(share.join("cpuset.cpus.effective"), "0-1,3\n").unwrap();
+        assert_eq!(shared_cpuset(&scope).as_deref(), Some("0-1,3"));
+        assert_eq!(shared_cpuset(&share).as_deref(), Some("0-1,3"));
+        assert_eq!(shared_cpuset(&root.path().join("nowhere.scope")), None);
+        std::fs::write(share.join("cpuset.cpus.effective"), "\n").unwrap();
+        assert_eq!(shared_cpuset(&scope), None);
+    }
 
     #[test]
     fn major_version_is_the_leading_number() {

@@ -58,6 +58,8 @@ pub enum Value {
     Exec(Vec<ExecCommand>),
     /// `a(ssbt)`
     Binds(Vec<BindMount>),
+    /// `a(st)`: a limit per device path, as `IOReadBandwidthMax` takes it.
+    DeviceLimits(Vec<(String, u64)>),
     /// `h`: a file descriptor handed to systemd (shared so properties stay cloneable).
     Fd(Arc<OwnedFd>),
 }
@@ -76,6 +78,7 @@ impl Value {
             Value::ExecEx(_) => "a(sasas)",
             Value::Exec(_) => "a(sasb)",
             Value::Binds(_) => "a(ssbt)",
+            Value::DeviceLimits(_) => "a(st)",
             Value::Fd(_) => "h",
         }
     }

@@ -116,6 +116,18 @@ impl CgroupFiles {
     }
 }
 
+/// How many processes the kernel's OOM killer has killed in the cgroup at `cgroup` under `root`
+/// and below it (cgroup v2 `memory.events`, v1 `memory.oom_control`); `None` where no memory
+/// controller counts it.
+pub fn oom_kills(root: &Path, cgroup: &str) -> Option<u64> {
+    let files = CgroupFiles::locate(root, cgroup);
+    match (&files.v2, &files.memory) {
+        (Some(dir), _) => read(dir, "memory.events").and_then(|t| keyed(&t, "oom_kill")),
+        (None, Some(dir)) => read(dir, "memory.oom_control").and_then(|t| keyed(&t, "oom_kill")),
+        (None, None) => None,
+    }
+}
+
 fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -221,6 +233,28 @@ mod tests {
     fn write(dir: &Path, file: &str, text: &str) {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join(file), text).unwrap();
+    }
+
+    #[test]
+    fn oom_kills_are_counted_on_v2_and_v1() {
+        let v2 = tempfile::tempdir().unwrap();
+        write(v2.path(), "cgroup.controllers", "memory\n");
+        let slice = v2.path().join("x.slice");
+        write(
+            &slice,
+            "memory.events",
+            "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n",
+        );
+        assert_eq!(oom_kills(v2.path(), "/x.slice"), Some(1));
+        assert_eq!(oom_kills(v2.path(), "/gone.slice"), None);
+        let v1 = tempfile::tempdir().unwrap();
+        let memory = v1.path().join("memory/x.slice");
+        write(
+            &memory,
+            "memory.oom_control",
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        );
+        assert_eq!(oom_kills(v1.path(), "/x.slice"), Some(2));
     }
 
     #[test]

@@ -75,6 +75,60 @@ pub struct Resources {
     /// default.
     #[serde(default)]
     pub oom_score_adjust: i32,
+    /// Swap the task may use on top of its memory; none unless the job allows it.
+    #[serde(default)]
+    pub swap: SwapLimit,
+    /// Caps CPU time at `cpu_mhz` worth of cores instead of only weighting it (the name Nomad's
+    /// docker driver uses).
+    #[serde(default)]
+    pub cpu_hard_limit: bool,
+    /// MHz of one core of this node (Nomad's topology); what `cpu_hard_limit` divides by. 0 when
+    /// unknown.
+    #[serde(default)]
+    pub core_mhz: u64,
+    /// Most processes and threads the task may have at once; 0 for systemd's default.
+    #[serde(default)]
+    pub pids_limit: u64,
+    /// Relative IO weight, 1 to 10000 (100 is everyone's default); 0 leaves it alone.
+    #[serde(default)]
+    pub io_weight: u64,
+    /// Read bandwidth caps, bytes per second per block device.
+    #[serde(default)]
+    pub io_read_bandwidth: Vec<DeviceLimit>,
+    /// Write bandwidth caps, bytes per second per block device.
+    #[serde(default)]
+    pub io_write_bandwidth: Vec<DeviceLimit>,
+}
+
+/// A limit for one block device, named by its path (`/dev/sda`) or a file system path on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceLimit {
+    pub device: String,
+    pub bytes_per_second: u64,
+}
+
+/// The job's `memory_swap`: how much swap the task may use beyond its memory limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SwapLimit {
+    /// No swap at all: a task past its memory limit is OOM-killed, not slowed to a crawl.
+    #[default]
+    None,
+    /// Up to this many MiB of swap.
+    Mb(u64),
+    /// `-1`: as much swap as the host has.
+    Unlimited,
+}
+
+impl SwapLimit {
+    /// The job's encoding: 0 none, -1 unlimited, else MiB. Other negatives are invalid.
+    pub fn from_mb(mb: i64) -> Option<SwapLimit> {
+        match mb {
+            0 => Some(SwapLimit::None),
+            -1 => Some(SwapLimit::Unlimited),
+            n if n > 0 => Some(SwapLimit::Mb(n as u64)),
+            _ => None,
+        }
+    }
 }
 
 /// Nomad's `memory_max`: the hard limit when a task may use more than its reservation.

@@ -156,8 +156,9 @@ impl driver_server::Driver for Driver {
         let settings = self.state.settings().ok_or_else(status::not_configured)?;
         let config = DriverConfig::decode(&task.msgpack_driver_config)
             .map_err(|e| status::from_config("task config", &e))?;
-        let spec = translate::task_spec(&task, &config, &settings.config)
+        let mut spec = translate::task_spec(&task, &config, &settings.config)
             .map_err(|e| status::from_core(&e))?;
+        spec.resources.core_mhz = settings.compute.core_mhz();
         let engine = self.state.engine().await?;
         let started = engine
             .start(&spec, translate::stdio(&task, config.logging))

@@ -26,6 +26,17 @@ pub struct Compute {
     pub cores: u32,
 }
 
+impl Compute {
+    /// MHz of one core; 0 when the topology is unknown.
+    pub fn core_mhz(&self) -> u64 {
+        if self.cores == 0 {
+            0
+        } else {
+            self.total_mhz / u64::from(self.cores)
+        }
+    }
+}
+
 /// The real configuration: what SetConfig received when Nomad's settings came with it.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -12,6 +12,12 @@ pub fn schema() -> Spec {
         ("working_dir", attr("string")),
         ("group", attr("string")),
         ("oom_score_adj", attr("number")),
+        ("memory_swap", attr("number")),
+        ("cpu_hard_limit", attr("bool")),
+        ("pids_limit", attr("number")),
+        ("io_weight", attr("number")),
+        ("io_read_bandwidth_max", attr("map(string)")),
+        ("io_write_bandwidth_max", attr("map(string)")),
         (
             "logging",
             block(object([(

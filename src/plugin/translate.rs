@@ -113,9 +113,9 @@ fn resources(r: Option<&pb::Resources>, config: &DriverConfig) -> Result<Resourc
     let non_negative = |setting: &str, v: i64| {
         u64::try_from(v).map_err(|_| Error::invalid(setting, format!("{v} is negative")))
     };
-    Ok(Resources {
+    let mut resources = Resources {
         cpu_mhz: non_negative("resources.cpu", cpu)?,
-        cores: linux.map(|l| l.cpuset_cpus.clone()).unwrap_or_default(),
+        cores: cores(linux),
         memory_mb: non_negative("resources.memory", memory_mb)?,
         memory_max: MemoryMax::from_nomad(memory_max_mb).ok_or_else(|| {
             Error::invalid(
@@ -124,7 +124,25 @@ fn resources(r: Option<&pb::Resources>, config: &DriverConfig) -> Result<Resourc
             )
         })?,
         oom_score_adjust: config.oom_score_adj,
-    })
+        ..Resources::default()
+    };
+    config.resources.apply(&mut resources);
+    Ok(resources)
+}
+
+/// The task's cores: those reserved for it, else Nomad's shared partition, so a task never runs
+/// on cores Nomad reserved for others; empty (any core) where Nomad manages no cpusets.
+fn cores(linux: Option<&pb::LinuxResources>) -> String {
+    let Some(linux) = linux else {
+        return String::new();
+    };
+    if !linux.cpuset_cpus.trim().is_empty() {
+        return linux.cpuset_cpus.clone();
+    }
+    if linux.cpuset_cgroup.is_empty() {
+        return String::new();
+    }
+    crate::core::host::shared_cpuset(Path::new(&linux.cpuset_cgroup)).unwrap_or_default()
 }
 
 /// Where the task writes: Nomad's FIFOs (the core opens them write-only and hands them to
@@ -180,6 +198,7 @@ mod tests {
             group: None,
             oom_score_adj: 0,
             logging: LogDriver::Nomad,
+            resources: Default::default(),
         }
     }
 
@@ -251,6 +270,47 @@ mod tests {
         );
         t.network_isolation_spec.as_mut().unwrap().mode = Mode::Task as i32;
         assert!(task_spec(&t, &driver_config(), &plugin).is_err());
+    }
+
+    #[test]
+    fn a_task_without_reserved_cores_gets_nomads_shared_partition() {
+        let root = tempfile::tempdir().unwrap();
+        let share = root.path().join("nomad.slice/share.slice");
+        let scope = share.join("f0e1d2c3.web.scope");
+        std::fs::create_dir_all(&scope).unwrap();
+        std::fs::write(share.join("cpuset.cpus.effective"), "0,2-3\n").unwrap();
+        let mut t = task();
+        let linux = t
+            .resources
+            .as_mut()
+            .and_then(|r| r.linux_resources.as_mut())
+            .unwrap();
+        linux.cpuset_cpus.clear();
+        linux.cpuset_cgroup = scope.display().to_string();
+        let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(spec.resources.cores, "0,2-3");
+        // Reserved cores win; no cpuset information means any core.
+        assert_eq!(
+            task_spec(&task(), &driver_config(), &PluginConfig::default())
+                .unwrap()
+                .resources
+                .cores,
+            "1"
+        );
+        let mut t = task();
+        t.resources.as_mut().unwrap().linux_resources = None;
+        let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(spec.resources.cores, "");
+    }
+
+    #[test]
+    fn the_jobs_resource_options_reach_the_task() {
+        let mut config = driver_config();
+        config.resources.pids_limit = 64;
+        config.resources.cpu_hard_limit = true;
+        let spec = task_spec(&task(), &config, &PluginConfig::default()).unwrap();
+        assert_eq!(spec.resources.pids_limit, 64);
+        assert!(spec.resources.cpu_hard_limit);
     }
 
     #[test]

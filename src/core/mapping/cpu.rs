@@ -1,4 +1,10 @@
-//! `cpu` (MHz shares) → `CPUWeight`, reserved `cores` → `AllowedCPUs`.
+//! `cpu` (MHz shares) → `CPUWeight`, reserved `cores` → `AllowedCPUs`, and with
+//! `cpu_hard_limit` a hard cap → `CPUQuotaPerSecUSec`.
+//!
+//! The cap is the task's MHz as a share of one core's MHz (Nomad's docker driver does the
+//! same sum): 500 MHz on 2000 MHz cores is 250 ms of CPU time per second, whatever the
+//! node's load. The kernel enforces no less than 1 ms per 100 ms period, so smaller caps are
+//! raised to that.
 //!
 //! The weight uses runc's cgroup v1 shares → v2 weight conversion, the one Nomad's executors
 //! apply, so a task gets the same relative CPU share under this driver as under `exec`.
@@ -6,6 +12,9 @@
 use crate::core::error::{Error, Result};
 use crate::core::property::{Property, Value};
 use crate::core::task::Resources;
+
+/// The smallest quota the kernel accepts per 100 ms period, per second.
+const MIN_QUOTA_US_PER_S: u64 = 10_000;
 
 /// More CPUs than any cpuset we accept can name; guards the bitmap's size.
 const MAX_CPU: usize = 8192;
@@ -24,7 +33,34 @@ pub fn properties(res: &Resources) -> Result<Vec<Property>> {
             Value::Bytes(cpuset_mask(&res.cores)?),
         ));
     }
+    if res.cpu_hard_limit {
+        props.push(Property::new(
+            "CPUQuotaPerSecUSec",
+            Value::U64(quota_per_second(res)?),
+        ));
+    }
     Ok(props)
+}
+
+/// CPU time per second that `cpu_mhz` is worth on cores of `core_mhz`.
+fn quota_per_second(res: &Resources) -> Result<u64> {
+    if res.cpu_mhz == 0 {
+        return Err(Error::invalid(
+            "cpu_hard_limit",
+            "needs resources.cpu: the cap is the task's CPU in MHz",
+        ));
+    }
+    if res.core_mhz == 0 {
+        return Err(Error::invalid(
+            "cpu_hard_limit",
+            "this node's CPU speed is unknown (Nomad sent no CPU topology), so MHz cannot be \
+             turned into CPU time",
+        ));
+    }
+    let us = u128::from(res.cpu_mhz) * 1_000_000 / u128::from(res.core_mhz);
+    Ok(u64::try_from(us)
+        .unwrap_or(u64::MAX)
+        .max(MIN_QUOTA_US_PER_S))
 }
 
 /// runc's `ConvertCPUSharesToCgroupV2Value`: shares in \[2, 262144\] map linearly onto weights
@@ -86,6 +122,33 @@ mod tests {
         assert!(cpuset_mask("2-1").is_err());
         assert!(cpuset_mask("x").is_err());
         assert!(cpuset_mask("99999").is_err());
+    }
+
+    #[test]
+    fn a_hard_limit_is_the_share_of_one_core() {
+        let quota = |cpu_mhz, core_mhz| {
+            let res = Resources {
+                cpu_mhz,
+                core_mhz,
+                cpu_hard_limit: true,
+                ..Default::default()
+            };
+            properties(&res).map(|p| match find(&p, "CPUQuotaPerSecUSec") {
+                Some(Value::U64(v)) => *v,
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(quota(500, 2000).unwrap(), 250_000);
+        assert_eq!(quota(6000, 2000).unwrap(), 3_000_000);
+        assert_eq!(quota(1, 3000).unwrap(), 10_000);
+        assert!(quota(500, 0).unwrap_err().to_string().contains("CPU speed"));
+        assert!(quota(0, 2000).is_err());
+        let soft = Resources {
+            cpu_mhz: 500,
+            core_mhz: 2000,
+            ..Default::default()
+        };
+        assert!(find(&properties(&soft).unwrap(), "CPUQuotaPerSecUSec").is_none());
     }
 
     #[test]

@@ -5,6 +5,13 @@
 //!   and `MemoryMax = memory_max`;
 //! - `memory_max = -1`: `MemoryLow = memory` and `MemoryMax = infinity`.
 //!
+//! `swap` → `MemorySwapMax`: 0 unless the job allows swap, so a task past its limit is
+//! OOM-killed at once instead of thrashing the node (swap is not something Nomad schedules).
+//!
+//! `OOMPolicy=kill`, always: when the kernel's OOM killer picks any process of the task, the
+//! whole task is killed (`memory.oom.group`) and ends with `Result=oom-kill`, which Nomad sees
+//! as `oom_killed`. A half-killed task that keeps running is what Nomad cannot restart.
+//!
 //! `oom_score_adjust` → `OOMScoreAdjust`, when not 0.
 //!
 //! `MemoryHigh` is deliberately not used: it throttles a task at its reservation, which is not
@@ -12,7 +19,7 @@
 
 use crate::core::error::{Error, Result};
 use crate::core::property::{Property, Value};
-use crate::core::task::{MemoryMax, Resources};
+use crate::core::task::{MemoryMax, Resources, SwapLimit};
 
 const MIB: u64 = 1024 * 1024;
 /// systemd's `infinity` for byte limits.
@@ -48,6 +55,13 @@ pub fn properties(res: &Resources) -> Result<Vec<Property>> {
             props.push(Property::new("MemoryMax", Value::U64(INFINITY)));
         }
     }
+    let swap = match res.swap {
+        SwapLimit::None => 0,
+        SwapLimit::Mb(mb) => bytes(mb, "memory_swap")?,
+        SwapLimit::Unlimited => INFINITY,
+    };
+    props.push(Property::new("MemorySwapMax", Value::U64(swap)));
+    props.push(Property::new("OOMPolicy", Value::Str("kill".into())));
     if res.oom_score_adjust != 0 {
         if !OOM_SCORE_RANGE.contains(&res.oom_score_adjust) {
             return Err(Error::invalid(
@@ -136,6 +150,27 @@ mod tests {
             ..Default::default()
         };
         assert!(properties(&huge).is_err());
+    }
+
+    #[test]
+    fn swap_is_off_unless_allowed_and_an_oom_kills_the_whole_task() {
+        let swap_of = |swap| {
+            let props = properties(&Resources {
+                swap,
+                ..Resources::default()
+            })
+            .unwrap();
+            assert!(matches!(find(&props, "OOMPolicy"), Some(Value::Str(p)) if p == "kill"));
+            match find(&props, "MemorySwapMax") {
+                Some(Value::U64(v)) => *v,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(swap_of(SwapLimit::None), 0);
+        assert_eq!(swap_of(SwapLimit::Mb(64)), 64 * MIB);
+        assert_eq!(swap_of(SwapLimit::Unlimited), u64::MAX);
+        assert_eq!(SwapLimit::from_mb(-1), Some(SwapLimit::Unlimited));
+        assert_eq!(SwapLimit::from_mb(-5), None);
     }
 
     #[test]

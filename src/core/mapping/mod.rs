@@ -9,10 +9,12 @@ pub mod cpu;
 pub mod environment;
 pub mod filesystem;
 pub mod identity;
+pub mod io;
 pub mod lifecycle;
 pub mod logging;
 pub mod memory;
 pub mod network;
+pub mod tasks;
 
 use super::error::Result;
 use super::property::Property;
@@ -50,6 +52,8 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     properties.extend(identity::properties(spec)?);
     properties.extend(memory::properties(&spec.resources)?);
     properties.extend(cpu::properties(&spec.resources)?);
+    properties.extend(tasks::properties(&spec.resources));
+    properties.extend(io::properties(&spec.resources)?);
     properties.extend(filesystem::properties(spec)?);
     properties.extend(network::properties(spec)?);
     properties.extend(logging::properties(spec));

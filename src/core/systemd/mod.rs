@@ -31,6 +31,7 @@ use super::unit_name::UnitName;
 
 const UNIT_INTERFACE: &str = "org.freedesktop.systemd1.Unit";
 const SERVICE_INTERFACE: &str = "org.freedesktop.systemd1.Service";
+const SLICE_INTERFACE: &str = "org.freedesktop.systemd1.Slice";
 const JOB_INTERFACE: &str = "org.freedesktop.systemd1.Job";
 /// How often a waiter re-reads state when no signal arrives: a safety net only, since every
 /// change is signalled on a connection that stays up.
@@ -236,6 +237,25 @@ impl Systemd {
                 })
             })
             .collect())
+    }
+
+    /// The cgroup of a slice, as systemd names it (`/system.slice/x.slice`); empty when the
+    /// slice has none (yet).
+    pub async fn slice_cgroup(&self, name: &UnitName) -> Result<String> {
+        let props = zbus::fdo::PropertiesProxy::builder(&self.conn)
+            .destination("org.freedesktop.systemd1")
+            .path(object_path(name))
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(|e| self.classify("read", name.as_str(), e))?;
+        let iface = zbus::names::InterfaceName::from_static_str_unchecked(SLICE_INTERFACE);
+        let _slot = self.slot().await;
+        let value = props
+            .get(iface, "ControlGroup")
+            .await
+            .map_err(|e| self.classify("read", name.as_str(), e.into()))?;
+        Ok(String::try_from(value).unwrap_or_default())
     }
 
     /// Reads a unit's state. [`Error::NotFound`] if systemd has no such unit loaded.

@@ -48,6 +48,7 @@ fn to_variant(value: &Value) -> Variant<'_> {
                 })
                 .collect::<Vec<_>>(),
         ),
+        Value::DeviceLimits(limits) => Variant::from(limits.clone()),
         Value::Fd(fd) => Variant::Fd(Fd::from(fd.as_fd())),
     }
 }
