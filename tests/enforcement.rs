@@ -138,7 +138,10 @@ async fn a_cpu_hard_limit_throttles_a_busy_loop() {
     let share = used as f64 / elapsed.as_nanos() as f64;
     assert!(share < 0.2, "the loop got {:.0}% of a core", share * 100.0);
     let throttled = |s: &nomad_systemd::core::stats::TaskStats| {
-        (s.cpu_throttled_periods.unwrap(), s.cpu_throttled_ns.unwrap())
+        (
+            s.cpu_throttled_periods.unwrap(),
+            s.cpu_throttled_ns.unwrap(),
+        )
     };
     let (periods_before, ns_before) = throttled(&before);
     let (periods_after, ns_after) = throttled(&after);
@@ -173,7 +176,10 @@ async fn pids_limit_stops_a_fork_bomb() {
     let dir = cgroup_dir(&engine, &unit).await;
     let (max, current) = (read(&dir, "pids.max"), read(&dir, "pids.current"));
     engine.destroy(&unit).await.expect("destroy");
-    let counts: Vec<u64> = forks.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let counts: Vec<u64> = forks
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
     assert_eq!(max, "16");
     // The python process itself is one of the 16.
     assert!(counts[0] <= 15 && counts[1] >= 85, "made, refused: {forks}");
@@ -222,4 +228,31 @@ async fn stats_on_cgroup_v2_measure_memory_peak_and_swap() {
     assert!(stats.memory_peak.is_some(), "{stats:?}");
     assert!(stats.memory_swap.is_some(), "{stats:?}");
     assert!(stats.cpu_user_ns.is_some() && stats.cpu_system_ns.is_some());
+}
+
+/// Nomad's view of an OOM kill: the plugin, driven over gRPC as Nomad drives it, reports it in
+/// WaitTask's result.
+#[tokio::test]
+async fn waittask_reports_an_oom_kill_to_nomad() {
+    use support::plugin::{Alloc, Plugin, driver_config};
+    require_cgroup_v2();
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("hog");
+    // Alloc's task config gives the task Nomad's `memory = 64`.
+    let task = alloc.task_config(driver_config(
+        "/usr/bin/python3",
+        &[
+            "-c",
+            "import time; x = bytearray(256 << 20); time.sleep(30)",
+        ],
+    ));
+    conn.start(task.clone()).await.expect("StartTask");
+    let result = tokio::time::timeout(Duration::from_secs(60), conn.wait(&task.id))
+        .await
+        .expect("the OOM killer ends the task")
+        .result
+        .expect("an exit result");
+    conn.destroy(&task.id).await;
+    assert!(result.oom_killed, "{result:?}");
+    assert_eq!(result.signal, Signal::KILL.number(), "{result:?}");
 }
