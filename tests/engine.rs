@@ -422,3 +422,65 @@ async fn each_task_runs_in_its_own_slice_which_destroy_removes() {
     let after = engine.systemd().snapshot(&slice).await.unwrap();
     assert_eq!(after.active_state, Some(ActiveState::Inactive));
 }
+
+/// A start job that systemd never runs (queued behind another unit's endless start job) fails
+/// the start with a timeout instead of hanging it, and leaves no unit that could start later.
+#[tokio::test]
+async fn a_stuck_start_job_times_out_and_leaves_no_unit() {
+    use nomad_systemd::core::{Bus, Engine, EngineOptions};
+    let mut options = EngineOptions::for_bus(Bus::System);
+    options.start_timeout = Duration::from_secs(3);
+    let engine = Engine::connect(options).await.expect("systemd answers");
+    let (spec, _root) = shell_task("stuck", "exec sleep 300");
+    let unit = spec.unit_name();
+    // A oneshot whose start never finishes, ordered before our unit: our start job waits for it.
+    let blocker = format!("blocker-{}.service", std::process::id());
+    cli_ok_command(
+        "systemd-run",
+        &[
+            "--no-block",
+            &format!("--unit={blocker}"),
+            "--property=Type=oneshot",
+            &format!("--property=Before={unit}"),
+            "/bin/sleep",
+            "300",
+        ],
+    );
+    let result = engine.start(&spec, Stdio::Journal).await;
+    match result {
+        Err(Error::Timeout { action, .. }) => assert_eq!(action, "start"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    // The job was cancelled: once the blocker is gone, nothing starts and the unit is unloaded.
+    let status = engine.status(&unit).await;
+    cli_ok_command("systemctl", &["stop", &blocker]);
+    let _ = std::process::Command::new("systemctl")
+        .args(["reset-failed", &blocker])
+        .status();
+    assert!(
+        matches!(&status, Ok(s) if s.state != TaskState::Running)
+            || matches!(status, Err(Error::NotFound(_))),
+        "{status:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(engine.status(&unit).await, Err(Error::NotFound(_))) {
+        assert!(
+            Instant::now() < deadline,
+            "{unit} is still loaded: {:?}",
+            engine.status(&unit).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn cli_ok_command(program: &str, args: &[&str]) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

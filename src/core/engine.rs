@@ -32,6 +32,9 @@ pub struct EngineOptions {
     pub bus: Bus,
     /// The slice task units go into.
     pub slice: String,
+    /// How long a task's start job may wait in systemd's queue and run before the start
+    /// fails with [`Error::Timeout`] (and the unit is removed, so it never starts later).
+    pub start_timeout: Duration,
 }
 
 impl EngineOptions {
@@ -46,6 +49,7 @@ impl EngineOptions {
         EngineOptions {
             bus,
             slice: slice.to_string(),
+            start_timeout: JOB_TIMEOUT,
         }
     }
 }
@@ -103,7 +107,10 @@ impl Engine {
     ///
     /// Errors: [`Error::InvalidConfig`] before anything is created; [`Error::StartFailed`]
     /// when systemd could not run the program (the unit is removed again);
-    /// [`Error::AlreadyExists`] when this run's unit name is taken.
+    /// [`Error::AlreadyExists`] when this run's unit name is taken; [`Error::Timeout`] when
+    /// systemd did not run the start job within [`EngineOptions::start_timeout`] (a job stuck
+    /// behind another one): the job is cancelled and the unit removed, so a task Nomad has
+    /// given up on never starts behind its back.
     pub async fn start(&self, spec: &TaskSpec, stdio: Stdio) -> Result<Started> {
         let unit = spec.unit_name();
         // Everything is validated before journal streams are opened or systemd is asked.
@@ -114,10 +121,24 @@ impl Engine {
             Stdio::To(output) => output,
         };
         let plan = plan.with_output(&output);
-        if let Some(reason) = self
-            .launch(&unit, plan.properties, &spec.command, JOB_TIMEOUT)
-            .await?
-        {
+        let launched = self
+            .launch(
+                &unit,
+                plan.properties,
+                &spec.command,
+                self.options.start_timeout,
+            )
+            .await;
+        if let Err(timeout @ Error::Timeout { .. }) = launched {
+            // Stopping cancels the queued job. A unit another unit's dependency still names
+            // stays loaded (inactive, nothing queued) until that reference goes; not an error.
+            match self.remove(&unit).await {
+                Ok(()) | Err(Error::Timeout { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            return Err(timeout);
+        }
+        if let Some(reason) = launched? {
             self.remove(&unit).await?;
             return Err(Error::StartFailed {
                 unit: unit.to_string(),
