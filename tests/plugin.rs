@@ -340,7 +340,9 @@ async fn task_stats_stream_samples_with_every_part_set() {
         assert!(sample.timestamp.is_some());
         last = sample.agg_resource_usage;
     }
-    assert!(started.elapsed() >= Duration::from_millis(600));
+    // The first sample comes at once and the next on the shared 200 ms tick, which may be
+    // right after it; the last two are a full interval apart each.
+    assert!(started.elapsed() >= Duration::from_millis(380));
     let usage = last.unwrap();
     let cpu = usage.cpu.unwrap();
     assert!(
