@@ -83,6 +83,11 @@ impl Engine {
         Ok(Engine { systemd, options })
     }
 
+    /// The slice task units go into.
+    pub fn slice(&self) -> &str {
+        &self.options.slice
+    }
+
     pub fn systemd(&self) -> &Systemd {
         &self.systemd
     }

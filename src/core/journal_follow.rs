@@ -2,324 +2,193 @@
 //! journal: installed units (their own `StandardOutput` stays untouched) and transient tasks
 //! with `logging { driver = "both" }` (the journal keeps the host's copy).
 //!
-//! **Mechanism.** A `journalctl --output=json --follow` child (no shell) filtered to the unit's
-//! stdout/stderr stream entries — for an installed unit, to this activation only
-//! (`_SYSTEMD_INVOCATION_ID`), so an earlier run's lines are never replayed. Entries at
-//! priority `err` or more severe go to the stderr FIFO, the rest to stdout.
+//! **Mechanism: two log units per task.** Each is a transient service running
+//! `journalctl --follow --output=cat` (argv, no shell) over the task unit's stdout/stderr
+//! stream entries — for an installed unit only this activation's (`_SYSTEMD_INVOCATION_ID`),
+//! so an earlier run's lines are never replayed — with its stdout on one of Nomad's FIFOs,
+//! handed to systemd as a descriptor like a transient task's output. Entries at priority
+//! `err` or more severe go to the stderr FIFO, the others to stdout (an installed unit logs
+//! both streams at its default priority, so they arrive on stdout).
 //!
-//! **No duplicates across plugin restarts.** After each delivered batch the journal cursor of
-//! the last entry is saved (write and rename) in a small state file under the runtime
-//! directory; a new follower resumes `--after-cursor` it. Delivery is at least once: a crash
-//! between writing a line and saving its cursor repeats that batch, nothing more.
+//! **Why not a follower inside the plugin, with a saved cursor:** Nomad's log collector stops
+//! reading a FIFO at the first close, and a plugin that dies closes its FIFOs: logs would end
+//! at the first plugin crash however carefully a cursor resumed them. systemd holds the log
+//! units' FIFOs across plugin crashes and restarts, so lines are neither lost nor repeated,
+//! and there is no cursor to keep: a recovered task's log units simply keep running.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio as ProcessStdio;
-use std::time::Duration;
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
-
-use super::engine::Engine;
+use super::engine::{Engine, JOB_TIMEOUT};
 use super::error::{Error, Result};
-use super::logs::{Stream, parse_entry};
+use super::mapping::command::{DEFAULT_PATH, search_path};
+use super::mapping::logging;
+use super::property::{ExecCommand, Property, Value};
+use super::stdio::Output;
 use super::systemd::Bus;
-use super::unit_name::{UnitName, escape_instance};
+use super::task::TaskSpec;
+use super::unit_name::UnitName;
 
-/// The system manager's state directory for followers' cursors.
-const SYSTEM_STATE_DIR: &str = "/run/nomad-systemd/journal";
-/// Between attempts to reopen a FIFO without a reader, or to rerun journalctl.
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
+const DEV_NULL: &str = "/dev/null";
 
-/// What a follower remembers across plugin restarts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    /// Only entries of this activation (`_SYSTEMD_INVOCATION_ID`); `None` follows the unit.
-    pub invocation_id: Option<String>,
-    /// The last delivered entry's cursor; `None` starts at the activation's first entry.
-    pub cursor: Option<String>,
+/// One of the task's two output streams, as a log unit carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carried {
+    Stdout,
+    Stderr,
 }
 
-/// One task's follower: run it with [`Follower::run`], stop it by dropping (aborting) it.
-#[derive(Debug, Clone)]
-pub struct Follower {
-    unit: UnitName,
-    bus: Bus,
-    stdout: PathBuf,
-    stderr: PathBuf,
-    state_file: PathBuf,
-    position: Position,
+impl Carried {
+    const BOTH: [Carried; 2] = [Carried::Stdout, Carried::Stderr];
+
+    fn name(self) -> &'static str {
+        match self {
+            Carried::Stdout => "out",
+            Carried::Stderr => "err",
+        }
+    }
+
+    /// journalctl's `--priority` range for the stream: `err` and worse is stderr.
+    fn priorities(self) -> &'static str {
+        match self {
+            Carried::Stdout => "4..7",
+            Carried::Stderr => "0..3",
+        }
+    }
+}
+
+/// The log unit carrying `stream` of the task `spec`: the task's transient unit name with the
+/// stream added to its instance part (`nomad-<alloc>-<task>-<instance>out.service`), so it is
+/// one of ours (never allowed to jobs, never listed as a task) and unique to this run.
+fn log_unit(spec: &TaskSpec, stream: Carried) -> UnitName {
+    let instance = spec.id.rsplit('/').next().unwrap_or_default();
+    UnitName::for_task(
+        &spec.alloc_id,
+        &spec.name,
+        &format!("{instance}{}", stream.name()),
+    )
 }
 
 impl Engine {
-    /// The follower for task `task_id` of `unit`, resuming where a previous follower of the
-    /// same task stopped. For a fresh task, `this_activation` limits it to the unit's current
-    /// activation (read now) and persists that choice.
-    pub async fn log_follower(
+    /// Starts the task's log units, which copy `unit`'s journal into `stdout` and `stderr`
+    /// (Nomad's FIFOs) until [`Engine::stop_following`]; with `this_activation`, only the
+    /// unit's current activation. A stream whose path is `/dev/null` (disabled) gets none.
+    /// Log units already running for the task (a retried start) are kept.
+    pub async fn follow_journal(
         &self,
-        task_id: &str,
+        spec: &TaskSpec,
         unit: &UnitName,
         this_activation: bool,
         stdout: &Path,
         stderr: &Path,
-    ) -> Result<Follower> {
-        let bus = self.systemd().bus();
-        let state_file = state_file(bus, task_id)?;
-        let position = match read_position(&state_file) {
-            Some(p) => p,
-            None => {
-                let invocation_id = if this_activation {
-                    Some(self.systemd().snapshot(unit).await?.invocation_id)
-                        .filter(|id| !id.is_empty())
-                } else {
-                    None
-                };
-                let fresh = Position {
-                    invocation_id,
-                    cursor: None,
-                };
-                save_position(&state_file, &fresh)?;
-                fresh
-            }
+    ) -> Result<()> {
+        let invocation = if this_activation {
+            let id = self.systemd().snapshot(unit).await?.invocation_id;
+            (!id.is_empty()).then_some(id)
+        } else {
+            None
         };
-        Ok(Follower {
-            unit: unit.clone(),
-            bus,
-            stdout: stdout.to_path_buf(),
-            stderr: stderr.to_path_buf(),
-            state_file,
-            position,
-        })
-    }
-}
-
-/// Forgets a task's follower position (the task was destroyed). Missing state is fine.
-pub fn forget(bus: Bus, task_id: &str) -> Result<()> {
-    let path = state_file(bus, task_id)?;
-    match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::io(format!("cannot remove {}", path.display()), e))
-        }
-        _ => Ok(()),
-    }
-}
-
-impl Follower {
-    /// Delivers the unit's lines for as long as it is not dropped, rerunning journalctl and
-    /// reopening FIFOs when they fail; `on_error` hears why (once per failure).
-    pub async fn run(mut self, on_error: impl Fn(&Error)) {
-        let mut sinks = Sinks::default();
-        loop {
-            if let Err(e) = self.follow_once(&mut sinks).await {
-                on_error(&e);
-            }
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
-    }
-
-    /// One journalctl run, until it ends or a write fails.
-    async fn follow_once(&mut self, sinks: &mut Sinks) -> Result<()> {
-        let mut child = self
-            .command()
-            .spawn()
-            .map_err(|e| Error::io("cannot run journalctl", e))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::io("journalctl", std::io::Error::other("no stdout pipe")))?;
-        let mut lines = BufReader::new(stdout);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = lines
-                .read_line(&mut line)
-                .await
-                .map_err(|e| Error::io("cannot read journalctl's output", e))?;
-            if n == 0 {
-                let status = child.wait().await.ok();
-                return Err(Error::io(
-                    "journalctl ended",
-                    std::io::Error::other(format!("{status:?}")),
-                ));
-            }
-            let Some(cursor) = cursor_of(&line) else {
+        let journalctl = search_path("journalctl", DEFAULT_PATH)
+            .ok_or_else(|| Error::invalid("logging", "journalctl is not installed"))?
+            .to_string_lossy()
+            .into_owned();
+        for (stream, fifo) in [(Carried::Stdout, stdout), (Carried::Stderr, stderr)] {
+            if fifo == Path::new(DEV_NULL) {
                 continue;
-            };
-            if let Some(entry) = parse_entry(&line) {
-                let path = match entry.stream {
-                    Stream::Stdout => &self.stdout,
-                    Stream::Stderr => &self.stderr,
-                };
-                let mut message = entry.message;
-                message.push(b'\n');
-                sinks.write(entry.stream, path, &message).await?;
             }
-            self.position.cursor = Some(cursor);
-            if lines.buffer().is_empty() {
-                save_position(&self.state_file, &self.position)?;
+            let argv = self.follow_argv(&journalctl, unit, invocation.as_deref(), stream);
+            let name = log_unit(spec, stream);
+            let output = Output::files(fifo, Path::new(DEV_NULL))?;
+            let mut props = vec![
+                Property::new(
+                    "Description",
+                    Value::Str(format!("Nomad's copy of {unit}'s std{}", stream.name())),
+                ),
+                Property::new(
+                    "ExecStartEx",
+                    Value::ExecEx(vec![ExecCommand {
+                        path: journalctl.clone(),
+                        argv,
+                        flags: vec!["no-env-expand".into()],
+                    }]),
+                ),
+                Property::new("Type", Value::Str("exec".into())),
+                Property::new("Restart", Value::Str("no".into())),
+                Property::new("Slice", Value::Str(self.slice().to_string())),
+            ];
+            props.extend(logging::output(&output));
+            match self.launch(&name, props, &journalctl, JOB_TIMEOUT).await {
+                Ok(None) | Err(Error::AlreadyExists(_)) => {}
+                Ok(Some(reason)) => {
+                    self.stop_following(spec).await?;
+                    return Err(Error::StartFailed {
+                        unit: name.to_string(),
+                        reason,
+                    });
+                }
+                Err(e) => return Err(e),
             }
         }
+        Ok(())
     }
 
-    fn command(&self) -> Command {
-        let mut cmd = Command::new("journalctl");
-        cmd.args([
+    /// Stops and removes the task's log units; none running is fine.
+    pub async fn stop_following(&self, spec: &TaskSpec) -> Result<()> {
+        for stream in Carried::BOTH {
+            self.destroy(&log_unit(spec, stream)).await?;
+        }
+        Ok(())
+    }
+
+    fn follow_argv(
+        &self,
+        journalctl: &str,
+        unit: &UnitName,
+        invocation: Option<&str>,
+        stream: Carried,
+    ) -> Vec<String> {
+        let mut argv: Vec<String> = [
+            journalctl,
             "--no-pager",
             "--quiet",
             "--all",
             "--follow",
             "--no-tail",
-            "--output=json",
-            "--output-fields=MESSAGE,PRIORITY",
-        ]);
-        match self.bus {
-            Bus::System => cmd.arg(format!("_SYSTEMD_UNIT={}", self.unit)),
-            Bus::User => cmd
-                .arg("--user")
-                .arg(format!("_SYSTEMD_USER_UNIT={}", self.unit)),
-        };
-        cmd.arg("_TRANSPORT=stdout");
-        if let Some(id) = &self.position.invocation_id {
-            cmd.arg(format!("_SYSTEMD_INVOCATION_ID={id}"));
+            "--output=cat",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        argv.push(format!("--priority={}", stream.priorities()));
+        argv.push(match self.systemd().bus() {
+            Bus::System => format!("_SYSTEMD_UNIT={unit}"),
+            Bus::User => format!("_SYSTEMD_USER_UNIT={unit}"),
+        });
+        if self.systemd().bus() == Bus::User {
+            argv.push("--user".into());
         }
-        if let Some(cursor) = &self.position.cursor {
-            cmd.arg(format!("--after-cursor={cursor}"));
+        argv.push("_TRANSPORT=stdout".into());
+        if let Some(id) = invocation {
+            argv.push(format!("_SYSTEMD_INVOCATION_ID={id}"));
         }
-        cmd.stdin(ProcessStdio::null())
-            .stdout(ProcessStdio::piped())
-            .stderr(ProcessStdio::null())
-            .kill_on_drop(true);
-        cmd
+        argv
     }
-}
-
-/// The open write ends of the two FIFOs, opened on first use and again after a failure.
-#[derive(Default)]
-struct Sinks {
-    stdout: Option<tokio::fs::File>,
-    stderr: Option<tokio::fs::File>,
-}
-
-impl Sinks {
-    /// Writes `bytes` whole, waiting (without losing them) while the FIFO has no reader.
-    async fn write(&mut self, stream: Stream, path: &Path, bytes: &[u8]) -> Result<()> {
-        let slot = match stream {
-            Stream::Stdout => &mut self.stdout,
-            Stream::Stderr => &mut self.stderr,
-        };
-        loop {
-            if slot.is_none() {
-                match open_for_writing(path) {
-                    Ok(f) => *slot = Some(f),
-                    Err(e) if e.raw_os_error() == Some(nix::libc::ENXIO) => {
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                        continue;
-                    }
-                    Err(e) => {
-                        return Err(Error::io(format!("cannot open {}", path.display()), e));
-                    }
-                }
-            }
-            let Some(file) = slot.as_mut() else { continue };
-            match async {
-                file.write_all(bytes).await?;
-                file.flush().await
-            }
-            .await
-            {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    *slot = None;
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                }
-                Err(e) => return Err(Error::io(format!("cannot write {}", path.display()), e)),
-            }
-        }
-    }
-}
-
-/// Opens a FIFO (or file) for writing without blocking when it has no reader (`ENXIO`).
-fn open_for_writing(path: &Path) -> std::io::Result<tokio::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)?;
-    // Blocking writes from here on (in tokio's blocking pool): a slow reader slows the
-    // follower, never drops lines.
-    nix::fcntl::fcntl(
-        &file,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_APPEND),
-    )?;
-    Ok(tokio::fs::File::from_std(file))
-}
-
-fn cursor_of(line: &str) -> Option<String> {
-    let entry: Json = serde_json::from_str(line).ok()?;
-    entry.get("__CURSOR")?.as_str().map(str::to_string)
-}
-
-fn state_dir(bus: Bus) -> Result<PathBuf> {
-    match bus {
-        Bus::System => Ok(PathBuf::from(SYSTEM_STATE_DIR)),
-        Bus::User => std::env::var_os("XDG_RUNTIME_DIR")
-            .map(|d| Path::new(&d).join("nomad-systemd/journal"))
-            .ok_or_else(|| {
-                Error::io(
-                    "no runtime directory for the journal follower's state",
-                    std::io::Error::other("XDG_RUNTIME_DIR is not set"),
-                )
-            }),
-    }
-}
-
-/// One file per task; the id's `/` and other bytes are escaped so any id is one file name.
-fn state_file(bus: Bus, task_id: &str) -> Result<PathBuf> {
-    Ok(state_dir(bus)?.join(format!("{}.json", escape_instance(task_id))))
-}
-
-fn read_position(path: &Path) -> Option<Position> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-fn save_position(path: &Path, position: &Position) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let tmp = path.with_extension("tmp");
-    let bytes = serde_json::to_vec(position).unwrap_or_default();
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::io(format!("cannot save {}", path.display()), e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::mapping::test_spec;
 
     #[test]
-    fn cursors_are_read_from_json_entries() {
-        let line = r#"{"__CURSOR":"s=1;i=2","MESSAGE":"hi","PRIORITY":"6"}"#;
-        assert_eq!(cursor_of(line).as_deref(), Some("s=1;i=2"));
-        assert_eq!(cursor_of("{}"), None);
-    }
-
-    #[test]
-    fn positions_survive_a_round_trip_and_ids_make_one_file_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.json");
-        let p = Position {
-            invocation_id: Some("abc".into()),
-            cursor: Some("s=1".into()),
-        };
-        save_position(&path, &p).unwrap();
-        assert_eq!(read_position(&path), Some(p));
-        let file = state_file(Bus::System, "a1-b/web/0a1b").unwrap();
-        assert_eq!(file.parent(), Some(Path::new(SYSTEM_STATE_DIR)));
-        assert_eq!(
-            file.file_name().unwrap().to_str(),
-            Some("a1\\x2db-web-0a1b.json")
+    fn log_units_are_ours_unique_per_stream_and_not_tasks() {
+        let spec = test_spec();
+        let (out, err) = (
+            log_unit(&spec, Carried::Stdout),
+            log_unit(&spec, Carried::Stderr),
         );
+        assert_eq!(out.as_str(), "nomad-a1-web-i1out.service");
+        assert_ne!(out, err);
+        assert_ne!(out, spec.unit_name());
+        assert!(out.is_task_unit());
     }
 }

@@ -24,7 +24,6 @@ use super::task_config;
 use super::{stats, status, timestamp, translate};
 use crate::core::cpu_meter::CpuMeter;
 use crate::core::driver_config::DriverConfig;
-use crate::core::journal_follow;
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{Engine, Error, ExitResult, Signal, TaskState, UnitName};
 
@@ -136,8 +135,6 @@ impl driver_server::Driver for Driver {
             }
             Err(e) => return Err(status::from_core(&e)),
         }
-        let config = handle.config.unwrap_or_default();
-        self.follow_logs(&engine, &config, &driver_state).await;
         self.state.track(&id, driver_state);
         Ok(Response::new(pb::RecoverTaskResponse {}))
     }
@@ -252,14 +249,17 @@ impl driver_server::Driver for Driver {
                 Err(e) => return Err(status::from_core(&e)),
             }
         }
+        if translate::follows_journal(&task.spec, task.logging) {
+            engine
+                .stop_following(&task.spec)
+                .await
+                .map_err(|e| status::from_core(&e))?;
+        }
         engine
             .destroy(&task.unit)
             .await
             .map_err(|e| status::from_core(&e))?;
         self.state.forget(&request.task_id);
-        if let Err(e) = journal_follow::forget(settings_bus(&self.state), &request.task_id) {
-            tracing::warn!(task = request.task_id, error = %e, "could not remove the journal follower's state");
-        }
         tracing::info!(task = request.task_id, unit = %task.unit, "destroyed task");
         Ok(Response::new(pb::DestroyTaskResponse {}))
     }
@@ -435,29 +435,24 @@ impl driver_server::Driver for Driver {
 
 impl Driver {
     /// Starts following the task's journal into its FIFOs when that is how its logs reach
-    /// Nomad, resuming after the last line delivered before a plugin restart. A follower that
-    /// cannot start costs the task its Nomad logs, not its life: it becomes a task event.
+    /// Nomad (see [`crate::core::journal_follow`]; the followers are units of their own and
+    /// outlive a plugin restart). A follower that cannot start costs the task its Nomad logs,
+    /// not its life: that becomes a task event.
     async fn follow_logs(&self, engine: &Engine, task: &pb::TaskConfig, state: &DriverState) {
         if !translate::follows_journal(&state.spec, state.logging) {
             return;
         }
         let (stdout, stderr) = translate::log_paths(task);
         let this_activation = state.spec.host_unit.is_some();
-        match engine
-            .log_follower(&task.id, &state.unit, this_activation, &stdout, &stderr)
+        if let Err(e) = engine
+            .follow_journal(&state.spec, &state.unit, this_activation, &stdout, &stderr)
             .await
         {
-            Ok(follower) => {
-                let unit = state.unit.clone();
-                let running = tokio::spawn(follower.run(move |e| {
-                    tracing::warn!(unit = %unit, error = %e, "journal follower");
-                }));
-                self.state.follow(&task.id, running.abort_handle());
-            }
-            Err(e) => self.state.emit(event(
+            tracing::warn!(task = task.id, error = %e, "cannot follow the task's journal");
+            self.state.emit(event(
                 task,
                 &format!("logs will not reach Nomad: cannot follow the journal: {e}"),
-            )),
+            ));
         }
     }
 
@@ -507,11 +502,6 @@ fn event(task: &pb::TaskConfig, message: &str) -> pb::DriverTaskEvent {
         message: message.to_string(),
         annotations: HashMap::new(),
     }
-}
-
-/// The bus the plugin is configured for (the default before SetConfig).
-fn settings_bus(state: &PluginState) -> crate::core::Bus {
-    state.settings().map(|s| s.config.bus).unwrap_or_default()
 }
 
 fn now_us() -> u64 {

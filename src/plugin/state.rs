@@ -37,8 +37,6 @@ pub struct PluginState {
     settings: RwLock<Option<Settings>>,
     engine: tokio::sync::Mutex<Option<Engine>>,
     tasks: Mutex<HashMap<String, Arc<DriverState>>>,
-    /// The journal followers of tasks whose logs reach Nomad through the journal, by task id.
-    followers: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     events: broadcast::Sender<pb::DriverTaskEvent>,
 }
 
@@ -48,7 +46,6 @@ impl Default for PluginState {
             settings: RwLock::new(None),
             engine: tokio::sync::Mutex::new(None),
             tasks: Mutex::new(HashMap::new()),
-            followers: Mutex::new(HashMap::new()),
             events: broadcast::channel(EVENT_BACKLOG).0,
         }
     }
@@ -112,19 +109,8 @@ impl PluginState {
         true
     }
 
-    /// Forgets a task and stops its journal follower, if it has one.
     pub fn forget(&self, id: &str) {
         lock(&self.tasks).remove(id);
-        if let Some(follower) = lock(&self.followers).remove(id) {
-            follower.abort();
-        }
-    }
-
-    /// Keeps a task's journal follower, stopping one it replaces.
-    pub fn follow(&self, id: &str, follower: tokio::task::AbortHandle) {
-        if let Some(old) = lock(&self.followers).insert(id.to_string(), follower) {
-            old.abort();
-        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<pb::DriverTaskEvent> {
