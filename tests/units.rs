@@ -260,3 +260,32 @@ async fn logging_driver_both_reaches_the_journal_and_nomad() {
     );
     conn.destroy(&task.id).await;
 }
+
+#[tokio::test]
+async fn the_cli_runs_a_template_instance_by_hand_and_stop_removes_the_drop_in() {
+    install(&[("nst-cli@.service", TICKER)]);
+    let run = support::cli(&[
+        "run",
+        "--unit",
+        "nst-cli@.service",
+        "--unit-instance",
+        "one",
+        "-e",
+        "NOMAD_PORT_http=9001",
+    ]);
+    let unit = UnitName::parse(run.ok().trim()).unwrap();
+    assert_eq!(unit.as_str(), "nst-cli@one.service");
+    assert_eq!(active_state(unit.as_str()), "active");
+    let env = systemctl(&["show", "-P", "Environment", unit.as_str()]);
+    assert!(env.contains("NOMAD_PORT_http=9001"), "{env}");
+    support::cli(&["stop", unit.as_str()]).ok();
+    assert!(!dropin_of(&unit).exists());
+    assert_eq!(active_state(unit.as_str()), "inactive");
+    let denied = support::cli(&["run", "--unit", "systemd-journald.service"]);
+    assert_eq!(denied.code(), 1);
+    assert!(
+        denied.stderr().contains("always denied"),
+        "{}",
+        denied.stderr()
+    );
+}

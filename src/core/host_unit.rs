@@ -32,13 +32,18 @@ const SYSTEM_RUNTIME_DIR: &str = "/run/systemd/system";
 /// Lifecycle settings the unit keeps as its own file says: its type and its slice.
 const KEPT_FROM_UNIT: &[&str] = &["Type", "Slice"];
 
-/// The unit a task config names: `unit` itself, or for a template the instance
-/// `instance` (escaped like `systemd-escape`). Errors name `unit` or `unit_instance`.
-pub fn resolve(unit: &str, instance: Option<&str>) -> Result<UnitName> {
+/// The unit a task config names: `unit` itself, or for a template its instance `instance`,
+/// by default `alloc_id` (escaped like `systemd-escape`). Errors name `unit` or
+/// `unit_instance`.
+pub fn resolve(unit: &str, instance: Option<&str>, alloc_id: &str) -> Result<UnitName> {
     let name = if unit.contains("@.") {
-        let instance = instance.filter(|i| !i.is_empty()).ok_or_else(|| {
-            Error::invalid("unit_instance", "a template unit needs an instance string")
-        })?;
+        let instance = instance.unwrap_or(alloc_id);
+        if instance.is_empty() {
+            return Err(Error::invalid(
+                "unit_instance",
+                "a template unit needs an instance string",
+            ));
+        }
         UnitName::instance(unit, instance)?
     } else {
         if instance.is_some_and(|i| !i.is_empty()) {
@@ -293,26 +298,35 @@ mod tests {
     #[test]
     fn templates_take_an_instance_and_plain_units_none() {
         assert_eq!(
-            resolve("web@.service", Some("a1-b2")).unwrap().as_str(),
+            resolve("web@.service", None, "a1-b2").unwrap().as_str(),
             "web@a1\\x2db2.service"
         );
-        assert_eq!(resolve("db.timer", None).unwrap().as_str(), "db.timer");
-        let e = resolve("web@.service", None).unwrap_err();
+        assert_eq!(
+            resolve("web@.service", Some("blue"), "a1")
+                .unwrap()
+                .as_str(),
+            "web@blue.service"
+        );
+        assert_eq!(
+            resolve("db.timer", None, "a1").unwrap().as_str(),
+            "db.timer"
+        );
+        let e = resolve("web@.service", Some(""), "a1").unwrap_err();
         assert!(e.to_string().contains("unit_instance"), "{e}");
-        assert!(resolve("db.service", Some("x")).is_err());
+        assert!(resolve("db.service", Some("x"), "a1").is_err());
         assert!(
-            resolve("db", None)
+            resolve("db", None, "a1")
                 .unwrap_err()
                 .to_string()
                 .contains("db.service")
         );
         assert!(
-            resolve("basic.target", None)
+            resolve("basic.target", None, "a1")
                 .unwrap_err()
                 .to_string()
                 .contains("target")
         );
-        assert!(resolve("x.slice", None).is_err());
+        assert!(resolve("x.slice", None, "a1").is_err());
     }
 
     #[test]

@@ -65,23 +65,11 @@ impl UnitPolicy {
     /// allowed. Errors are [`Error::InvalidConfig`] for `unit`, naming the rule or the plugin
     /// setting that decides.
     pub fn check(&self, unit: &UnitName, own_unit: Option<&str>) -> Result<()> {
+        check_always_denied(unit, own_unit)?;
         let template = unit.template();
         let names: Vec<&str> = std::iter::once(unit.as_str())
             .chain(template.as_deref())
             .collect();
-        let builtin = ALWAYS_DENIED.iter().filter_map(|g| Rule::parse(g).ok());
-        if own_unit.is_some_and(|own| names.contains(&own))
-            || builtin.clone().any(|r| r.matches_any(&names))
-        {
-            return Err(Error::invalid(
-                "unit",
-                format!(
-                    "'{unit}' may never be managed by a job: Nomad, D-Bus, systemd's own units \
-                     and this driver's units ({}) are always denied",
-                    ALWAYS_DENIED.join(", ")
-                ),
-            ));
-        }
         if let Some(rule) = self.deny.iter().find(|r| r.matches_any(&names)) {
             return Err(Error::invalid(
                 "unit",
@@ -103,6 +91,27 @@ impl UnitPolicy {
         }
         Ok(())
     }
+}
+
+/// Refuses the units no rule can allow (see [`ALWAYS_DENIED`]) and `own_unit`; the one check
+/// that also binds an operator at the command line.
+pub fn check_always_denied(unit: &UnitName, own_unit: Option<&str>) -> Result<()> {
+    let template = unit.template();
+    let names: Vec<&str> = std::iter::once(unit.as_str())
+        .chain(template.as_deref())
+        .collect();
+    let mut builtin = ALWAYS_DENIED.iter().filter_map(|g| Rule::parse(g).ok());
+    if own_unit.is_some_and(|own| names.contains(&own)) || builtin.any(|r| r.matches_any(&names)) {
+        return Err(Error::invalid(
+            "unit",
+            format!(
+                "'{unit}' may never be managed by a job: Nomad, D-Bus, systemd's own units \
+                 and this driver's units ({}) are always denied",
+                ALWAYS_DENIED.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The unit this process runs in, from `/proc/self/cgroup`; `None` when it cannot be told.

@@ -63,12 +63,7 @@ pub fn task_spec(
 /// The installed unit a task names, a template's instance defaulting to the allocation id,
 /// if the operator's `allow_units`/`deny_units` let a job manage it.
 fn installed_unit(unit: &UnitConfig, alloc_id: &str, plugin: &PluginConfig) -> Result<UnitName> {
-    let instance = match (&unit.instance, unit.name.contains("@.")) {
-        (Some(i), _) => Some(i.as_str()),
-        (None, true) => Some(alloc_id),
-        (None, false) => None,
-    };
-    let name = host_unit::resolve(&unit.name, instance)?;
+    let name = host_unit::resolve(&unit.name, unit.instance.as_deref(), alloc_id)?;
     plugin
         .units
         .check(&name, unit_policy::own_unit().as_deref())?;
