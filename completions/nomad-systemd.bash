@@ -323,7 +323,7 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__run)
-            opts="-f -e -h --file --command --arg --name --alloc-id --job --task-group --env --user --group --workdir --cpu --cores --memory --memory-max --oom-score-adjust --kill-signal --kill-timeout --task-dir --alloc-dir-root --stdout --stderr --wait --bus --slice --help"
+            opts="-f -e -h --file --unit --unit-instance --command --arg --name --alloc-id --job --task-group --env --user --group --workdir --cpu --cores --memory --memory-max --oom-score-adjust --kill-signal --kill-timeout --task-dir --alloc-dir-root --stdout --stderr --wait --bus --slice --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,6 +334,14 @@ _nomad__systemd() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unit-instance)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -38,6 +38,8 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "exec" -
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s f -l file -d 'Read the task from a file written like a Nomad task (HCL, or TOML if it ends in .toml), checked as the plugin checks a job; options given here override it' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l unit -d 'Start this installed unit instead of a program, as a job\'s `unit` does: Nomad\'s environment and resources in a runtime drop-in, Restart=no; a template (name@.service) runs as its instance for the allocation id. Refused if the unit is already running' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l unit-instance -d 'The instance string for a template --unit [default: the allocation id]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l command -d 'The program to run (instead of giving it after `--`)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l arg -d 'An argument for --command; repeat for more' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l name -d 'Task name [default: the program\'s file name]' -r

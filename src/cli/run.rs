@@ -11,7 +11,7 @@ use super::format;
 use super::progress::Progress;
 use super::task_file::{self, TaskFile};
 use crate::core::standalone::StandaloneTask;
-use crate::core::{Error, MemoryMax, Resources, Signal, Stdio, host};
+use crate::core::{Error, MemoryMax, Resources, Signal, Stdio, host, host_unit, unit_policy};
 
 /// Where `--task-dir` creates allocation directories unless `--alloc-dir-root` says otherwise.
 const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
@@ -20,12 +20,21 @@ const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
 #[command(after_help = "Examples:\n  \
     nomad-systemd run --wait -- /bin/sh -c 'echo hello; exit 3'\n  \
     nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080\n  \
-    nomad-systemd run --wait --task-dir -f examples/batch.task.hcl")]
+    nomad-systemd run --wait --task-dir -f examples/batch.task.hcl\n  \
+    nomad-systemd run --unit 'webserver@.service' --env NOMAD_PORT_http=8080")]
 pub struct RunArgs {
     /// Read the task from a file written like a Nomad task (HCL, or TOML if it ends in
     /// .toml), checked as the plugin checks a job; options given here override it.
     #[arg(long, short = 'f', value_name = "FILE", conflicts_with_all = ["command", "argv"])]
     file: Option<PathBuf>,
+    /// Start this installed unit instead of a program, as a job's `unit` does: Nomad's
+    /// environment and resources in a runtime drop-in, Restart=no; a template (name@.service)
+    /// runs as its instance for the allocation id. Refused if the unit is already running.
+    #[arg(long, value_name = "UNIT", conflicts_with_all = ["file", "command", "argv"])]
+    unit: Option<String>,
+    /// The instance string for a template --unit [default: the allocation id].
+    #[arg(long, value_name = "STRING", requires = "unit")]
+    unit_instance: Option<String>,
     /// The program to run (instead of giving it after `--`).
     #[arg(long, value_name = "CMD", conflicts_with = "argv")]
     command: Option<String>,
@@ -118,6 +127,7 @@ pub struct RunArgs {
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> {
     let file = args.file.as_deref().map(task_file::read).transpose()?;
     let (command, argv) = match (&file, args.command, args.argv.split_first()) {
+        _ if args.unit.is_some() => (String::new(), Vec::new()),
         (Some(f), _, _) => (f.config.command.clone(), f.config.args.clone()),
         (None, Some(command), _) => (command, args.args),
         (None, None, Some((first, rest))) => (first.clone(), rest.to_vec()),
@@ -159,8 +169,15 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     if let Some(f) = &file {
         f.config.resources.apply(&mut resources);
     }
-    let spec = StandaloneTask {
-        name: args.name.or_else(|| file.as_ref()?.name.clone()),
+    let unit_task_name = args.unit.as_deref().map(|u| {
+        let stem = u.rsplit_once('.').map_or(u, |(stem, _)| stem);
+        stem.trim_end_matches('@').to_string()
+    });
+    let mut spec = StandaloneTask {
+        name: args
+            .name
+            .or(unit_task_name)
+            .or_else(|| file.as_ref()?.name.clone()),
         alloc_id: args.alloc_id,
         job_name: args.job,
         group_name: args.task_group,
@@ -182,6 +199,11 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         kill_timeout: args.kill_timeout.or_else(|| file.as_ref()?.kill_timeout),
     }
     .build()?;
+    if let Some(unit) = &args.unit {
+        let name = host_unit::resolve(unit, args.unit_instance.as_deref(), &spec.alloc_id)?;
+        unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())?;
+        spec.host_unit = Some(name);
+    }
 
     let engine = global.engine().await?;
     let started = {

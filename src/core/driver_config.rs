@@ -2,11 +2,13 @@
 //! from Nomad (cty msgpack) and what `run -f` reads from a task file, decoded and checked the
 //! same way. The plugin's schema for it lives with the plugin.
 
+mod program;
 mod resources;
 
 use serde::{Deserialize, Serialize};
 
 use super::cty::{ConfigError, Object};
+pub use program::UnitConfig;
 pub use resources::ResourceOptions;
 
 /// The option names of the block, as the plugin's schema declares them.
@@ -24,12 +26,17 @@ pub const OPTIONS: &[&str] = &[
     "io_weight",
     "io_read_bandwidth_max",
     "io_write_bandwidth_max",
+    "unit",
+    "unit_instance",
 ];
 
 /// What a job's task config says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriverConfig {
+    /// The program to run; empty when `unit` is set.
     pub command: String,
+    /// An installed unit to start instead of a program.
+    pub unit: Option<UnitConfig>,
     pub args: Vec<String>,
     /// Working directory inside the task; `/local` when unset.
     pub working_dir: Option<String>,
@@ -51,28 +58,27 @@ pub enum LogDriver {
     Nomad,
     /// Into the journal, with the task's NOMAD_* fields; Nomad receives nothing.
     Journald,
+    /// Into the journal, and followed from there into Nomad's log FIFOs: both see it.
+    Both,
 }
 
 impl DriverConfig {
     /// Reads the config Nomad encoded with [`schema`].
     pub fn decode(bytes: &[u8]) -> Result<DriverConfig, ConfigError> {
         let o = Object::decode(bytes)?;
-        let command = o
-            .string("command")?
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| ConfigError {
-                path: "command".into(),
-                reason: "is required: the program to run".into(),
-            })?;
+        let (command, unit) = program::decode(&o)?;
         let logging = match o.block("logging")? {
             None => LogDriver::default(),
             Some(b) => match b.string("driver")?.as_deref() {
                 None | Some("nomad") => LogDriver::Nomad,
                 Some("journald") => LogDriver::Journald,
+                Some("both") => LogDriver::Both,
                 Some(other) => {
                     return Err(ConfigError {
                         path: "logging.driver".into(),
-                        reason: format!("must be \"nomad\" or \"journald\", not \"{other}\""),
+                        reason: format!(
+                            "must be \"nomad\", \"journald\" or \"both\", not \"{other}\""
+                        ),
                     });
                 }
             },
@@ -98,6 +104,7 @@ impl DriverConfig {
         };
         Ok(DriverConfig {
             command,
+            unit,
             args: o.strings("args")?,
             working_dir: o.string("working_dir")?.filter(|s| !s.is_empty()),
             group: o.string("group")?.filter(|s| !s.is_empty()),
@@ -195,5 +202,55 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(e.path, "logging.driver");
+    }
+
+    #[test]
+    fn a_unit_replaces_command_and_takes_an_instance() {
+        let c = DriverConfig::decode(&config(vec![
+            ("command", Value::Nil),
+            ("unit", "web@.service".into()),
+            ("unit_instance", "blue".into()),
+        ]))
+        .unwrap();
+        assert_eq!(c.command, "");
+        assert_eq!(
+            c.unit,
+            Some(UnitConfig {
+                name: "web@.service".into(),
+                instance: Some("blue".into())
+            })
+        );
+    }
+
+    #[test]
+    fn exactly_one_of_command_and_unit() {
+        let both = config(vec![("command", "x".into()), ("unit", "a.service".into())]);
+        assert_eq!(DriverConfig::decode(&both).unwrap_err().path, "unit");
+        let instance_alone = config(vec![("command", "x".into()), ("unit_instance", "i".into())]);
+        assert_eq!(
+            DriverConfig::decode(&instance_alone).unwrap_err().path,
+            "unit_instance"
+        );
+        let unit_with_args = config(vec![
+            ("unit", "a.service".into()),
+            ("args", Value::Array(vec!["x".into()])),
+        ]);
+        assert_eq!(
+            DriverConfig::decode(&unit_with_args).unwrap_err().path,
+            "args"
+        );
+    }
+
+    #[test]
+    fn the_both_log_driver_is_read() {
+        let c = DriverConfig::decode(&config(vec![
+            ("command", "x".into()),
+            (
+                "logging",
+                Value::Map(vec![("driver".into(), "both".into())]),
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(c.logging, LogDriver::Both);
     }
 }

@@ -21,7 +21,7 @@ use super::task::{DEFAULT_KILL_TIMEOUT, TaskSpec};
 use super::unit_name::UnitName;
 
 /// How long systemd may take to run a start or stop job before we give up.
-const JOB_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const JOB_TIMEOUT: Duration = Duration::from_secs(60);
 /// After SIGKILL, how long to wait for the kernel and systemd to notice.
 const KILL_GRACE: Duration = Duration::from_secs(10);
 /// The first systemd version with `ExecStartEx`.
@@ -87,6 +87,11 @@ impl Engine {
         Ok(Engine { systemd, options })
     }
 
+    /// The slice task units go into.
+    pub fn slice(&self) -> &str {
+        &self.options.slice
+    }
+
     pub fn systemd(&self) -> &Systemd {
         &self.systemd
     }
@@ -104,6 +109,9 @@ impl Engine {
     }
 
     /// Validates the task, creates its unit and waits until the program has been executed.
+    /// A task naming an installed unit ([`TaskSpec::host_unit`]) starts that unit instead
+    /// (see [`crate::core::host_unit`]); `stdio` is then unused, as the unit's output stays
+    /// where its own file sends it (see [`crate::core::journal_follow`]).
     ///
     /// Errors: [`Error::InvalidConfig`] before anything is created; [`Error::StartFailed`]
     /// when systemd could not run the program (the unit is removed again);
@@ -112,6 +120,9 @@ impl Engine {
     /// behind another one): the job is cancelled and the unit removed, so a task Nomad has
     /// given up on never starts behind its back.
     pub async fn start(&self, spec: &TaskSpec, stdio: Stdio) -> Result<Started> {
+        if let Some(unit) = &spec.host_unit {
+            return self.start_host_unit(spec, unit).await;
+        }
         let unit = spec.unit_name();
         // Everything is validated before journal streams are opened or systemd is asked.
         let plan = mapping::plan(spec, &self.options.slice)?;
@@ -246,6 +257,12 @@ impl Engine {
         if snapshot.has_exited() {
             return Ok(self.exit_of(unit, snapshot).await);
         }
+        if unit.unit_type() != "service" {
+            // A timer, socket or path unit has no process to signal: systemd stops it.
+            self.systemd.stop_unit(unit, timeout + KILL_GRACE).await?;
+            let snapshot = self.systemd.snapshot(unit).await?;
+            return Ok(self.exit_of(unit, &snapshot).await);
+        }
         self.kill_tolerating_exit(unit, Whom::Main, signal).await?;
         let (snapshot, exited) = self
             .systemd
@@ -290,8 +307,12 @@ impl Engine {
 
     /// Removes the task's unit: processes still running are killed with the task's kill
     /// signal and timeout (systemd's own stop), failed state is reset, and the unit is gone
-    /// when this returns. Destroying a unit that no longer exists succeeds.
+    /// when this returns. An installed unit (any name but a task unit's) is stopped and
+    /// stays installed, without our drop-in. Destroying a unit that no longer exists succeeds.
     pub async fn destroy(&self, unit: &UnitName) -> Result<()> {
+        if !unit.is_task_unit() {
+            return self.destroy_host_unit(unit).await;
+        }
         match self.systemd.snapshot(unit).await {
             Err(Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
@@ -304,11 +325,12 @@ impl Engine {
         Ok(TaskStatus::from_snapshot(unit.clone(), &snapshot))
     }
 
-    /// Every task unit this tool created (named `nomad-*.service`, described as a Nomad task),
-    /// running or exited, in any slice: an operator's `ps` should see the plugin's tasks
-    /// whatever slice it was configured with. One call to systemd, however many tasks.
+    /// Every task unit this tool created or manages (described as a Nomad task: transient
+    /// `nomad-*.service` units and installed units carrying our drop-in), running or exited,
+    /// in any slice: an operator's `ps` should see the plugin's tasks whatever slice it was
+    /// configured with. One call to systemd, however many tasks.
     pub async fn list(&self) -> Result<Vec<TaskSummary>> {
-        let units = self.systemd.list_unit_states(&["nomad-*.service"]).await?;
+        let units = self.systemd.list_unit_states(&[]).await?;
         let mut tasks: Vec<TaskSummary> = units
             .into_iter()
             .filter_map(|u| {

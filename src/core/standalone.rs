@@ -73,6 +73,7 @@ impl StandaloneTask {
             network_namespace: None,
             kill_signal: self.kill_signal.unwrap_or(Signal::TERM),
             kill_timeout: self.kill_timeout.unwrap_or(DEFAULT_KILL_TIMEOUT),
+            host_unit: None,
         })
     }
 }

@@ -50,11 +50,18 @@ pub struct TaskSpec {
     /// How long a stop waits after `kill_signal` before it sends SIGKILL.
     #[serde(with = "duration_ms")]
     pub kill_timeout: Duration,
+    /// An installed unit to start instead of `command` (resolved: a template's instance, see
+    /// [`crate::core::host_unit`]); `None` for a transient task.
+    #[serde(default)]
+    pub host_unit: Option<UnitName>,
 }
 
 impl TaskSpec {
     /// The unit this run of the task is started as.
     pub fn unit_name(&self) -> UnitName {
+        if let Some(unit) = &self.host_unit {
+            return unit.clone();
+        }
         let instance = self.id.rsplit('/').next().unwrap_or_default();
         UnitName::for_task(&self.alloc_id, &self.name, instance)
     }

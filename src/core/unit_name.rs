@@ -47,7 +47,8 @@ impl UnitName {
 
     /// Accepts a unit name given by a person or read back from systemd. A name without a type
     /// suffix is taken as a `.service`. Rejects anything systemd would not accept as a plain
-    /// (non-template) unit name.
+    /// unit name or a template's instance (`name@instance.type`); a bare template
+    /// (`name@.type`) cannot be loaded and is refused too (see [`UnitName::instance`]).
     pub fn parse(name: &str) -> Result<UnitName> {
         let full = if name.contains('.') && name.rsplit('.').next().is_some_and(is_unit_type) {
             name.to_string()
@@ -55,12 +56,18 @@ impl UnitName {
             format!("{name}{SUFFIX}")
         };
         let (stem, _) = full.rsplit_once('.').unwrap_or((&full, ""));
+        let instance_ok = match stem.split_once('@') {
+            None => true,
+            Some((prefix, instance)) => {
+                !prefix.is_empty() && !instance.is_empty() && !instance.contains('@')
+            }
+        };
         let valid = !stem.is_empty()
             && full.len() <= MAX_LEN
-            && !stem.contains('@')
+            && instance_ok
             && full
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b":_.-\\".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || b":_.-\\@".contains(&b));
         if !valid {
             return Err(Error::invalid(
                 "unit",
@@ -68,6 +75,36 @@ impl UnitName {
             ));
         }
         Ok(UnitName(full))
+    }
+
+    /// The instance `instance` of the template `template` (`web@.service` →
+    /// `web@<escaped instance>.service`), the instance escaped like `systemd-escape`. A
+    /// `template` that is not a template unit name is an error naming `unit`.
+    pub fn instance(template: &str, instance: &str) -> Result<UnitName> {
+        let Some((prefix, suffix)) = template.split_once("@.") else {
+            return Err(Error::invalid(
+                "unit",
+                format!("'{template}' is not a template unit name (name@.type)"),
+            ));
+        };
+        UnitName::parse(&format!("{prefix}@{}.{suffix}", escape_instance(instance))).map_err(|_| {
+            Error::invalid(
+                "unit",
+                format!("'{template}' with instance '{instance}' is not a valid unit name"),
+            )
+        })
+    }
+
+    /// For a template's instance, the template's own name (`web@x.service` → `web@.service`).
+    pub fn template(&self) -> Option<String> {
+        let (stem, suffix) = self.0.rsplit_once('.')?;
+        let (prefix, _) = stem.split_once('@')?;
+        Some(format!("{prefix}@.{suffix}"))
+    }
+
+    /// The unit's type: `service`, `timer`, ….
+    pub fn unit_type(&self) -> &str {
+        self.0.rsplit_once('.').map_or("", |(_, t)| t)
     }
 
     pub fn as_str(&self) -> &str {
@@ -148,6 +185,22 @@ pub fn escape(s: &str) -> String {
     for (i, b) in s.bytes().enumerate() {
         let plain = b.is_ascii_alphanumeric() || b":_-".contains(&b) || (b == b'.' && i > 0);
         if plain {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Escapes exactly like `systemd-escape STRING`: `/` becomes `-`, bytes outside
+/// `[A-Za-z0-9:_.]` (and a leading `.`) become `\xNN`; an empty string stays empty.
+pub fn escape_instance(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, b) in s.bytes().enumerate() {
+        if b == b'/' {
+            out.push('-');
+        } else if b.is_ascii_alphanumeric() || b":_".contains(&b) || (b == b'.' && i > 0) {
             out.push(b as char);
         } else {
             out.push_str(&format!("\\x{b:02x}"));
@@ -260,8 +313,26 @@ mod tests {
         );
         assert_eq!(UnitName::parse("foo.timer").unwrap().as_str(), "foo.timer");
         assert!(UnitName::parse("foo@.service").is_err());
+        assert!(UnitName::parse("@x.service").is_err());
+        assert_eq!(
+            UnitName::parse("foo@a\\x2db.service").unwrap().as_str(),
+            "foo@a\\x2db.service"
+        );
         assert!(UnitName::parse("foo bar").is_err());
         assert!(UnitName::parse("").is_err());
         assert!(UnitName::parse(&"x".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn template_instances_are_escaped_like_systemd_escape() {
+        assert_eq!(escape_instance("f0e1-d2/x y.z"), "f0e1\\x2dd2-x\\x20y.z");
+        assert_eq!(escape_instance(".a"), "\\x2ea");
+        let unit = UnitName::instance("web@.service", "f0e1d2c3-0000").unwrap();
+        assert_eq!(unit.as_str(), "web@f0e1d2c3\\x2d0000.service");
+        assert_eq!(unit.template().as_deref(), Some("web@.service"));
+        assert_eq!(unit.unit_type(), "service");
+        assert!(UnitName::instance("web.service", "x").is_err());
+        assert!(UnitName::instance("web@.service", "").is_err());
+        assert_eq!(UnitName::parse("db.timer").unwrap().template(), None);
     }
 }

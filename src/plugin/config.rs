@@ -3,6 +3,7 @@
 use super::hclspec::{defaulted, object};
 use super::proto::hclspec::Spec;
 use crate::core::cty::{ConfigError, Object};
+use crate::core::unit_policy::{Rule, UnitPolicy};
 use crate::core::{Bus, EngineOptions};
 
 /// The operator's settings for this plugin.
@@ -18,6 +19,8 @@ pub struct PluginConfig {
     pub default_user: String,
     /// Whether a job may run its task as root (`user = "root"` or any uid 0 user).
     pub allow_root: bool,
+    /// Which installed units a job may start (`allow_units`, `deny_units`); none by default.
+    pub units: UnitPolicy,
 }
 
 impl Default for PluginConfig {
@@ -28,6 +31,7 @@ impl Default for PluginConfig {
             slice: None,
             default_user: "nobody".to_string(),
             allow_root: false,
+            units: UnitPolicy::default(),
         }
     }
 }
@@ -43,6 +47,11 @@ pub fn schema() -> Spec {
             defaulted("default_user", "string", "\"nobody\""),
         ),
         ("allow_root", defaulted("allow_root", "bool", "false")),
+        (
+            "allow_units",
+            defaulted("allow_units", "list(string)", "[]"),
+        ),
+        ("deny_units", defaulted("deny_units", "list(string)", "[]")),
     ])
 }
 
@@ -80,6 +89,10 @@ impl PluginConfig {
                 .filter(|u| !u.is_empty())
                 .unwrap_or(d.default_user),
             allow_root: o.bool("allow_root")?.unwrap_or(d.allow_root),
+            units: UnitPolicy {
+                allow: rules(&o, "allow_units")?,
+                deny: rules(&o, "deny_units")?,
+            },
         })
     }
 
@@ -90,6 +103,19 @@ impl PluginConfig {
         }
         options
     }
+}
+
+/// A list of unit rules (globs, or regexes after `re:`); a bad one is an error naming it.
+fn rules(o: &Object, key: &str) -> Result<Vec<Rule>, ConfigError> {
+    o.strings(key)?
+        .iter()
+        .map(|text| {
+            Rule::parse(text).map_err(|reason| ConfigError {
+                path: key.into(),
+                reason,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -126,8 +152,15 @@ mod tests {
             ("slice", "batch.slice".into()),
             ("default_user", "app".into()),
             ("allow_root", true.into()),
+            (
+                "allow_units",
+                rmpv::Value::Array(vec!["web@.service".into(), "re:db-[0-9]+\\.service".into()]),
+            ),
+            ("deny_units", rmpv::Value::Array(vec!["*secret*".into()])),
         ]))
         .unwrap();
+        assert_eq!(c.units.allow.len(), 2);
+        assert_eq!(c.units.deny[0].text(), "*secret*");
         assert!(!c.enabled && c.allow_root);
         assert_eq!(c.bus, Bus::User);
         assert_eq!(c.engine_options().slice, "batch.slice");
@@ -140,6 +173,9 @@ mod tests {
         assert_eq!(e.path, "bus");
         let e = PluginConfig::decode(&encode(&[("slice", "nomad".into())])).unwrap_err();
         assert_eq!(e.path, "slice");
+        let bad_rule = rmpv::Value::Array(vec!["re:(".into()]);
+        let e = PluginConfig::decode(&encode(&[("allow_units", bad_rule)])).unwrap_err();
+        assert_eq!(e.path, "allow_units");
         let e = PluginConfig::decode(&encode(&[("enabled", "yes".into())])).unwrap_err();
         assert_eq!(e.path, "enabled");
     }

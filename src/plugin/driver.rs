@@ -25,7 +25,7 @@ use super::{stats, status, timestamp, translate};
 use crate::core::cpu_meter::CpuMeter;
 use crate::core::driver_config::DriverConfig;
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
-use crate::core::{Error, ExitResult, Signal, TaskState, UnitName};
+use crate::core::{Engine, Error, ExitResult, Signal, TaskState, UnitName};
 
 /// Between attempts to reach systemd again while a WaitTask is outstanding.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -175,6 +175,7 @@ impl driver_server::Driver for Driver {
             spec,
         };
         let bytes = driver_state.encode();
+        self.follow_logs(&engine, &task, &driver_state).await;
         self.state.track(&task.id, driver_state);
         Ok(Response::new(pb::StartTaskResponse {
             result: pb::start_task_response::Result::Success as i32,
@@ -248,6 +249,12 @@ impl driver_server::Driver for Driver {
                 Ok(_) | Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(status::from_core(&e)),
             }
+        }
+        if translate::follows_journal(&task.spec, task.logging) {
+            engine
+                .stop_following(&task.spec)
+                .await
+                .map_err(|e| status::from_core(&e))?;
         }
         engine
             .destroy(&task.unit)
@@ -428,6 +435,28 @@ impl driver_server::Driver for Driver {
 }
 
 impl Driver {
+    /// Starts following the task's journal into its FIFOs when that is how its logs reach
+    /// Nomad (see [`crate::core::journal_follow`]; the followers are units of their own and
+    /// outlive a plugin restart). A follower that cannot start costs the task its Nomad logs,
+    /// not its life: that becomes a task event.
+    async fn follow_logs(&self, engine: &Engine, task: &pb::TaskConfig, state: &DriverState) {
+        if !translate::follows_journal(&state.spec, state.logging) {
+            return;
+        }
+        let (stdout, stderr) = translate::log_paths(task);
+        let this_activation = state.spec.host_unit.is_some();
+        if let Err(e) = engine
+            .follow_journal(&state.spec, &state.unit, this_activation, &stdout, &stderr)
+            .await
+        {
+            tracing::warn!(task = task.id, error = %e, "cannot follow the task's journal");
+            self.state.emit(event(
+                task,
+                &format!("logs will not reach Nomad: cannot follow the journal: {e}"),
+            ));
+        }
+    }
+
     /// Waits for the task's exit across losses of the bus (the bus daemon restarted, systemd
     /// away): reconnects and waits again, since an answer now would tell Nomad the task ended
     /// when it did not. Other errors (the unit is gone) are final.

@@ -29,15 +29,6 @@ pub fn attr(ty: &str) -> Spec {
     }))
 }
 
-/// A required attribute of HCL type `ty`, named by its object key.
-pub fn required(ty: &str) -> Spec {
-    spec(Block::Attr(hclspec::Attr {
-        name: String::new(),
-        r#type: ty.to_string(),
-        required: true,
-    }))
-}
-
 /// Attribute `name` of type `ty` that takes the HCL literal `default` when not given.
 pub fn defaulted(name: &str, ty: &str, default: &str) -> Spec {
     let primary = spec(Block::Attr(hclspec::Attr {

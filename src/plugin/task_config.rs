@@ -1,13 +1,13 @@
 //! The schema Nomad decodes a job's `config { ... }` block with, for `driver = "systemd"`.
 //! The values are read by [`crate::core::driver_config`].
 
-use super::hclspec::{attr, block, defaulted, object, required};
+use super::hclspec::{attr, block, defaulted, object};
 use super::proto::hclspec::Spec;
 
 /// The schema Nomad decodes the task's `config` block with.
 pub fn schema() -> Spec {
     object([
-        ("command", required("string")),
+        ("command", attr("string")),
         ("args", attr("list(string)")),
         ("working_dir", attr("string")),
         ("group", attr("string")),
@@ -25,6 +25,8 @@ pub fn schema() -> Spec {
                 defaulted("driver", "string", "\"nomad\""),
             )])),
         ),
+        ("unit", attr("string")),
+        ("unit_instance", attr("string")),
     ])
 }
 

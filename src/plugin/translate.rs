@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 
 use super::config::PluginConfig;
 use super::proto::driver as pb;
-use crate::core::driver_config::{DriverConfig, LogDriver};
+use crate::core::driver_config::{DriverConfig, LogDriver, UnitConfig};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
-use crate::core::{Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec};
+use crate::core::{
+    Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec, UnitName,
+};
+use crate::core::{host_unit, unit_policy};
 
 /// Nomad's path for a stream the job disabled (`logs { disabled = true }`).
 const DEV_NULL: &str = "/dev/null";
@@ -24,6 +27,11 @@ pub fn task_spec(
             "Nomad sent a task without id, name or alloc_id",
         ));
     }
+    let host_unit = config
+        .unit
+        .as_ref()
+        .map(|u| installed_unit(u, &task.alloc_id, plugin))
+        .transpose()?;
     Ok(TaskSpec {
         id: task.id.clone(),
         name: task.name.clone(),
@@ -48,7 +56,18 @@ pub fn task_spec(
         // StopTask names its own signal. Nomad's executors use SIGINT when a job sets none.
         kill_signal: Signal::INT,
         kill_timeout: DEFAULT_KILL_TIMEOUT,
+        host_unit,
     })
+}
+
+/// The installed unit a task names, a template's instance defaulting to the allocation id,
+/// if the operator's `allow_units`/`deny_units` let a job manage it.
+fn installed_unit(unit: &UnitConfig, alloc_id: &str, plugin: &PluginConfig) -> Result<UnitName> {
+    let name = host_unit::resolve(&unit.name, unit.instance.as_deref(), alloc_id)?;
+    plugin
+        .units
+        .check(&name, unit_policy::own_unit().as_deref())?;
+    Ok(name)
 }
 
 /// The task's user: the job's `user`, else the operator's default (system bus only: a user
@@ -147,16 +166,25 @@ fn cores(linux: Option<&pb::LinuxResources>) -> String {
 
 /// Where the task writes: Nomad's FIFOs (the core opens them write-only and hands them to
 /// systemd, so the plugin is never in the log path), `/dev/null` for a disabled stream, or
-/// the journal.
+/// the journal (`journald`, and `both`, whose lines the plugin then follows into the FIFOs).
 pub fn stdio(task: &pb::TaskConfig, logging: LogDriver) -> Stdio {
-    if logging == LogDriver::Journald {
+    if matches!(logging, LogDriver::Journald | LogDriver::Both) {
         return Stdio::Journal;
     }
+    let (stdout, stderr) = log_paths(task);
+    Stdio::Files { stdout, stderr }
+}
+
+/// Nomad's stdout and stderr FIFOs for the task (`/dev/null` for a disabled stream).
+pub fn log_paths(task: &pb::TaskConfig) -> (PathBuf, PathBuf) {
     let path = |p: &str| PathBuf::from(if p.is_empty() { DEV_NULL } else { p });
-    Stdio::Files {
-        stdout: path(&task.stdout_path),
-        stderr: path(&task.stderr_path),
-    }
+    (path(&task.stdout_path), path(&task.stderr_path))
+}
+
+/// Whether the task's output reaches Nomad only by following the journal: an installed unit
+/// (whose output stays where its unit file sends it) or `logging { driver = "both" }`.
+pub fn follows_journal(spec: &TaskSpec, logging: LogDriver) -> bool {
+    spec.host_unit.is_some() || logging == LogDriver::Both
 }
 
 #[cfg(test)]
@@ -193,6 +221,7 @@ mod tests {
     fn driver_config() -> DriverConfig {
         DriverConfig {
             command: "/bin/true".into(),
+            unit: None,
             args: vec![],
             working_dir: None,
             group: None,
@@ -318,5 +347,31 @@ mod tests {
         let mut t = task();
         t.id.clear();
         assert!(task_spec(&t, &driver_config(), &PluginConfig::default()).is_err());
+    }
+
+    #[test]
+    fn a_template_unit_runs_as_the_allocations_instance_if_allowed() {
+        let config = DriverConfig {
+            command: String::new(),
+            unit: Some(UnitConfig {
+                name: "web@.service".into(),
+                instance: None,
+            }),
+            ..driver_config()
+        };
+        let e = task_spec(&task(), &config, &PluginConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("allow_units"), "{e}");
+        let allowed = PluginConfig {
+            units: crate::core::unit_policy::UnitPolicy {
+                allow: vec![crate::core::unit_policy::Rule::parse("web@*").unwrap()],
+                deny: vec![],
+            },
+            ..PluginConfig::default()
+        };
+        let spec = task_spec(&task(), &config, &allowed).unwrap();
+        assert_eq!(
+            spec.unit_name().as_str(),
+            "web@f0e1d2c3\\x2d0000\\x2d0000\\x2d0000\\x2d000000000000.service"
+        );
     }
 }

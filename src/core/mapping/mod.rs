@@ -89,6 +89,7 @@ pub(crate) fn test_spec() -> TaskSpec {
         network_namespace: None,
         kill_signal: super::signal::Signal::TERM,
         kill_timeout: Duration::from_secs(5),
+        host_unit: None,
     }
 }
 

@@ -164,6 +164,31 @@ impl Systemd {
             .await
     }
 
+    /// Starts an installed unit (`StartUnit`, mode `fail`: refused while a conflicting job is
+    /// queued) and waits for its start job. Returns systemd's job result, as
+    /// [`Systemd::start_transient`] does.
+    pub async fn start_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {
+        let mut jobs = self.signals().await?.jobs();
+        let job = {
+            let _slot = self.slot().await;
+            self.manager
+                .start_unit(name.to_string(), "fail".into())
+                .await
+                .map_err(|e| self.classify("start", name.as_str(), e))?
+        };
+        self.wait_for_job(&mut jobs, &job, "start", name, timeout)
+            .await
+    }
+
+    /// Makes systemd re-read unit files and drop-ins (`daemon-reload`); returns once it has.
+    pub async fn reload(&self) -> Result<()> {
+        let _slot = self.slot().await;
+        self.manager
+            .reload()
+            .await
+            .map_err(|e| self.classify("reload", "the manager", e))
+    }
+
     /// Stops a unit (systemd's own stop: KillSignal, then SIGKILL after TimeoutStopSec) and
     /// waits for the stop job.
     pub async fn stop_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {

@@ -69,6 +69,11 @@ pub struct UnitSnapshot {
     /// `u64::MAX` is systemd's `infinity`.
     pub stop_timeout_us: Option<u64>,
     pub exec_context: ExecContext,
+    /// The current activation's id as 32 hex digits (the journal's `_SYSTEMD_INVOCATION_ID`);
+    /// empty before the unit was first started.
+    pub invocation_id: String,
+    /// The service's `Restart=` setting (`no`, `always`, …); empty for other unit types.
+    pub restart: String,
 }
 
 /// What a command exec'd into the unit must share with it: identity, environment, working
@@ -131,7 +136,7 @@ impl UnitSnapshot {
                 .map(|_| ActiveState::parse(&string(unit, "ActiveState"))),
             sub_state: string(unit, "SubState"),
             description: string(unit, "Description"),
-            result: string(service, "Result"),
+            result: result(unit, service),
             main_pid: number(service, "MainPID").unwrap_or(0),
             exec_main_code: number(service, "ExecMainCode").unwrap_or(0),
             exec_main_status: number(service, "ExecMainStatus").unwrap_or(0),
@@ -150,6 +155,13 @@ impl UnitSnapshot {
             kill_signal: number(service, "KillSignal"),
             stop_timeout_us: number(service, "TimeoutStopUSec"),
             exec_context: ExecContext::from_properties(service),
+            invocation_id: unit
+                .get("InvocationID")
+                .and_then(|v| v.try_clone().ok())
+                .and_then(|v| Vec::<u8>::try_from(v).ok())
+                .map(|id| id.iter().map(|b| format!("{b:02x}")).collect())
+                .unwrap_or_default(),
+            restart: string(service, "Restart"),
         }
     }
 
@@ -175,6 +187,18 @@ impl UnitSnapshot {
         self.has_exited().then(|| {
             ExitResult::from_main_process(self.exec_main_code, self.exec_main_status, &self.result)
         })
+    }
+}
+
+/// The service's `Result`; for a unit without one (a timer, socket or path unit has no main
+/// process) `success` unless the unit failed, so its end reads as Nomad expects.
+fn result(unit: &HashMap<String, OwnedVariant>, service: &HashMap<String, OwnedVariant>) -> String {
+    if service.contains_key("Result") {
+        return string(service, "Result");
+    }
+    match string(unit, "ActiveState").as_str() {
+        "failed" => "failed".into(),
+        _ => "success".into(),
     }
 }
 

@@ -1,0 +1,235 @@
+//! Properties as a unit-file drop-in: how settings reach a unit that is not transient.
+//!
+//! systemd's `SetUnitProperties` changes only resource-control settings of an installed unit
+//! (`CPUWeight`, `MemoryMax`, …); `Environment`, `Restart`, `KillSignal` and the rest are
+//! refused ("Cannot set property"), and even the accepted ones are written as files under
+//! `system.control/` that only `RevertUnitFiles` removes — which would also remove an
+//! administrator's own drop-ins. So everything Nomad applies to an installed unit goes into
+//! one drop-in file of ours, rendered here from the same [`Property`] values the transient
+//! path sends over D-Bus, and removing that one file undoes all of it.
+
+use super::error::{Error, Result};
+use super::property::{Property, Value};
+use super::signal::Signal;
+
+/// The `[Unit]` section's settings; all others belong to `[Service]`.
+const UNIT_SECTION: &[&str] = &["Description"];
+
+/// The drop-in text for `props` under `header` (a comment line saying whose file it is).
+/// Errors name the property that has no unit-file form (file descriptors, exec lines).
+pub fn render(header: &str, props: &[Property]) -> Result<String> {
+    let mut unit = String::new();
+    let mut service = String::new();
+    for p in props {
+        let Some(line) = line(p)? else { continue };
+        let section = if UNIT_SECTION.contains(&p.name) {
+            &mut unit
+        } else {
+            &mut service
+        };
+        section.push_str(&line);
+        section.push('\n');
+    }
+    let comment: String = header.chars().filter(|c| !c.is_control()).collect();
+    let mut out = format!("# {comment}\n");
+    if !unit.is_empty() {
+        out.push_str("[Unit]\n");
+        out.push_str(&unit);
+    }
+    if !service.is_empty() {
+        out.push_str("[Service]\n");
+        out.push_str(&service);
+    }
+    Ok(out)
+}
+
+/// One `Name=value` line; `None` for an empty list, which in a unit file would reset the
+/// unit's own setting instead of adding nothing.
+fn line(p: &Property) -> Result<Option<String>> {
+    // `...USec` properties are `...Sec` settings in unit files.
+    let name = p
+        .name
+        .strip_suffix("USec")
+        .map_or_else(|| p.name.to_string(), |stem| format!("{stem}Sec"));
+    let value = match &p.value {
+        Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
+        Value::I32(n) if p.name == "KillSignal" => {
+            Signal::from_number(*n).map_or(n.to_string(), |s| s.to_string())
+        }
+        Value::I32(n) => n.to_string(),
+        Value::U64(u64::MAX) => "infinity".into(),
+        Value::U64(n) if p.name.ends_with("USec") => format!("{n}us"),
+        Value::U64(n) => n.to_string(),
+        Value::Str(s) => plain(p.name, s)?,
+        Value::Strings(words) if words.is_empty() => return Ok(None),
+        Value::Strings(words) => words
+            .iter()
+            .map(|w| quoted(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::ByteStrings(words) if words.is_empty() => return Ok(None),
+        Value::ByteStrings(words) => words
+            .iter()
+            .map(|w| quoted(&String::from_utf8_lossy(w)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Bytes(mask) if p.name == "AllowedCPUs" => cpu_list(mask),
+        Value::DeviceLimits(limits) if limits.is_empty() => return Ok(None),
+        // One `Name=device rate` line per device.
+        Value::DeviceLimits(limits) => {
+            let lines = limits
+                .iter()
+                .map(|(device, rate)| Ok(format!("{name}={} {rate}", plain(p.name, device)?)))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Some(lines.join("\n")));
+        }
+        Value::Bytes(_) | Value::ExecEx(_) | Value::Exec(_) | Value::Binds(_) | Value::Fd(_) => {
+            return Err(Error::invalid(
+                p.name,
+                "cannot be applied to an installed unit (it has no drop-in form here)",
+            ));
+        }
+    };
+    Ok(Some(format!("{name}={value}")))
+}
+
+/// A single-word value: `%` doubled (no specifier expansion), line breaks refused.
+fn plain(name: &str, s: &str) -> Result<String> {
+    if s.contains(['\n', '\r', '\0']) {
+        return Err(Error::invalid(name, "contains a line break or NUL byte"));
+    }
+    Ok(s.replace('%', "%%"))
+}
+
+/// One word in double quotes, C-escaped, `%` doubled: read back by systemd as exactly `s`.
+fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '%' => out.push_str("%%"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An `AllowedCPUs` bitmap as a cpuset list (`0-2,5`).
+fn cpu_list(mask: &[u8]) -> String {
+    let cpus: Vec<usize> = (0..mask.len() * 8)
+        .filter(|n| mask[n / 8] & (1 << (n % 8)) != 0)
+        .collect();
+    let mut ranges: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        while i + 1 < cpus.len() && cpus[i + 1] == cpus[i] + 1 {
+            i += 1;
+        }
+        ranges.push(if cpus[i] == start {
+            start.to_string()
+        } else {
+            format!("{start}-{}", cpus[i])
+        });
+        i += 1;
+    }
+    ranges.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mapping::cpu::cpuset_mask;
+
+    fn render_one(name: &'static str, value: Value) -> String {
+        render("h", &[Property::new(name, value)]).unwrap()
+    }
+
+    #[test]
+    fn sections_and_value_forms() {
+        let text = render(
+            "written by us",
+            &[
+                Property::new("Description", Value::Str("Nomad task web (100%)".into())),
+                Property::new("Restart", Value::Str("no".into())),
+                Property::new("RemainAfterExit", Value::Bool(true)),
+                Property::new("KillSignal", Value::I32(2)),
+                Property::new("TimeoutStopUSec", Value::U64(5_000_000)),
+                Property::new("MemoryMax", Value::U64(u64::MAX)),
+                Property::new("CPUWeight", Value::U64(39)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            "# written by us\n[Unit]\nDescription=Nomad task web (100%%)\n[Service]\n\
+             Restart=no\nRemainAfterExit=yes\nKillSignal=SIGINT\nTimeoutStopSec=5000000us\n\
+             MemoryMax=infinity\nCPUWeight=39\n"
+        );
+    }
+
+    #[test]
+    fn environment_words_are_quoted_and_escaped() {
+        let text = render_one(
+            "Environment",
+            Value::Strings(vec![
+                "A=a b".into(),
+                "B=say \"hi\" \\ 50%".into(),
+                "C=line1\nline2".into(),
+            ]),
+        );
+        assert!(
+            text.ends_with(
+                "Environment=\"A=a b\" \"B=say \\\"hi\\\" \\\\ 50%%\" \"C=line1\\nline2\"\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn device_limits_are_one_line_per_device() {
+        let text = render_one(
+            "IOReadBandwidthMax",
+            Value::DeviceLimits(vec![("/dev/sda".into(), 1024), ("/dev/sdb".into(), 2048)]),
+        );
+        assert!(
+            text.ends_with("IOReadBandwidthMax=/dev/sda 1024\nIOReadBandwidthMax=/dev/sdb 2048\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_empty_list_adds_no_line_that_would_reset_the_units_own() {
+        assert_eq!(render_one("Environment", Value::Strings(vec![])), "# h\n");
+    }
+
+    #[test]
+    fn cpu_masks_read_back_as_lists() {
+        for list in ["0", "0-2,5", "9", "1,3,8-10"] {
+            assert_eq!(cpu_list(&cpuset_mask(list).unwrap()), list);
+        }
+    }
+
+    #[test]
+    fn values_without_a_file_form_are_refused() {
+        let fd = std::fs::File::open("/dev/null").unwrap();
+        let e = render(
+            "h",
+            &[Property::new(
+                "X",
+                Value::Fd(std::sync::Arc::new(fd.into())),
+            )],
+        );
+        assert!(e.is_err());
+        let e = render(
+            "h",
+            &[Property::new("Description", Value::Str("a\nb".into()))],
+        );
+        assert!(e.is_err());
+    }
+}

@@ -1,0 +1,362 @@
+//! Installed units as tasks: a packaged service, a unit file from configuration management,
+//! or an instance of a template (`web@.service` → `web@<alloc id>.service`).
+//!
+//! Nomad's view holds as for transient tasks: while Nomad manages the unit, one drop-in of
+//! ours (`zz-nomad-systemd.conf` in the runtime unit directory, named to sort after an
+//! administrator's `override.conf`) gives it Nomad's environment, resources, kill settings,
+//! journal fields and description, `Restart=no` and `RemainAfterExit=yes` (so its exit result
+//! stays readable, as a transient task's does). The unit's own `ExecStart`, user, sandboxing
+//! and `StandardOutput` are left alone; its output is read back from the journal.
+//!
+//! **Nomad never stops what it did not start**: a unit that is already active when a task
+//! asks for it is refused, so a job can never take over (and later stop) a running service.
+//! Destroying the task stops the unit, removes the drop-in and resets its failed state.
+
+use std::path::{Path, PathBuf};
+
+use super::dropin;
+use super::engine::{Engine, Started};
+use super::error::{Error, Result};
+use super::mapping::{cpu, environment, lifecycle, logging, memory, network};
+use super::property::Property;
+use super::systemd::{ActiveState, Bus, UnitSnapshot};
+use super::task::TaskSpec;
+use super::unit_name::UnitName;
+
+/// Unit types a task may name: those that can be started and run until stopped.
+pub const STARTABLE_TYPES: &[&str] = &["service", "timer", "socket", "path"];
+/// The drop-in's file name.
+const DROPIN_NAME: &str = "zz-nomad-systemd.conf";
+/// systemd's runtime unit directory for the system manager.
+const SYSTEM_RUNTIME_DIR: &str = "/run/systemd/system";
+/// Lifecycle settings the unit keeps as its own file says: its type and its slice.
+const KEPT_FROM_UNIT: &[&str] = &["Type", "Slice"];
+
+/// The unit a task config names: `unit` itself, or for a template its instance `instance`,
+/// by default `alloc_id` (escaped like `systemd-escape`). Errors name `unit` or
+/// `unit_instance`.
+pub fn resolve(unit: &str, instance: Option<&str>, alloc_id: &str) -> Result<UnitName> {
+    let name = if unit.contains("@.") {
+        let instance = instance.unwrap_or(alloc_id);
+        if instance.is_empty() {
+            return Err(Error::invalid(
+                "unit_instance",
+                "a template unit needs an instance string",
+            ));
+        }
+        UnitName::instance(unit, instance)?
+    } else {
+        if instance.is_some_and(|i| !i.is_empty()) {
+            return Err(Error::invalid(
+                "unit_instance",
+                format!("'{unit}' is not a template (name@.type), so it takes no instance"),
+            ));
+        }
+        let parsed = UnitName::parse(unit)?;
+        if parsed.as_str() != unit {
+            return Err(Error::invalid(
+                "unit",
+                format!("'{unit}' needs its type suffix, e.g. '{parsed}'"),
+            ));
+        }
+        parsed
+    };
+    if !STARTABLE_TYPES.contains(&name.unit_type()) {
+        return Err(Error::invalid(
+            "unit",
+            format!(
+                "'{unit}' is a {} unit; a task can run a {} unit",
+                name.unit_type(),
+                STARTABLE_TYPES.join(", ")
+            ),
+        ));
+    }
+    Ok(name)
+}
+
+/// What the drop-in sets for a task on a service, and warnings for what cannot apply. Other
+/// unit types (timers, sockets, paths) run no process of their own: nothing is set on them.
+pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Vec<String>)> {
+    if unit.unit_type() != "service" {
+        return Ok((
+            Vec::new(),
+            vec![format!(
+                "{unit} is a {} unit: Nomad's environment and resources apply only to \
+                 services, so the units it triggers run as installed",
+                unit.unit_type()
+            )],
+        ));
+    }
+    let mut env = spec.env.clone();
+    // Nomad points these at /alloc, /local and /secrets, binds that only transient tasks
+    // get; an installed unit sees the host's paths.
+    if let Some(dirs) = &spec.dirs {
+        for (key, path) in [
+            ("NOMAD_ALLOC_DIR", &dirs.alloc),
+            ("NOMAD_TASK_DIR", &dirs.local),
+            ("NOMAD_SECRETS_DIR", &dirs.secrets),
+        ] {
+            env.insert(key.into(), path.to_string_lossy().into_owned());
+        }
+    }
+    let (mut props, warnings) = environment::properties(&env)?;
+    props.extend(memory::properties(&spec.resources)?);
+    props.extend(cpu::properties(&spec.resources)?);
+    props.extend(network::properties(spec)?);
+    props.extend(
+        logging::properties(spec)
+            .into_iter()
+            .filter(|p| p.name == "LogExtraFields"),
+    );
+    props.extend(
+        lifecycle::properties(spec, "")
+            .into_iter()
+            .filter(|p| !KEPT_FROM_UNIT.contains(&p.name)),
+    );
+    Ok((props, warnings))
+}
+
+/// Where the drop-in for `unit` lives on `bus`'s manager.
+pub fn dropin_path(bus: Bus, unit: &UnitName) -> Result<PathBuf> {
+    let base = match bus {
+        Bus::System => PathBuf::from(SYSTEM_RUNTIME_DIR),
+        Bus::User => std::env::var_os("XDG_RUNTIME_DIR")
+            .map(|d| Path::new(&d).join("systemd/user"))
+            .ok_or_else(|| {
+                Error::invalid("unit", "XDG_RUNTIME_DIR is not set, so the user manager's runtime directory is unknown")
+            })?,
+    };
+    Ok(base.join(format!("{unit}.d")).join(DROPIN_NAME))
+}
+
+fn is_running(s: &UnitSnapshot) -> bool {
+    !matches!(
+        s.active_state,
+        Some(ActiveState::Inactive | ActiveState::Failed) | None
+    )
+}
+
+impl Engine {
+    /// Starts the installed unit `unit` as the task `spec` (see the module docs). Errors:
+    /// [`Error::InvalidConfig`] for a unit that is not installed, masked, broken or already
+    /// running (nothing changed); [`Error::StartFailed`] when its start job failed (the
+    /// drop-in is removed again).
+    pub(super) async fn start_host_unit(
+        &self,
+        spec: &TaskSpec,
+        unit: &UnitName,
+    ) -> Result<Started> {
+        let (props, warnings) = properties(spec, unit)?;
+        let header = format!(
+            "Written by nomad-systemd for Nomad task {} (alloc {}); removed when the task is destroyed.",
+            spec.name, spec.alloc_id
+        );
+        let text = dropin::render(&header, &props)?;
+        let snapshot = match self.systemd().snapshot(unit).await {
+            Err(Error::NotFound(_)) => {
+                return Err(Error::invalid(
+                    "unit",
+                    format!("'{unit}' is not installed on this node (no unit file found)"),
+                ));
+            }
+            other => other?,
+        };
+        if snapshot.load_state != "loaded" {
+            return Err(Error::invalid(
+                "unit",
+                format!(
+                    "'{unit}' cannot be started: its load state is '{}'",
+                    snapshot.load_state
+                ),
+            ));
+        }
+        if is_running(&snapshot) {
+            return Err(Error::invalid(
+                "unit",
+                format!(
+                    "'{unit}' is already running and Nomad did not start it; Nomad never \
+                     stops what it did not start, so it will not take it over (stop it first, \
+                     or run another instance)"
+                ),
+            ));
+        }
+        let path = dropin_path(self.systemd().bus(), unit)?;
+        write_dropin(&path, &text)?;
+        match self.launch_host_unit(unit).await {
+            Ok(None) => Ok(Started {
+                unit: unit.clone(),
+                warnings,
+            }),
+            Ok(Some(reason)) => {
+                self.destroy_host_unit(unit).await?;
+                Err(Error::StartFailed {
+                    unit: unit.to_string(),
+                    reason,
+                })
+            }
+            Err(e) => {
+                // Best effort: the error that stopped the start is the one worth reporting.
+                let _ = self.destroy_host_unit(unit).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reloads systemd with our drop-in in place, checks it took effect and starts the unit.
+    /// `Ok(Some)`: why the start failed.
+    async fn launch_host_unit(&self, unit: &UnitName) -> Result<Option<String>> {
+        self.systemd().reload().await?;
+        let snapshot = self.systemd().snapshot(unit).await?;
+        if unit.unit_type() == "service" && snapshot.restart != "no" {
+            return Ok(Some(format!(
+                "Restart= is still '{}' after our drop-in (another drop-in sorting after {DROPIN_NAME} overrides it)",
+                snapshot.restart
+            )));
+        }
+        // The previous run's failed state would otherwise read as this run's result.
+        match self.systemd().reset_failed(unit).await {
+            Ok(()) | Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let job = self
+            .systemd()
+            .start_unit(unit, super::engine::JOB_TIMEOUT)
+            .await?;
+        if job == "done" {
+            return Ok(None);
+        }
+        let result = self
+            .systemd()
+            .snapshot(unit)
+            .await
+            .map(|s| s.result)
+            .unwrap_or_default();
+        Ok(Some(format!(
+            "systemd's start job ended with '{job}' (result '{result}')"
+        )))
+    }
+
+    /// Stops the installed unit, removes our drop-in (systemd reloaded without it) and resets
+    /// its failed state. The unit itself stays installed. Safe to repeat.
+    pub(super) async fn destroy_host_unit(&self, unit: &UnitName) -> Result<()> {
+        match self
+            .systemd()
+            .stop_unit(unit, super::engine::JOB_TIMEOUT)
+            .await
+        {
+            Ok(_) | Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let path = dropin_path(self.systemd().bus(), unit)?;
+        let removed = match std::fs::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()), e)),
+        };
+        if let Some(dir) = path.parent() {
+            // Only when empty: an administrator's own drop-ins may live there too.
+            let _ = std::fs::remove_dir(dir);
+        }
+        if removed {
+            self.systemd().reload().await?;
+        }
+        match self.systemd().reset_failed(unit).await {
+            Ok(()) | Err(Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn write_dropin(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    // Mode 0600: the environment may carry secrets (tokens from Nomad's templates).
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mapping::test_spec;
+    use crate::core::property::{Value, find};
+
+    #[test]
+    fn templates_take_an_instance_and_plain_units_none() {
+        assert_eq!(
+            resolve("web@.service", None, "a1-b2").unwrap().as_str(),
+            "web@a1\\x2db2.service"
+        );
+        assert_eq!(
+            resolve("web@.service", Some("blue"), "a1")
+                .unwrap()
+                .as_str(),
+            "web@blue.service"
+        );
+        assert_eq!(
+            resolve("db.timer", None, "a1").unwrap().as_str(),
+            "db.timer"
+        );
+        let e = resolve("web@.service", Some(""), "a1").unwrap_err();
+        assert!(e.to_string().contains("unit_instance"), "{e}");
+        assert!(resolve("db.service", Some("x"), "a1").is_err());
+        assert!(
+            resolve("db", None, "a1")
+                .unwrap_err()
+                .to_string()
+                .contains("db.service")
+        );
+        assert!(
+            resolve("basic.target", None, "a1")
+                .unwrap_err()
+                .to_string()
+                .contains("target")
+        );
+        assert!(resolve("x.slice", None, "a1").is_err());
+    }
+
+    #[test]
+    fn a_service_gets_nomads_settings_and_keeps_its_type_and_slice() {
+        let mut spec = test_spec();
+        spec.env.insert("NOMAD_PORT_http".into(), "8080".into());
+        spec.resources.memory_mb = 64;
+        let unit = UnitName::parse("web@a1.service").unwrap();
+        let (props, _) = properties(&spec, &unit).unwrap();
+        assert!(matches!(find(&props, "Restart"), Some(Value::Str(s)) if s == "no"));
+        assert!(matches!(
+            find(&props, "RemainAfterExit"),
+            Some(Value::Bool(true))
+        ));
+        assert!(
+            matches!(find(&props, "Environment"), Some(Value::Strings(e)) if e.contains(&"NOMAD_PORT_http=8080".to_string()))
+        );
+        assert!(find(&props, "MemoryMax").is_some());
+        assert!(find(&props, "LogExtraFields").is_some());
+        for kept in ["Type", "Slice", "SyslogIdentifier", "ExecStartEx"] {
+            assert!(find(&props, kept).is_none(), "{kept}");
+        }
+        assert!(dropin::render("h", &props).is_ok());
+    }
+
+    #[test]
+    fn a_timer_is_left_as_installed_with_a_warning() {
+        let unit = UnitName::parse("backup.timer").unwrap();
+        let (props, warnings) = properties(&test_spec(), &unit).unwrap();
+        assert!(props.is_empty());
+        assert_eq!(warnings.len(), 1);
+    }
+}

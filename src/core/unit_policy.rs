@@ -1,0 +1,248 @@
+//! Which existing units a job may start (the operator's `allow_units` / `deny_units`).
+//!
+//! A rule is a shell-style glob (`*`, `?`, `[...]`) over the whole unit name, or, with a `re:`
+//! prefix, a regular expression that must match the whole name. For a template's instance
+//! both the instance (`web@1a2b.service`) and the template (`web@.service`) are checked: a
+//! rule matching either allows (or denies) it. Deny wins over allow, nothing is allowed by
+//! default, and some units are never allowed whatever the rules say: Nomad itself, the bus,
+//! systemd's own units, this driver's task units and the unit the driver runs in.
+
+use regex::Regex;
+
+use super::error::{Error, Result};
+use super::unit_name::UnitName;
+
+/// Units no rule can allow, as globs.
+pub const ALWAYS_DENIED: &[&str] = &["nomad.service", "nomad-*", "dbus*", "systemd-*"];
+
+/// One `allow_units`/`deny_units` entry.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    text: String,
+    regex: Regex,
+}
+
+impl Rule {
+    /// Reads a glob, or a regular expression after `re:`. Errors name what is wrong with it.
+    pub fn parse(text: &str) -> std::result::Result<Rule, String> {
+        let pattern = match text.strip_prefix("re:") {
+            Some(re) => format!("^(?:{re})$"),
+            None => glob_to_regex(text)?,
+        };
+        let regex = Regex::new(&pattern).map_err(|e| format!("'{text}': {e}"))?;
+        Ok(Rule {
+            text: text.to_string(),
+            regex,
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn matches_any(&self, names: &[&str]) -> bool {
+        names.iter().any(|n| self.regex.is_match(n))
+    }
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Rule) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Rule {}
+
+/// The operator's rules; the default allows nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitPolicy {
+    pub allow: Vec<Rule>,
+    pub deny: Vec<Rule>,
+}
+
+impl UnitPolicy {
+    /// Whether a job may manage `unit`. `own_unit` is the unit this process runs in, never
+    /// allowed. Errors are [`Error::InvalidConfig`] for `unit`, naming the rule or the plugin
+    /// setting that decides.
+    pub fn check(&self, unit: &UnitName, own_unit: Option<&str>) -> Result<()> {
+        check_always_denied(unit, own_unit)?;
+        let template = unit.template();
+        let names: Vec<&str> = std::iter::once(unit.as_str())
+            .chain(template.as_deref())
+            .collect();
+        if let Some(rule) = self.deny.iter().find(|r| r.matches_any(&names)) {
+            return Err(Error::invalid(
+                "unit",
+                format!(
+                    "'{unit}' is denied by the rule '{}' in the plugin's deny_units",
+                    rule.text
+                ),
+            ));
+        }
+        if !self.allow.iter().any(|r| r.matches_any(&names)) {
+            let suggest = template.as_deref().unwrap_or(unit.as_str());
+            return Err(Error::invalid(
+                "unit",
+                format!(
+                    "'{unit}' is not allowed on this node; the operator can add it to the \
+                     plugin's allow_units (e.g. allow_units = [\"{suggest}\"])"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses the units no rule can allow (see [`ALWAYS_DENIED`]) and `own_unit`; the one check
+/// that also binds an operator at the command line.
+pub fn check_always_denied(unit: &UnitName, own_unit: Option<&str>) -> Result<()> {
+    let template = unit.template();
+    let names: Vec<&str> = std::iter::once(unit.as_str())
+        .chain(template.as_deref())
+        .collect();
+    let mut builtin = ALWAYS_DENIED.iter().filter_map(|g| Rule::parse(g).ok());
+    if own_unit.is_some_and(|own| names.contains(&own)) || builtin.any(|r| r.matches_any(&names)) {
+        return Err(Error::invalid(
+            "unit",
+            format!(
+                "'{unit}' may never be managed by a job: Nomad, D-Bus, systemd's own units \
+                 and this driver's units ({}) are always denied",
+                ALWAYS_DENIED.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The unit this process runs in, from `/proc/self/cgroup`; `None` when it cannot be told.
+pub fn own_unit() -> Option<String> {
+    own_unit_from(&std::fs::read_to_string("/proc/self/cgroup").ok()?)
+}
+
+/// The innermost `.service` or `.scope` in the systemd hierarchy of a `/proc/<pid>/cgroup`.
+fn own_unit_from(cgroup: &str) -> Option<String> {
+    let line = cgroup
+        .lines()
+        .find(|l| l.contains(":name=systemd:"))
+        .or_else(|| cgroup.lines().find(|l| l.starts_with("0::")))?;
+    let path = line.splitn(3, ':').nth(2)?;
+    path.rsplit('/')
+        .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
+        .map(str::to_string)
+}
+
+fn glob_to_regex(glob: &str) -> std::result::Result<String, String> {
+    let mut out = String::from("^");
+    let mut chars = glob.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            '[' => {
+                let mut class = String::new();
+                loop {
+                    match chars.next() {
+                        Some(']') if !class.is_empty() => break,
+                        Some(c) => class.push(c),
+                        None => return Err(format!("'{glob}': '[' without a closing ']'")),
+                    }
+                }
+                let class = match class.strip_prefix('!') {
+                    Some(rest) => format!("^{rest}"),
+                    None => class,
+                };
+                out.push('[');
+                out.push_str(&class.replace('\\', "\\\\").replace('[', "\\["));
+                out.push(']');
+            }
+            c => out.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    out.push('$');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(allow: &[&str], deny: &[&str]) -> UnitPolicy {
+        let rules = |v: &[&str]| v.iter().map(|r| Rule::parse(r).unwrap()).collect();
+        UnitPolicy {
+            allow: rules(allow),
+            deny: rules(deny),
+        }
+    }
+
+    fn unit(name: &str) -> UnitName {
+        UnitName::parse(name).unwrap()
+    }
+
+    #[test]
+    fn nothing_is_allowed_by_default() {
+        let e = UnitPolicy::default()
+            .check(&unit("postgresql.service"), None)
+            .unwrap_err();
+        assert!(e.to_string().contains("allow_units"), "{e}");
+    }
+
+    #[test]
+    fn globs_and_regexes_match_whole_names_and_templates() {
+        let p = policy(
+            &["web@.service", "re:db-[0-9]+\\.service", "cache?.timer"],
+            &[],
+        );
+        assert!(p.check(&unit("web@a1b2.service"), None).is_ok());
+        assert!(p.check(&unit("db-12.service"), None).is_ok());
+        assert!(p.check(&unit("cache1.timer"), None).is_ok());
+        assert!(p.check(&unit("db-12.service.x.service"), None).is_err());
+        assert!(p.check(&unit("xdb-1.service"), None).is_err());
+        assert!(p.check(&unit("web.service"), None).is_err());
+        let star = policy(&["app-[!x]*"], &[]);
+        assert!(star.check(&unit("app-a.service"), None).is_ok());
+        assert!(star.check(&unit("app-x.service"), None).is_err());
+    }
+
+    #[test]
+    fn deny_wins_and_names_its_rule() {
+        let p = policy(&["*"], &["secret*"]);
+        let e = p.check(&unit("secret-db.service"), None).unwrap_err();
+        assert!(e.to_string().contains("'secret*'"), "{e}");
+        assert!(p.check(&unit("web.service"), None).is_ok());
+    }
+
+    #[test]
+    fn nomad_dbus_systemd_and_our_own_units_are_always_denied() {
+        let p = policy(&["*", "re:.*"], &[]);
+        for name in [
+            "nomad.service",
+            "dbus.service",
+            "dbus-broker.service",
+            "systemd-journald.service",
+            "nomad-1a2b3c4d-web-0a1b.service",
+            "nomad-x@y.service",
+        ] {
+            let e = p.check(&unit(name), None).unwrap_err();
+            assert!(e.to_string().contains("always denied"), "{name}: {e}");
+        }
+        assert!(
+            p.check(&unit("agent.service"), Some("agent.service"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn bad_rules_are_reported() {
+        assert!(Rule::parse("re:(").is_err());
+        assert!(Rule::parse("web[").is_err());
+    }
+
+    #[test]
+    fn the_own_unit_is_read_from_the_cgroup_file() {
+        let v2 = "0::/system.slice/nomad.service\n";
+        assert_eq!(own_unit_from(v2).as_deref(), Some("nomad.service"));
+        let hybrid = "12:cpu:/\n1:name=systemd:/system.slice/x.scope/sub\n0::/other.service\n";
+        assert_eq!(own_unit_from(hybrid).as_deref(), Some("x.scope"));
+        assert_eq!(own_unit_from("0::/\n"), None);
+    }
+}
