@@ -2,9 +2,13 @@
 //! from Nomad (cty msgpack) and what `run -f` reads from a task file, decoded and checked the
 //! same way. The plugin's schema for it lives with the plugin.
 
+mod sandbox;
+
 use serde::{Deserialize, Serialize};
 
+use super::capability::CapabilityRequest;
 use super::cty::{ConfigError, Object};
+use super::sandbox::Sandbox;
 
 /// The option names of the block, as the plugin's schema declares them.
 pub const OPTIONS: &[&str] = &[
@@ -14,6 +18,22 @@ pub const OPTIONS: &[&str] = &[
     "group",
     "oom_score_adj",
     "logging",
+    "dynamic_user",
+    "protect_system",
+    "protect_home",
+    "private_tmp",
+    "private_devices",
+    "no_new_privileges",
+    "cap_add",
+    "cap_drop",
+    "ambient_capabilities",
+    "system_call_filter",
+    "read_only_paths",
+    "read_write_paths",
+    "inaccessible_paths",
+    "root_directory",
+    "root_image",
+    "properties",
 ];
 
 /// What a job's task config says.
@@ -28,6 +48,10 @@ pub struct DriverConfig {
     /// The OOM killer's bias, 0 (default) to 1000 (killed first).
     pub oom_score_adj: i32,
     pub logging: LogDriver,
+    /// The sandbox options (see [`crate::core::sandbox`]); its capabilities are unset.
+    pub sandbox: Sandbox,
+    /// `cap_add`, `cap_drop`, `ambient_capabilities`.
+    pub capabilities: CapabilityRequest,
 }
 
 /// Where the task's output goes (`logging { driver = ... }`).
@@ -84,6 +108,7 @@ impl DriverConfig {
                 });
             }
         };
+        let (sandbox, capabilities) = sandbox::decode(&o)?;
         Ok(DriverConfig {
             command,
             args: o.strings("args")?,
@@ -91,6 +116,8 @@ impl DriverConfig {
             group: o.string("group")?.filter(|s| !s.is_empty()),
             oom_score_adj,
             logging,
+            sandbox,
+            capabilities,
         })
     }
 }

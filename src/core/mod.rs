@@ -3,6 +3,7 @@
 //! It knows systemd and nothing of its callers: the plugin and the CLI translate their inputs
 //! into [`TaskSpec`]s and call the [`Engine`].
 
+pub mod capability;
 pub mod cpu_meter;
 pub mod cty;
 pub mod description;
@@ -15,6 +16,7 @@ pub mod host;
 pub mod logs;
 pub mod mapping;
 pub mod property;
+pub mod sandbox;
 pub mod signal;
 pub mod standalone;
 pub mod stats;

@@ -4,15 +4,17 @@
 use std::path::{Path, PathBuf};
 
 use super::config::PluginConfig;
+use super::policy;
 use super::proto::driver as pb;
 use crate::core::driver_config::{DriverConfig, LogDriver};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
-use crate::core::{Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec};
+use crate::core::{Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec};
 
 /// Nomad's path for a stream the job disabled (`logs { disabled = true }`).
 const DEV_NULL: &str = "/dev/null";
 
-/// The core task for one StartTask. Errors are [`Error::InvalidConfig`] naming the setting.
+/// The core task for one StartTask, within the operator's policy ([`policy`]). Errors are
+/// [`Error::InvalidConfig`] naming the setting.
 pub fn task_spec(
     task: &pb::TaskConfig,
     config: &DriverConfig,
@@ -24,6 +26,7 @@ pub fn task_spec(
             "Nomad sent a task without id, name or alloc_id",
         ));
     }
+    let (user, group) = policy::identity(&task.user, config, plugin)?;
     Ok(TaskSpec {
         id: task.id.clone(),
         name: task.name.clone(),
@@ -37,45 +40,20 @@ pub fn task_spec(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        user: user(&task.user, plugin)?,
-        group: config.group.clone(),
+        user,
+        group,
         working_dir: config.working_dir.as_ref().map(PathBuf::from),
         resources: resources(task.resources.as_ref(), config)?,
         dirs: (!task.alloc_dir.is_empty())
             .then(|| TaskDirs::nomad_layout(Path::new(&task.alloc_dir), &task.name)),
         network_namespace: network_namespace(task.network_isolation_spec.as_ref())?,
+        sandbox: policy::sandbox(task, config, plugin)?,
+        runtime: policy::runtime(&config.command, plugin)?,
         // What systemd itself sends if it ever stops the unit (DestroyTask of a running task);
         // StopTask names its own signal. Nomad's executors use SIGINT when a job sets none.
         kill_signal: Signal::INT,
         kill_timeout: DEFAULT_KILL_TIMEOUT,
     })
-}
-
-/// The task's user: the job's `user`, else the operator's default (system bus only: a user
-/// manager cannot switch users). Root is refused unless the operator allows it.
-fn user(requested: &str, plugin: &PluginConfig) -> Result<Option<String>> {
-    let user = match (requested, plugin.bus) {
-        ("", Bus::System) => plugin.default_user.clone(),
-        ("", Bus::User) => return Ok(None),
-        (name, _) => name.to_string(),
-    };
-    if !plugin.allow_root && is_root(&user) {
-        return Err(Error::invalid(
-            "user",
-            format!(
-                "'{user}' is root, which this node does not allow; run the task as another \
-                 user, or set allow_root = true in the plugin's config"
-            ),
-        ));
-    }
-    Ok(Some(user))
-}
-
-fn is_root(user: &str) -> bool {
-    if let Ok(uid) = user.parse::<u32>() {
-        return uid == 0;
-    }
-    matches!(nix::unistd::User::from_name(user), Ok(Some(u)) if u.uid.is_root())
 }
 
 /// The namespace of the allocation's group network (`network { mode = "bridge" }` or CNI),
@@ -180,6 +158,8 @@ mod tests {
             group: None,
             oom_score_adj: 0,
             logging: LogDriver::Nomad,
+            sandbox: Default::default(),
+            capabilities: Default::default(),
         }
     }
 
