@@ -189,16 +189,31 @@ fn host_path_allowed(
     ))
 }
 
+/// Who the task runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Run as an ephemeral user systemd allocates (`DynamicUser`).
+    pub dynamic: bool,
+}
+
 /// The task's user and group. The job's `user`, else the operator's default (system bus
-/// only). Nomad's dynamic workload users (`nomad-<N>`) run as uid and gid N. Root is refused
-/// unless `allow_root`; a job's own user must match `allowed_users`. With `dynamic_user`
-/// systemd picks the user, so a job's `user` is refused and Nomad's is left out.
-pub fn identity(
-    requested: &str,
-    config: &DriverConfig,
-    plugin: &PluginConfig,
-) -> Result<(Option<String>, Option<String>)> {
+/// only). Root is refused unless `allow_root`; a job's own user must match `allowed_users`.
+/// With `dynamic_user` systemd picks the user, so a job's `user` is refused and Nomad's is
+/// left out.
+///
+/// Nomad's dynamic workload users (`nomad-<N>`) have no passwd entry, and systemd cannot run
+/// a uid it cannot look up (the unit fails with 217/USER): such a task runs as uid N when
+/// the host resolves N, and otherwise as a systemd dynamic user, which gives the same
+/// guarantee (an unprivileged uid of its own, released when the task stops).
+pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -> Result<Identity> {
     let workload_id = dynamic_workload_id(requested);
+    let dynamic = Identity {
+        user: None,
+        group: config.group.clone(),
+        dynamic: true,
+    };
     if config.sandbox.dynamic_user {
         if !requested.is_empty() && workload_id.is_none() {
             return Err(Error::invalid(
@@ -206,10 +221,16 @@ pub fn identity(
                 format!("'{requested}' cannot be combined with dynamic_user; remove one of them"),
             ));
         }
-        return Ok((None, config.group.clone()));
+        return Ok(dynamic);
     }
     let (user, group) = match (requested, workload_id, plugin.bus) {
-        (_, Some(_), Bus::User) | ("", None, Bus::User) => return Ok((None, None)),
+        (_, Some(_), Bus::User) | ("", None, Bus::User) => {
+            return Ok(Identity {
+                user: None,
+                group: None,
+                dynamic: false,
+            });
+        }
         (_, None, Bus::User) => {
             return Err(Error::invalid(
                 "user",
@@ -219,6 +240,7 @@ pub fn identity(
                 ),
             ));
         }
+        (_, Some(id), Bus::System) if id != 0 && !uid_resolves(id) => return Ok(dynamic),
         (_, Some(id), Bus::System) => (
             id.to_string(),
             config.group.clone().or(Some(id.to_string())),
@@ -251,7 +273,15 @@ pub fn identity(
             ),
         ));
     }
-    Ok((Some(user), group))
+    Ok(Identity {
+        user: Some(user),
+        group,
+        dynamic: false,
+    })
+}
+
+fn uid_resolves(uid: u32) -> bool {
+    matches!(nix::unistd::User::from_uid(uid.into()), Ok(Some(_)))
 }
 
 /// N of a `nomad-<N>` user Nomad's client allocated (`helper/users/dynamic`).
@@ -508,10 +538,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("user") && e.contains("bus = \"user\""), "{e}");
-        assert_eq!(
-            identity("nomad-80001", &config(vec![]), &user_bus).unwrap(),
-            (None, None)
-        );
+        let as_manager = identity("nomad-80001", &config(vec![]), &user_bus).unwrap();
+        assert_eq!((as_manager.user, as_manager.dynamic), (None, false));
     }
 
     #[test]
@@ -522,14 +550,14 @@ mod tests {
         };
         let c = config(vec![]);
         assert_eq!(
-            identity("app-web", &c, &plugin).unwrap().0.as_deref(),
+            identity("app-web", &c, &plugin).unwrap().user.as_deref(),
             Some("app-web")
         );
         let e = identity("www-data", &c, &plugin).unwrap_err().to_string();
         assert!(e.contains("user") && e.contains("allowed_users"), "{e}");
         // The operator's own default needs no entry.
         assert_eq!(
-            identity("", &c, &plugin).unwrap().0.as_deref(),
+            identity("", &c, &plugin).unwrap().user.as_deref(),
             Some("nobody")
         );
         for root in ["root", "0"] {
@@ -547,10 +575,14 @@ mod tests {
             allowed_users: vec![],
             ..PluginConfig::default()
         };
-        assert_eq!(
-            identity("nomad-80001", &c, &plugin).unwrap(),
-            (Some("80001".into()), Some("80001".into()))
-        );
+        // No passwd entry for 80001 here: systemd's dynamic user stands in.
+        let unresolved = identity("nomad-80001", &c, &plugin).unwrap();
+        assert_eq!((unresolved.user, unresolved.dynamic), (None, true));
+        // A uid the host knows (nobody's) runs as itself, its group defaulting to the same.
+        let known = identity("nomad-65534", &c, &plugin).unwrap();
+        assert_eq!(known.user.as_deref(), Some("65534"));
+        assert_eq!(known.group.as_deref(), Some("65534"));
+        assert!(!known.dynamic);
         let e = identity("nomad-0", &c, &plugin).unwrap_err().to_string();
         assert!(
             e.contains("'nomad-0' is root") && e.contains("allow_root"),
@@ -564,8 +596,10 @@ mod tests {
     fn dynamic_user_replaces_nomads_user_but_not_a_jobs() {
         let c = config(vec![("dynamic_user", true.into())]);
         let plugin = PluginConfig::default();
-        assert_eq!(identity("", &c, &plugin).unwrap(), (None, None));
-        assert_eq!(identity("nomad-80001", &c, &plugin).unwrap(), (None, None));
+        for requested in ["", "nomad-80001"] {
+            let id = identity(requested, &c, &plugin).unwrap();
+            assert_eq!((id.user, id.dynamic), (None, true));
+        }
         let e = identity("www", &c, &plugin).unwrap_err().to_string();
         assert!(e.contains("dynamic_user"), "{e}");
     }

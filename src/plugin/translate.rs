@@ -26,7 +26,9 @@ pub fn task_spec(
             "Nomad sent a task without id, name or alloc_id",
         ));
     }
-    let (user, group) = policy::identity(&task.user, config, plugin)?;
+    let identity = policy::identity(&task.user, config, plugin)?;
+    let mut sandbox = policy::sandbox(task, config, plugin)?;
+    sandbox.dynamic_user |= identity.dynamic;
     Ok(TaskSpec {
         id: task.id.clone(),
         name: task.name.clone(),
@@ -40,14 +42,14 @@ pub fn task_spec(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        user,
-        group,
+        user: identity.user,
+        group: identity.group,
         working_dir: config.working_dir.as_ref().map(PathBuf::from),
         resources: resources(task.resources.as_ref(), config)?,
         dirs: (!task.alloc_dir.is_empty())
             .then(|| TaskDirs::nomad_layout(Path::new(&task.alloc_dir), &task.name)),
         network_namespace: network_namespace(task.network_isolation_spec.as_ref())?,
-        sandbox: policy::sandbox(task, config, plugin)?,
+        sandbox,
         runtime: policy::runtime(&config.command, plugin)?,
         // What systemd itself sends if it ever stops the unit (DestroyTask of a running task);
         // StopTask names its own signal. Nomad's executors use SIGINT when a job sets none.
