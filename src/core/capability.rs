@@ -158,22 +158,13 @@ impl CapabilityRequest {
     }
 
     /// The task's sets, starting from `base` (what a task gets when the job says nothing):
-    /// bounding = base + add + ambient − drop. An ambient capability the job also drops is
-    /// an error: it could not be raised.
-    pub fn resolve(&self, base: CapSet) -> Result<Capabilities> {
-        let dropped_ambient = self.ambient.intersection(self.drop);
-        if !dropped_ambient.is_empty() {
-            return Err(Error::invalid(
-                "ambient_capabilities",
-                format!(
-                    "{dropped_ambient} is also in cap_drop; a dropped capability cannot be ambient"
-                ),
-            ));
-        }
-        Ok(Capabilities {
-            bounding: Some(base.union(self.add).union(self.ambient).without(self.drop)),
+    /// bounding = (base − drop) + add + ambient, so `cap_drop = ["all"]` with a `cap_add`
+    /// keeps just what was added, as in Nomad's docker driver.
+    pub fn resolve(&self, base: CapSet) -> Capabilities {
+        Capabilities {
+            bounding: Some(base.without(self.drop).union(self.add).union(self.ambient)),
             ambient: self.ambient,
-        })
+        }
     }
 }
 
@@ -219,28 +210,25 @@ mod tests {
     }
 
     #[test]
-    fn resolve_adds_drops_and_keeps_ambient_in_the_bounding_set() {
+    fn resolve_drops_from_the_base_then_adds() {
         let parse = |n: &[&str]| CapSet::parse("x", n).unwrap();
         let request = CapabilityRequest {
             add: parse(&["net_admin"]),
             drop: parse(&["chown"]),
             ambient: parse(&["net_raw"]),
         };
-        let caps = request.resolve(parse(&["chown", "kill"])).unwrap();
+        let caps = request.resolve(parse(&["chown", "kill"]));
         assert_eq!(
             caps.bounding,
             Some(parse(&["kill", "net_admin", "net_raw"]))
         );
         assert_eq!(caps.ambient, parse(&["net_raw"]));
-        let conflicting = CapabilityRequest {
+        let only_what_is_added = CapabilityRequest {
             drop: parse(&["all"]),
-            ambient: parse(&["net_raw"]),
+            ambient: parse(&["net_bind_service"]),
             ..Default::default()
         };
-        let e = conflicting
-            .resolve(CapSet::default())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("ambient_capabilities"), "{e}");
+        let caps = only_what_is_added.resolve(CapSet::default_set());
+        assert_eq!(caps.bounding, Some(parse(&["net_bind_service"])));
     }
 }

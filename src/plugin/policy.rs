@@ -125,7 +125,7 @@ fn capabilities(config: &DriverConfig, plugin: &PluginConfig) -> Result<Capabili
             ));
         }
     }
-    request.resolve(CapSet::default_set().intersection(plugin.allowed_capabilities))
+    Ok(request.resolve(CapSet::default_set().intersection(plugin.allowed_capabilities)))
 }
 
 /// What a user service manager cannot do, as errors naming the option.
