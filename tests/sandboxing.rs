@@ -63,7 +63,10 @@ fn cap_mask(status: &str, field: &str) -> u64 {
 async fn protect_system_strict_keeps_even_root_from_writing_usr() {
     let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
     let alloc = Alloc::new("strict");
-    let script = "touch /usr/nomad-systemd-probe 2>&1; echo rc=$?; touch /local/ok && echo local=ok; echo END";
+    let script = concat!(
+        "touch /usr/nomad-systemd-probe 2>&1; echo rc=$?; ",
+        "touch /local/ok && echo local=ok; echo END"
+    );
     let task = alloc.task_config(shell_with(script, &[("protect_system", "strict".into())]));
     let out = run(&mut conn, &alloc, task, "root").await;
     assert!(

@@ -2,8 +2,8 @@
 //!
 //! Names are looked up before the unit is created, so an unknown user is a clear error instead
 //! of a unit that fails with status 217/USER. Numeric ids are passed through unchecked (systemd
-//! still needs the user database to resolve them). With `dynamic_user` systemd makes the user up: a named one would be
-//! reused if it exists, so a task with both is refused.
+//! still needs the user database to resolve them). With `dynamic_user` systemd makes the user
+//! up; a named one would be reused if it exists, so a task with both is refused.
 
 use crate::core::error::{Error, Result};
 use crate::core::property::{Property, Value};

@@ -48,8 +48,9 @@ impl UnitPlan {
 }
 
 /// Maps a task onto a transient service in its own slice below `slice` (see
-/// [`crate::core::UnitName::task_slice`]), output aside (see [`UnitPlan::with_output`]). Lifecycle properties come last among the task's settings so that
-/// nothing before them can override `Restart=no`.
+/// [`crate::core::UnitName::task_slice`]), output aside (see [`UnitPlan::with_output`]).
+/// Lifecycle properties come last among the task's settings so that nothing before them can
+/// override `Restart=no`; a job's `properties` may not name any property set here.
 pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     if spec.name.is_empty() {
         return Err(Error::invalid("name", "a task needs a name"));
