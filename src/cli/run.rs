@@ -10,8 +10,11 @@ use super::GlobalArgs;
 use super::format;
 use super::progress::Progress;
 use super::task_file::{self, TaskFile};
+use crate::core::capability::{CapSet, Capabilities};
+use crate::core::driver_config::DriverConfig;
+use crate::core::sandbox::Sandbox;
 use crate::core::standalone::StandaloneTask;
-use crate::core::{Error, MemoryMax, Resources, Signal, Stdio, host, host_unit, unit_policy};
+use crate::core::{Bus, Error, MemoryMax, Resources, Signal, Stdio, host, host_unit, unit_policy};
 
 /// Where `--task-dir` creates allocation directories unless `--alloc-dir-root` says otherwise.
 const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
@@ -197,6 +200,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         alloc_dir_root: args.task_dir.then_some(args.alloc_dir_root),
         kill_signal: args.kill_signal.or_else(|| file.as_ref()?.kill_signal),
         kill_timeout: args.kill_timeout.or_else(|| file.as_ref()?.kill_timeout),
+        sandbox: sandbox(file.as_ref().map(|f| &f.config), global.bus())?,
     }
     .build()?;
     if let Some(unit) = &args.unit {
@@ -228,6 +232,27 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     engine.destroy(&started.unit).await?;
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
+}
+
+/// The task file's sandbox with the plugin's defaults but none of its allow-lists: `run` is
+/// an operator's tool, and whoever may start units on the bus can start any unit anyway.
+/// Capabilities start from Nomad's default set; a user manager cannot change them.
+fn sandbox(config: Option<&DriverConfig>, bus: Bus) -> Result<Sandbox, Error> {
+    let (mut sandbox, request) = config.map_or_else(Default::default, |c| {
+        (c.sandbox.clone(), c.capabilities.clone())
+    });
+    sandbox.capabilities = match bus {
+        Bus::System => request.resolve(CapSet::default_set()),
+        Bus::User if request.is_empty() => Capabilities::default(),
+        Bus::User => {
+            return Err(Error::invalid(
+                "cap_add",
+                "cap_add, cap_drop and ambient_capabilities change capabilities, which a user \
+                 service manager (--bus user) cannot do",
+            ));
+        }
+    };
+    Ok(sandbox)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -237,6 +237,7 @@ fn msgpack(value: &Value) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::capability::CapSet;
     use crate::core::driver_config::LogDriver;
 
     const HCL: &str = r#"
@@ -308,6 +309,20 @@ memory = 32
         assert_eq!(hcl.name.as_deref(), Some("generate"));
         let toml = parse(include_str!("../../examples/web.task.toml"), true).unwrap();
         assert_eq!(toml.config.command, "/usr/bin/python3");
+    }
+
+    #[test]
+    fn the_sandboxed_example_jobs_config_is_valid() {
+        let job: Value = hcl::from_str(include_str!("../../examples/sandboxed.nomad.hcl")).unwrap();
+        let config = &job["job"]["sandboxed-web"]["group"]["web"]["task"]["server"]["config"];
+        let Value::Object(options) = config else {
+            panic!("no config block in {job}")
+        };
+        known(options, driver_config::OPTIONS, "config.").unwrap();
+        let c = DriverConfig::decode(&msgpack(config)).unwrap();
+        assert!(c.sandbox.dynamic_user);
+        let caps = c.capabilities.resolve(CapSet::default_set());
+        assert_eq!(caps.bounding.unwrap().to_string(), "CAP_NET_BIND_SERVICE");
     }
 
     #[test]

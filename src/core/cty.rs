@@ -123,6 +123,14 @@ impl Object {
         self.get(key).map(|(v, p)| as_integer(v, &p)).transpose()
     }
 
+    /// A list (or set) of strings; `None` when absent or null.
+    pub fn get_strings(&self, key: &str) -> Result<Option<Vec<String>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(_) => self.strings(key).map(Some),
+        }
+    }
+
     /// A list (or set) of strings; absent is empty.
     pub fn strings(&self, key: &str) -> Result<Vec<String>> {
         let Some((v, p)) = self.get(key) else {
@@ -138,16 +146,24 @@ impl Object {
             .collect()
     }
 
-    /// A `map(string)` as `(key, value)` pairs in the order sent (cty sorts map keys); absent
-    /// is empty.
+    /// A map of strings (`map(string)`), in key order; absent is empty.
     pub fn string_map(&self, key: &str) -> Result<Vec<(String, String)>> {
-        let Some(map) = self.block(key)? else {
+        let Some((v, p)) = self.get(key) else {
             return Ok(Vec::new());
         };
-        map.fields
+        let Value::Map(entries) = v else {
+            return Err(mismatch(&p, "a map of strings", v));
+        };
+        let mut pairs = entries
             .iter()
-            .map(|(k, v)| Ok((k.clone(), as_string(v, &map.child_path(k))?)))
-            .collect()
+            .map(|(k, v)| {
+                let k = as_string(k, &p)?;
+                let value = as_string(v, &format!("{p}.{k}"))?;
+                Ok((k, value))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        pairs.sort();
+        Ok(pairs)
     }
 
     /// A nested block; `None` when absent.

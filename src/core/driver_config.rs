@@ -4,10 +4,13 @@
 
 mod program;
 mod resources;
+mod sandbox;
 
 use serde::{Deserialize, Serialize};
 
+use super::capability::CapabilityRequest;
 use super::cty::{ConfigError, Object};
+use super::sandbox::Sandbox;
 pub use program::UnitConfig;
 pub use resources::ResourceOptions;
 
@@ -28,6 +31,22 @@ pub const OPTIONS: &[&str] = &[
     "io_write_bandwidth_max",
     "unit",
     "unit_instance",
+    "dynamic_user",
+    "protect_system",
+    "protect_home",
+    "private_tmp",
+    "private_devices",
+    "no_new_privileges",
+    "cap_add",
+    "cap_drop",
+    "ambient_capabilities",
+    "system_call_filter",
+    "read_only_paths",
+    "read_write_paths",
+    "inaccessible_paths",
+    "root_directory",
+    "root_image",
+    "properties",
 ];
 
 /// What a job's task config says.
@@ -47,6 +66,10 @@ pub struct DriverConfig {
     pub logging: LogDriver,
     /// Limits beyond Nomad's `resources`.
     pub resources: ResourceOptions,
+    /// The sandbox options (see [`crate::core::sandbox`]); its capabilities are unset.
+    pub sandbox: Sandbox,
+    /// `cap_add`, `cap_drop`, `ambient_capabilities`.
+    pub capabilities: CapabilityRequest,
 }
 
 /// Where the task's output goes (`logging { driver = ... }`).
@@ -102,6 +125,7 @@ impl DriverConfig {
                 });
             }
         };
+        let (sandbox, capabilities) = sandbox::decode(&o)?;
         Ok(DriverConfig {
             command,
             unit,
@@ -111,6 +135,8 @@ impl DriverConfig {
             oom_score_adj,
             logging,
             resources: ResourceOptions::decode(&o)?,
+            sandbox,
+            capabilities,
         })
     }
 }

@@ -22,7 +22,7 @@ pub fn render(header: &str, props: &[Property]) -> Result<String> {
     let mut service = String::new();
     for p in props {
         let Some(line) = line(p)? else { continue };
-        let section = if UNIT_SECTION.contains(&p.name) {
+        let section = if UNIT_SECTION.contains(&p.name.as_ref()) {
             &mut unit
         } else {
             &mut service
@@ -57,10 +57,33 @@ fn line(p: &Property) -> Result<Option<String>> {
             Signal::from_number(*n).map_or(n.to_string(), |s| s.to_string())
         }
         Value::I32(n) => n.to_string(),
+        Value::U32(n) => n.to_string(),
+        Value::SyscallFilter(_, names) if names.is_empty() => return Ok(None),
+        // A deny-list is the same words behind one `~`.
+        Value::SyscallFilter(allow, names) => {
+            let words = names
+                .iter()
+                .map(|n| plain(&p.name, n))
+                .collect::<Result<Vec<_>>>()?
+                .join(" ");
+            if *allow { words } else { format!("~{words}") }
+        }
+        Value::Devices(devices) if devices.is_empty() => return Ok(None),
+        Value::Devices(devices) => {
+            let lines = devices
+                .iter()
+                .map(|d| {
+                    let device = plain(&p.name, &d.device)?;
+                    let access = plain(&p.name, &d.access)?;
+                    Ok(format!("{name}={device} {access}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Some(lines.join("\n")));
+        }
         Value::U64(u64::MAX) => "infinity".into(),
         Value::U64(n) if p.name.ends_with("USec") => format!("{n}us"),
         Value::U64(n) => n.to_string(),
-        Value::Str(s) => plain(p.name, s)?,
+        Value::Str(s) => plain(&p.name, s)?,
         Value::Strings(words) if words.is_empty() => return Ok(None),
         Value::Strings(words) => words
             .iter()
@@ -79,13 +102,13 @@ fn line(p: &Property) -> Result<Option<String>> {
         Value::DeviceLimits(limits) => {
             let lines = limits
                 .iter()
-                .map(|(device, rate)| Ok(format!("{name}={} {rate}", plain(p.name, device)?)))
+                .map(|(device, rate)| Ok(format!("{name}={} {rate}", plain(&p.name, device)?)))
                 .collect::<Result<Vec<_>>>()?;
             return Ok(Some(lines.join("\n")));
         }
         Value::Bytes(_) | Value::ExecEx(_) | Value::Exec(_) | Value::Binds(_) | Value::Fd(_) => {
             return Err(Error::invalid(
-                p.name,
+                p.name.as_ref(),
                 "cannot be applied to an installed unit (it has no drop-in form here)",
             ));
         }

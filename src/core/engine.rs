@@ -132,6 +132,10 @@ impl Engine {
             Stdio::To(output) => output,
         };
         let plan = plan.with_output(&output);
+        for (path, contents) in &plan.files {
+            std::fs::write(path, contents)
+                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+        }
         let launched = self
             .launch(
                 &unit,

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::dropin;
 use super::engine::{Engine, Started};
 use super::error::{Error, Result};
-use super::mapping::{cpu, environment, lifecycle, logging, memory, network};
+use super::mapping::{cpu, environment, io, lifecycle, logging, memory, network, tasks};
 use super::property::Property;
 use super::systemd::{ActiveState, Bus, UnitSnapshot};
 use super::task::TaskSpec;
@@ -102,6 +102,8 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
     let (mut props, warnings) = environment::properties(&env)?;
     props.extend(memory::properties(&spec.resources)?);
     props.extend(cpu::properties(&spec.resources)?);
+    props.extend(tasks::properties(&spec.resources));
+    props.extend(io::properties(&spec.resources)?);
     props.extend(network::properties(spec)?);
     props.extend(
         logging::properties(spec)
@@ -111,7 +113,7 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
     props.extend(
         lifecycle::properties(spec, "")
             .into_iter()
-            .filter(|p| !KEPT_FROM_UNIT.contains(&p.name)),
+            .filter(|p| !KEPT_FROM_UNIT.contains(&p.name.as_ref())),
     );
     Ok((props, warnings))
 }

@@ -3,6 +3,7 @@
 //! It knows systemd and nothing of its callers: the plugin and the CLI translate their inputs
 //! into [`TaskSpec`]s and call the [`Engine`].
 
+pub mod capability;
 pub mod cpu_meter;
 pub mod cty;
 pub mod description;
@@ -18,6 +19,7 @@ pub mod journal_follow;
 pub mod logs;
 pub mod mapping;
 pub mod property;
+pub mod sandbox;
 pub mod signal;
 pub mod standalone;
 pub mod stats;

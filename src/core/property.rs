@@ -4,19 +4,32 @@
 //! D-Bus variants. Every value carries its D-Bus type, so a wrong type is caught by a unit test
 //! instead of by systemd rejecting the whole `StartTransientUnit` call.
 
+use std::borrow::Cow;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 /// One `(name, value)` pair of `StartTransientUnit`'s `a(sv)` argument.
 #[derive(Debug, Clone)]
 pub struct Property {
-    pub name: &'static str,
+    /// systemd's property name; owned only for names a job spells out (`properties`).
+    pub name: Cow<'static, str>,
     pub value: Value,
 }
 
 impl Property {
     pub fn new(name: &'static str, value: Value) -> Property {
-        Property { name, value }
+        Property {
+            name: Cow::Borrowed(name),
+            value,
+        }
+    }
+
+    /// A property whose name is not known at compile time.
+    pub fn named(name: String, value: Value) -> Property {
+        Property {
+            name: Cow::Owned(name),
+            value,
+        }
     }
 }
 
@@ -40,10 +53,18 @@ pub struct BindMount {
     pub recursive: bool,
 }
 
+/// One entry of `DeviceAllow` (`a(ss)`): a device node or class and its access (`rwm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAccess {
+    pub device: String,
+    pub access: String,
+}
+
 #[derive(Debug, Clone)]
 pub enum Value {
     Bool(bool),
     I32(i32),
+    U32(u32),
     U64(u64),
     Str(String),
     /// `as`
@@ -60,6 +81,10 @@ pub enum Value {
     Binds(Vec<BindMount>),
     /// `a(st)`: a limit per device path, as `IOReadBandwidthMax` takes it.
     DeviceLimits(Vec<(String, u64)>),
+    /// `(bas)`: `SystemCallFilter`, an allow-list when the flag is true, else a deny-list.
+    SyscallFilter(bool, Vec<String>),
+    /// `a(ss)`
+    Devices(Vec<DeviceAccess>),
     /// `h`: a file descriptor handed to systemd (shared so properties stay cloneable).
     Fd(Arc<OwnedFd>),
 }
@@ -70,6 +95,7 @@ impl Value {
         match self {
             Value::Bool(_) => "b",
             Value::I32(_) => "i",
+            Value::U32(_) => "u",
             Value::U64(_) => "t",
             Value::Str(_) => "s",
             Value::Strings(_) => "as",
@@ -79,6 +105,8 @@ impl Value {
             Value::Exec(_) => "a(sasb)",
             Value::Binds(_) => "a(ssbt)",
             Value::DeviceLimits(_) => "a(st)",
+            Value::SyscallFilter(..) => "(bas)",
+            Value::Devices(_) => "a(ss)",
             Value::Fd(_) => "h",
         }
     }

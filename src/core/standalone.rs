@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::{Error, Result};
+use super::sandbox::Sandbox;
 use super::signal::Signal;
 use super::task::{DEFAULT_KILL_TIMEOUT, MemoryMax, Resources, TaskDirs, TaskSpec, mount_points};
 
@@ -30,6 +31,8 @@ pub struct StandaloneTask {
     pub alloc_dir_root: Option<PathBuf>,
     pub kill_signal: Option<Signal>,
     pub kill_timeout: Option<Duration>,
+    /// The task's sandbox; no policy applies to a by-hand run.
+    pub sandbox: Sandbox,
 }
 
 impl StandaloneTask {
@@ -71,6 +74,8 @@ impl StandaloneTask {
             resources: self.resources,
             dirs,
             network_namespace: None,
+            sandbox: self.sandbox,
+            runtime: None,
             kill_signal: self.kill_signal.unwrap_or(Signal::TERM),
             kill_timeout: self.kill_timeout.unwrap_or(DEFAULT_KILL_TIMEOUT),
             host_unit: None,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::sandbox::Sandbox;
 use super::signal::Signal;
 use super::unit_name::UnitName;
 
@@ -45,6 +46,13 @@ pub struct TaskSpec {
     /// `None` shares the host's network.
     #[serde(default)]
     pub network_namespace: Option<PathBuf>,
+    /// How the task is fenced in; the default is a private /tmp and `NoNewPrivileges`.
+    #[serde(default)]
+    pub sandbox: Sandbox,
+    /// A program the command is handed to (a WebAssembly runtime for a `.wasm` module): the
+    /// unit runs `[runtime, command, args...]`.
+    #[serde(default)]
+    pub runtime: Option<String>,
     /// The signal a stop sends first.
     pub kill_signal: Signal,
     /// How long a stop waits after `kill_signal` before it sends SIGKILL.

@@ -2,9 +2,13 @@
 
 use super::hclspec::{defaulted, object};
 use super::proto::hclspec::Spec;
+use crate::core::capability::{CapSet, DEFAULT_NAMES};
 use crate::core::cty::{ConfigError, Object};
 use crate::core::unit_policy::{Rule, UnitPolicy};
 use crate::core::{Bus, EngineOptions};
+
+/// The sandbox defaults a job may weaken when the operator lists them in `allow_relax`.
+pub const RELAXABLE: &[&str] = &["no_new_privileges", "private_tmp"];
 
 /// The operator's settings for this plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +25,22 @@ pub struct PluginConfig {
     pub allow_root: bool,
     /// Which installed units a job may start (`allow_units`, `deny_units`); none by default.
     pub units: UnitPolicy,
+    /// Globs (`*`, `?`) of the user names a job may ask for; the default user and Nomad's
+    /// dynamic workload users (`nomad-<N>`) need no entry.
+    pub allowed_users: Vec<String>,
+    /// What a task's bounding set may hold: its default (Nomad's usual set, within this) and
+    /// what `cap_add` and `ambient_capabilities` may ask for.
+    pub allowed_capabilities: CapSet,
+    /// Host path prefixes a job may use in `root_directory`, `root_image` and
+    /// `read_write_paths`; the task's own directories are always allowed.
+    pub allowed_host_paths: Vec<String>,
+    /// Sandbox defaults ([`RELAXABLE`]) a job may switch off.
+    pub allow_relax: Vec<String>,
+    /// Globs of the unit property names a job may set with `properties`; none by default.
+    pub allow_properties: Vec<String>,
+    /// The program that runs a `.wasm` command (`[runtime, module, args...]`); `None`
+    /// refuses such commands.
+    pub wasm_runtime: Option<String>,
 }
 
 impl Default for PluginConfig {
@@ -32,6 +52,12 @@ impl Default for PluginConfig {
             default_user: "nobody".to_string(),
             allow_root: false,
             units: UnitPolicy::default(),
+            allowed_users: vec!["*".to_string()],
+            allowed_capabilities: CapSet::default_set(),
+            allowed_host_paths: Vec::new(),
+            allow_relax: Vec::new(),
+            allow_properties: Vec::new(),
+            wasm_runtime: None,
         }
     }
 }
@@ -52,6 +78,31 @@ pub fn schema() -> Spec {
             defaulted("allow_units", "list(string)", "[]"),
         ),
         ("deny_units", defaulted("deny_units", "list(string)", "[]")),
+        (
+            "allowed_users",
+            defaulted("allowed_users", "list(string)", "[\"*\"]"),
+        ),
+        (
+            "allowed_capabilities",
+            defaulted(
+                "allowed_capabilities",
+                "list(string)",
+                &format!("[\"{}\"]", DEFAULT_NAMES.join("\", \"")),
+            ),
+        ),
+        (
+            "allowed_host_paths",
+            defaulted("allowed_host_paths", "list(string)", "[]"),
+        ),
+        (
+            "allow_relax",
+            defaulted("allow_relax", "list(string)", "[]"),
+        ),
+        (
+            "allow_properties",
+            defaulted("allow_properties", "list(string)", "[]"),
+        ),
+        ("wasm_runtime", defaulted("wasm_runtime", "string", "\"\"")),
     ])
 }
 
@@ -80,6 +131,47 @@ impl PluginConfig {
                 reason: format!("\"{s}\" is not a slice name (it must end in .slice)"),
             });
         }
+        let list = |key: &str, default: Vec<String>| -> Result<Vec<String>, ConfigError> {
+            Ok(o.get_strings(key)?.unwrap_or(default))
+        };
+        let allowed_capabilities = match o.get_strings("allowed_capabilities")? {
+            None => d.allowed_capabilities,
+            Some(names) => {
+                CapSet::parse("allowed_capabilities", &names).map_err(|e| ConfigError {
+                    path: "allowed_capabilities".into(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        let allow_relax = list("allow_relax", d.allow_relax)?;
+        if let Some(bad) = allow_relax
+            .iter()
+            .find(|r| !RELAXABLE.contains(&r.as_str()))
+        {
+            return Err(ConfigError {
+                path: "allow_relax".into(),
+                reason: format!("\"{bad}\" is not one of {}", RELAXABLE.join(", ")),
+            });
+        }
+        let allowed_host_paths = list("allowed_host_paths", d.allowed_host_paths)?;
+        if let Some(bad) = allowed_host_paths
+            .iter()
+            .find(|p| !p.starts_with('/') || p.split('/').any(|c| c == ".."))
+        {
+            return Err(ConfigError {
+                path: "allowed_host_paths".into(),
+                reason: format!("\"{bad}\" is not an absolute path without '..'"),
+            });
+        }
+        let wasm_runtime = o.string("wasm_runtime")?.filter(|r| !r.is_empty());
+        if let Some(r) = &wasm_runtime
+            && !r.starts_with('/')
+        {
+            return Err(ConfigError {
+                path: "wasm_runtime".into(),
+                reason: format!("\"{r}\" must be the runtime's absolute path"),
+            });
+        }
         Ok(PluginConfig {
             enabled: o.bool("enabled")?.unwrap_or(d.enabled),
             bus,
@@ -93,6 +185,12 @@ impl PluginConfig {
                 allow: rules(&o, "allow_units")?,
                 deny: rules(&o, "deny_units")?,
             },
+            allowed_users: list("allowed_users", d.allowed_users)?,
+            allowed_capabilities,
+            allowed_host_paths,
+            allow_relax,
+            allow_properties: list("allow_properties", d.allow_properties)?,
+            wasm_runtime,
         })
     }
 
@@ -168,7 +266,58 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_policy_settings() {
+        let strings = |v: &[&str]| rmpv::Value::Array(v.iter().map(|s| (*s).into()).collect());
+        let c = PluginConfig::decode(&encode(&[
+            ("allowed_users", strings(&["app-*"])),
+            (
+                "allowed_capabilities",
+                strings(&["net_bind_service", "CAP_NET_ADMIN"]),
+            ),
+            ("allowed_host_paths", strings(&["/srv/images"])),
+            ("allow_relax", strings(&["private_tmp"])),
+            ("allow_properties", strings(&["Limit*"])),
+            ("wasm_runtime", "/usr/bin/wasmtime".into()),
+        ]))
+        .unwrap();
+        assert_eq!(c.allowed_users, ["app-*"]);
+        assert_eq!(
+            c.allowed_capabilities.to_string(),
+            "CAP_NET_BIND_SERVICE, CAP_NET_ADMIN"
+        );
+        assert_eq!(c.allowed_host_paths, ["/srv/images"]);
+        assert_eq!(c.allow_relax, ["private_tmp"]);
+        assert_eq!(c.allow_properties, ["Limit*"]);
+        assert_eq!(c.wasm_runtime.as_deref(), Some("/usr/bin/wasmtime"));
+    }
+
+    #[test]
+    fn the_schema_defaults_decode_to_the_defaults() {
+        let strings = |v: &[&str]| rmpv::Value::Array(v.iter().map(|s| (*s).into()).collect());
+        let c = PluginConfig::decode(&encode(&[
+            ("allowed_users", strings(&["*"])),
+            ("allowed_capabilities", strings(DEFAULT_NAMES)),
+            ("allowed_host_paths", strings(&[])),
+            ("allow_relax", strings(&[])),
+            ("allow_properties", strings(&[])),
+            ("wasm_runtime", "".into()),
+        ]))
+        .unwrap();
+        assert_eq!(c, PluginConfig::default());
+    }
+
+    #[test]
     fn bad_values_name_the_setting() {
+        let strings = |v: &[&str]| rmpv::Value::Array(v.iter().map(|s| (*s).into()).collect());
+        for (key, value) in [
+            ("allowed_capabilities", strings(&["cap_fly"])),
+            ("allow_relax", strings(&["protect_system"])),
+            ("allowed_host_paths", strings(&["srv"])),
+            ("wasm_runtime", "wasmtime".into()),
+        ] {
+            let e = PluginConfig::decode(&encode(&[(key, value)])).unwrap_err();
+            assert_eq!(e.path, key);
+        }
         let e = PluginConfig::decode(&encode(&[("bus", "session".into())])).unwrap_err();
         assert_eq!(e.path, "bus");
         let e = PluginConfig::decode(&encode(&[("slice", "nomad".into())])).unwrap_err();

@@ -73,9 +73,12 @@ impl driver_server::Driver for Driver {
                     NetworkIsolationMode::Group as i32,
                 ],
                 must_create_network: false,
-                mount_configs: MountConfigs::NoMounts as i32,
+                // Volume mounts and CSI volumes are bound into the task (BindPaths); Nomad
+                // reads 0 (UNKNOWN_MOUNTS, aliased ANY_MOUNTS) as "any".
+                mount_configs: MountConfigs::UnknownMounts as i32,
                 disable_log_collection: false,
-                dynamic_workload_users: false,
+                // Without a `user`, Nomad allocates `nomad-<N>`; the task runs as uid/gid N.
+                dynamic_workload_users: true,
             }),
         }))
     }

@@ -4,18 +4,20 @@
 use std::path::{Path, PathBuf};
 
 use super::config::PluginConfig;
+use super::policy;
 use super::proto::driver as pb;
 use crate::core::driver_config::{DriverConfig, LogDriver, UnitConfig};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{
-    Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec, UnitName,
+    Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec, UnitName,
 };
 use crate::core::{host_unit, unit_policy};
 
 /// Nomad's path for a stream the job disabled (`logs { disabled = true }`).
 const DEV_NULL: &str = "/dev/null";
 
-/// The core task for one StartTask. Errors are [`Error::InvalidConfig`] naming the setting.
+/// The core task for one StartTask, within the operator's policy ([`policy`]). Errors are
+/// [`Error::InvalidConfig`] naming the setting.
 pub fn task_spec(
     task: &pb::TaskConfig,
     config: &DriverConfig,
@@ -32,6 +34,9 @@ pub fn task_spec(
         .as_ref()
         .map(|u| installed_unit(u, &task.alloc_id, plugin))
         .transpose()?;
+    let identity = policy::identity(&task.user, config, plugin)?;
+    let mut sandbox = policy::sandbox(task, config, plugin)?;
+    sandbox.dynamic_user |= identity.dynamic;
     Ok(TaskSpec {
         id: task.id.clone(),
         name: task.name.clone(),
@@ -45,13 +50,15 @@ pub fn task_spec(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        user: user(&task.user, plugin)?,
-        group: config.group.clone(),
+        user: identity.user,
+        group: identity.group,
         working_dir: config.working_dir.as_ref().map(PathBuf::from),
         resources: resources(task.resources.as_ref(), config)?,
         dirs: (!task.alloc_dir.is_empty())
             .then(|| TaskDirs::nomad_layout(Path::new(&task.alloc_dir), &task.name)),
         network_namespace: network_namespace(task.network_isolation_spec.as_ref())?,
+        sandbox,
+        runtime: policy::runtime(&config.command, plugin)?,
         // What systemd itself sends if it ever stops the unit (DestroyTask of a running task);
         // StopTask names its own signal. Nomad's executors use SIGINT when a job sets none.
         kill_signal: Signal::INT,
@@ -68,33 +75,6 @@ fn installed_unit(unit: &UnitConfig, alloc_id: &str, plugin: &PluginConfig) -> R
         .units
         .check(&name, unit_policy::own_unit().as_deref())?;
     Ok(name)
-}
-
-/// The task's user: the job's `user`, else the operator's default (system bus only: a user
-/// manager cannot switch users). Root is refused unless the operator allows it.
-fn user(requested: &str, plugin: &PluginConfig) -> Result<Option<String>> {
-    let user = match (requested, plugin.bus) {
-        ("", Bus::System) => plugin.default_user.clone(),
-        ("", Bus::User) => return Ok(None),
-        (name, _) => name.to_string(),
-    };
-    if !plugin.allow_root && is_root(&user) {
-        return Err(Error::invalid(
-            "user",
-            format!(
-                "'{user}' is root, which this node does not allow; run the task as another \
-                 user, or set allow_root = true in the plugin's config"
-            ),
-        ));
-    }
-    Ok(Some(user))
-}
-
-fn is_root(user: &str) -> bool {
-    if let Ok(uid) = user.parse::<u32>() {
-        return uid == 0;
-    }
-    matches!(nix::unistd::User::from_name(user), Ok(Some(u)) if u.uid.is_root())
 }
 
 /// The namespace of the allocation's group network (`network { mode = "bridge" }` or CNI),
@@ -228,6 +208,8 @@ mod tests {
             oom_score_adj: 0,
             logging: LogDriver::Nomad,
             resources: Default::default(),
+            sandbox: Default::default(),
+            capabilities: Default::default(),
         }
     }
 

@@ -5,6 +5,9 @@
 //! systemd needs an absolute path, so a relative command is resolved here the way Nomad's
 //! executors do it: first under the task's `local/` directory (where artifacts land), then, for
 //! a bare name, on the task's `PATH`.
+//!
+//! A task with a `runtime` (a WebAssembly module's) runs `[runtime, module, args...]`: the
+//! runtime is found like a command, the module is a file, absolute or under `local/`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -17,15 +20,17 @@ pub(crate) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
-    let path = resolve(spec)?;
+    let head = match &spec.runtime {
+        None => vec![resolve(spec, &spec.command, "command")?],
+        Some(runtime) => vec![resolve(spec, runtime, "wasm_runtime")?, module(spec)?],
+    };
+    let path = head[0].clone();
     for arg in &spec.args {
         if arg.contains('\0') {
             return Err(Error::invalid("args", "an argument contains a NUL byte"));
         }
     }
-    let argv = std::iter::once(path.clone())
-        .chain(spec.args.iter().cloned())
-        .collect();
+    let argv = head.into_iter().chain(spec.args.iter().cloned()).collect();
     let exec = ExecCommand {
         path,
         argv,
@@ -58,14 +63,31 @@ pub fn without_exec_ex(props: Vec<Property>) -> Result<Vec<Property>> {
         .collect()
 }
 
-/// The absolute path of the program as the task will see it.
-fn resolve(spec: &TaskSpec) -> Result<String> {
+/// The module a runtime is given, as the task will see it: the command, absolute or a file
+/// under `local/`.
+fn module(spec: &TaskSpec) -> Result<String> {
     let command = spec.command.as_str();
+    if command.starts_with('/') {
+        return Ok(command.to_string());
+    }
+    match &spec.dirs {
+        Some(dirs) if dirs.local.join(command).is_file() && !command.contains("..") => {
+            Ok(format!("{}/{command}", mount_points::LOCAL))
+        }
+        _ => Err(Error::invalid(
+            "command",
+            format!("module '{command}' is not a file in the task's local/ directory"),
+        )),
+    }
+}
+
+/// The absolute path of the program `command` (the option `setting`) as the task will see it.
+fn resolve(spec: &TaskSpec, command: &str, setting: &str) -> Result<String> {
     if command.is_empty() {
-        return Err(Error::invalid("command", "is required"));
+        return Err(Error::invalid(setting, "is required"));
     }
     if command.contains('\0') {
-        return Err(Error::invalid("command", "contains a NUL byte"));
+        return Err(Error::invalid(setting, "contains a NUL byte"));
     }
     if command.starts_with('/') {
         return Ok(command.to_string());
@@ -92,7 +114,7 @@ fn resolve(spec: &TaskSpec) -> Result<String> {
         " or on PATH"
     };
     Err(Error::invalid(
-        "command",
+        setting,
         format!("'{command}' is not an executable file {place}{on_path}"),
     ))
 }
@@ -149,6 +171,37 @@ mod tests {
         spec.dirs = Some(dirs);
         spec.command = "bin/tool".into();
         assert_eq!(exec_of(&spec).path, "/local/bin/tool");
+    }
+
+    #[test]
+    fn a_module_runs_through_its_runtime() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "web");
+        std::fs::create_dir_all(&dirs.local).unwrap();
+        std::fs::write(dirs.local.join("app.wasm"), b"\0asm").unwrap();
+        let mut spec = test_spec();
+        spec.dirs = Some(dirs);
+        spec.command = "app.wasm".into();
+        spec.args = vec!["--port".into(), "80".into()];
+        spec.runtime = Some("sh".into());
+        let exec = exec_of(&spec);
+        assert!(exec.path.ends_with("/sh"));
+        assert_eq!(exec.argv[1..], ["/local/app.wasm", "--port", "80"]);
+        spec.command = "missing.wasm".into();
+        assert!(
+            properties(&spec)
+                .unwrap_err()
+                .to_string()
+                .contains("module")
+        );
+        spec.command = "/abs/app.wasm".into();
+        spec.runtime = Some("no-such-runtime-xyz".into());
+        assert!(
+            properties(&spec)
+                .unwrap_err()
+                .to_string()
+                .contains("wasm_runtime")
+        );
     }
 
     #[test]

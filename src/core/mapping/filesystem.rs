@@ -2,18 +2,22 @@
 //!
 //! Nomad's `alloc/`, `local/` and `secrets/` are bind-mounted at `/alloc`, `/local` and
 //! `/secrets` inside the unit (Nomad's "image" file-system isolation), which is where Nomad's
-//! `NOMAD_ALLOC_DIR`, `NOMAD_TASK_DIR` and `NOMAD_SECRETS_DIR` point for such drivers.
+//! `NOMAD_ALLOC_DIR`, `NOMAD_TASK_DIR` and `NOMAD_SECRETS_DIR` point for such drivers. The
+//! binds of Nomad's volume mounts, devices and DNS ([`super::mounts`]) join them, read-only
+//! ones in `BindReadOnlyPaths`.
 
 use std::path::Path;
 
+use super::mounts;
 use crate::core::error::{Error, Result};
 use crate::core::property::{BindMount, Property, Value};
 use crate::core::task::{TaskSpec, mount_points};
 
 pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     let mut props = Vec::new();
+    let mut binds = Vec::new();
     if let Some(dirs) = &spec.dirs {
-        let binds = [
+        binds = [
             (&dirs.alloc, mount_points::ALLOC),
             (&dirs.local, mount_points::LOCAL),
             (&dirs.secrets, mount_points::SECRETS),
@@ -21,9 +25,18 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
         .into_iter()
         .map(|(source, destination)| bind(source, destination))
         .collect::<Result<Vec<_>>>()?;
+    }
+    let extra = mounts::binds(spec)?;
+    binds.extend(extra.read_write);
+    if !binds.is_empty() {
         props.push(Property::new("BindPaths", Value::Binds(binds)));
     }
-    props.push(Property::new("PrivateTmp", Value::Bool(true)));
+    if !extra.read_only.is_empty() {
+        props.push(Property::new(
+            "BindReadOnlyPaths",
+            Value::Binds(extra.read_only),
+        ));
+    }
     let working_dir = match (&spec.working_dir, &spec.dirs) {
         (Some(dir), _) => Some(dir.to_string_lossy().into_owned()),
         (None, Some(_)) => Some(mount_points::LOCAL.to_string()),

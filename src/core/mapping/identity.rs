@@ -1,8 +1,9 @@
 //! `user` / `group` → `User` / `Group`.
 //!
 //! Names are looked up before the unit is created, so an unknown user is a clear error instead
-//! of a unit that fails with status 217/USER. Numeric ids are passed through: systemd runs them
-//! without a passwd entry.
+//! of a unit that fails with status 217/USER. Numeric ids are passed through unchecked (systemd
+//! still needs the user database to resolve them). With `dynamic_user` systemd makes the user
+//! up; a named one would be reused if it exists, so a task with both is refused.
 
 use crate::core::error::{Error, Result};
 use crate::core::property::{Property, Value};
@@ -10,6 +11,16 @@ use crate::core::task::TaskSpec;
 
 pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     let mut props = Vec::new();
+    if spec.sandbox.dynamic_user {
+        if spec.user.is_some() || spec.group.is_some() {
+            return Err(Error::invalid(
+                "dynamic_user",
+                "cannot be combined with a user or group: systemd would run the task as that \
+                 user if it exists; remove `user`/`group` or dynamic_user",
+            ));
+        }
+        return Ok(props);
+    }
     if let Some(user) = spec.user.as_deref().filter(|u| !u.is_empty()) {
         check(user, "user", |n| {
             nix::unistd::User::from_name(n).map(|u| u.is_some())
@@ -70,6 +81,20 @@ mod tests {
         let props = properties(&spec).unwrap();
         assert!(matches!(find(&props, "User"), Some(Value::Str(u)) if u == "root"));
         assert!(matches!(find(&props, "Group"), Some(Value::Str(g)) if g == "0"));
+    }
+
+    #[test]
+    fn a_dynamic_user_takes_no_named_user() {
+        let mut spec = test_spec();
+        spec.sandbox.dynamic_user = true;
+        assert!(properties(&spec).unwrap().is_empty());
+        spec.user = Some("nobody".into());
+        assert!(
+            properties(&spec)
+                .unwrap_err()
+                .to_string()
+                .contains("dynamic_user")
+        );
     }
 
     #[test]

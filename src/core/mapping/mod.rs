@@ -4,6 +4,7 @@
 //! [`plan`] validates the whole task before anything is sent to systemd: a bad task config is
 //! an [`Error::InvalidConfig`](crate::core::Error::InvalidConfig) and creates no unit.
 
+pub mod capabilities;
 pub mod command;
 pub mod cpu;
 pub mod environment;
@@ -13,10 +14,16 @@ pub mod io;
 pub mod lifecycle;
 pub mod logging;
 pub mod memory;
+pub mod mounts;
 pub mod network;
+pub mod paths;
+pub mod properties;
+pub mod sandbox;
 pub mod tasks;
 
-use super::error::Result;
+use std::path::PathBuf;
+
+use super::error::{Error, Result};
 use super::property::Property;
 use super::stdio::Output;
 use super::task::TaskSpec;
@@ -29,6 +36,9 @@ pub struct UnitPlan {
     pub properties: Vec<Property>,
     /// Things that were adjusted rather than refused, for the task's events or the terminal.
     pub warnings: Vec<String>,
+    /// Files the unit's binds expect on the host (a generated resolv.conf): path and
+    /// contents, to be written before the unit is created.
+    pub files: Vec<(PathBuf, String)>,
 }
 
 impl UnitPlan {
@@ -40,11 +50,12 @@ impl UnitPlan {
 }
 
 /// Maps a task onto a transient service in its own slice below `slice` (see
-/// [`crate::core::UnitName::task_slice`]), output aside (see [`UnitPlan::with_output`]). Lifecycle properties come last among the task's settings so that
-/// nothing before them can override `Restart=no`.
+/// [`crate::core::UnitName::task_slice`]), output aside (see [`UnitPlan::with_output`]).
+/// Lifecycle properties come last among the task's settings so that nothing before them can
+/// override `Restart=no`; a job's `properties` may not name any property set here.
 pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     if spec.name.is_empty() {
-        return Err(super::Error::invalid("name", "a task needs a name"));
+        return Err(Error::invalid("name", "a task needs a name"));
     }
     let (env, warnings) = environment::properties(&spec.env)?;
     let mut properties = command::properties(spec)?;
@@ -56,16 +67,32 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     properties.extend(io::properties(&spec.resources)?);
     properties.extend(filesystem::properties(spec)?);
     properties.extend(network::properties(spec)?);
+    properties.extend(sandbox::properties(&spec.sandbox));
+    properties.extend(capabilities::properties(&spec.sandbox.capabilities));
+    properties.extend(paths::properties(spec)?);
+    properties.extend(mounts::properties(spec)?);
     properties.extend(logging::properties(spec));
     let name = spec.unit_name();
-    properties.extend(lifecycle::properties(
-        spec,
-        name.task_slice(slice)?.as_str(),
-    ));
+    let lifecycle = lifecycle::properties(spec, name.task_slice(slice)?.as_str());
+    let extra = properties::properties(&spec.sandbox.properties);
+    if let Some(taken) = extra.iter().find(|e| {
+        properties
+            .iter()
+            .chain(&lifecycle)
+            .any(|p| p.name == e.name)
+    }) {
+        return Err(Error::invalid(
+            format!("properties.{}", taken.name),
+            "is already set by the driver from the task's settings",
+        ));
+    }
+    properties.extend(extra);
+    properties.extend(lifecycle);
     Ok(UnitPlan {
         name,
         properties,
         warnings,
+        files: mounts::resolv_conf_file(spec)?.into_iter().collect(),
     })
 }
 
@@ -87,6 +114,8 @@ pub(crate) fn test_spec() -> TaskSpec {
         resources: Default::default(),
         dirs: None,
         network_namespace: None,
+        sandbox: Default::default(),
+        runtime: None,
         kill_signal: super::signal::Signal::TERM,
         kill_timeout: Duration::from_secs(5),
         host_unit: None,
@@ -112,11 +141,24 @@ mod tests {
     }
 
     #[test]
+    fn extra_properties_cannot_override_the_drivers_own() {
+        let mut spec = test_spec();
+        spec.sandbox.properties = vec![properties::parse("Description:s", "x").unwrap()];
+        let e = plan(&spec, "s.slice").unwrap_err().to_string();
+        assert!(e.contains("properties.Description"), "{e}");
+        spec.sandbox.properties = vec![properties::parse("LimitNOFILE", "64").unwrap()];
+        let plan = plan(&spec, "s.slice").unwrap();
+        let names: Vec<_> = plan.properties.iter().map(|p| p.name.as_ref()).collect();
+        let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+        assert!(at("LimitNOFILE") < at("Restart"));
+    }
+
+    #[test]
     fn every_property_name_appears_once() {
         let plan = plan(&test_spec(), "s.slice")
             .unwrap()
             .with_output(&Output::discard().unwrap());
-        let mut names: Vec<_> = plan.properties.iter().map(|p| p.name).collect();
+        let mut names: Vec<_> = plan.properties.iter().map(|p| p.name.clone()).collect();
         names.sort_unstable();
         let before = names.len();
         names.dedup();

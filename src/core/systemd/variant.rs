@@ -19,6 +19,7 @@ fn to_variant(value: &Value) -> Variant<'_> {
     match value {
         Value::Bool(b) => Variant::from(*b),
         Value::I32(i) => Variant::from(*i),
+        Value::U32(u) => Variant::from(*u),
         Value::U64(u) => Variant::from(*u),
         Value::Str(s) => Variant::from(s.as_str()),
         Value::Strings(v) => Variant::from(v.clone()),
@@ -49,6 +50,13 @@ fn to_variant(value: &Value) -> Variant<'_> {
                 .collect::<Vec<_>>(),
         ),
         Value::DeviceLimits(limits) => Variant::from(limits.clone()),
+        Value::SyscallFilter(allow, names) => Variant::from((*allow, names.clone())),
+        Value::Devices(devices) => Variant::from(
+            devices
+                .iter()
+                .map(|d| (d.device.clone(), d.access.clone()))
+                .collect::<Vec<_>>(),
+        ),
         Value::Fd(fd) => Variant::Fd(Fd::from(fd.as_fd())),
     }
 }
@@ -59,9 +67,45 @@ mod tests {
     use crate::core::mapping::{plan, test_spec};
     use crate::core::stdio::Output;
 
+    /// A task with every sandbox option set, so that each kind of value is on the wire.
+    fn sandboxed_spec() -> crate::core::TaskSpec {
+        use crate::core::capability::{CapSet, Capabilities};
+        use crate::core::mapping::properties;
+        use crate::core::sandbox::{Device, Mount};
+        let mut spec = test_spec();
+        let s = &mut spec.sandbox;
+        s.capabilities = Capabilities {
+            bounding: Some(CapSet::default_set()),
+            ambient: CapSet::parse("x", &["net_bind_service"]).unwrap(),
+        };
+        s.system_call_filter = vec!["@system-service".into()];
+        s.read_only_paths = vec!["/etc".into()];
+        s.mounts = vec![Mount {
+            host_path: "/srv".into(),
+            task_path: "/srv".into(),
+            read_only: true,
+        }];
+        s.devices = vec![Device {
+            host_path: "/dev/null".into(),
+            task_path: "/dev/null2".into(),
+            permissions: "rw".into(),
+        }];
+        s.properties = vec![
+            properties::parse("UMask", "0077").unwrap(),
+            properties::parse("Foo:as", "a b").unwrap(),
+        ];
+        spec
+    }
+
     #[test]
     fn wire_signatures_match_the_declared_ones() {
-        let plan = plan(&test_spec(), "s.slice")
+        for spec in [test_spec(), sandboxed_spec()] {
+            check_wire_signatures(&spec);
+        }
+    }
+
+    fn check_wire_signatures(spec: &crate::core::TaskSpec) {
+        let plan = plan(spec, "s.slice")
             .unwrap()
             .with_output(&Output::discard().unwrap());
         for p in &plan.properties {

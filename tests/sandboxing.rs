@@ -1,0 +1,268 @@
+//! The sandbox a job asks for, and the operator's policy over it, seen from inside the task:
+//! the plugin driven over gRPC as Nomad drives it, against the sandboxed real systemd, each
+//! task reporting what it sees on its stdout FIFO.
+
+mod support;
+
+use std::time::Duration;
+
+use nomad_systemd::core::UnitName;
+use nomad_systemd::plugin::proto::driver as pb;
+use rmpv::Value;
+use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config};
+use tonic::Code;
+
+const SHORT: Duration = Duration::from_secs(10);
+
+/// A plugin configured with the agent's `config { ... }` given as attribute pairs.
+async fn plugin_with(settings: &[(&str, Value)]) -> (Plugin, Connection) {
+    let plugin = Plugin::launch();
+    let mut conn = plugin.connect().await;
+    conn.set_config(cty_object(settings), nomad_config())
+        .await
+        .expect("SetConfig");
+    (plugin, conn)
+}
+
+/// A job's `config` running `sh -c script`, with further options.
+fn shell_with(script: &str, options: &[(&str, Value)]) -> Vec<u8> {
+    let mut pairs = vec![
+        ("command", Value::from("/bin/sh")),
+        ("args", strings(&["-c", script])),
+    ];
+    pairs.extend(options.iter().cloned());
+    cty_object(&pairs)
+}
+
+fn strings(items: &[&str]) -> Value {
+    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
+}
+
+/// Starts the task as root (the plugin must allow it), waits for its exit and returns what
+/// it printed once `marker` arrived.
+async fn run(conn: &mut Connection, alloc: &Alloc, mut task: pb::TaskConfig, user: &str) -> String {
+    task.user = user.into();
+    let id = task.id.clone();
+    conn.start(task).await.expect("StartTask");
+    conn.wait(&id).await;
+    let out = alloc.wait_for_stdout("END", SHORT);
+    conn.destroy(&id).await;
+    out
+}
+
+/// The bits of a `/proc/self/status` capability line (`CapEff:\t00000000a80425fb`).
+fn cap_mask(status: &str, field: &str) -> u64 {
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {status:?}"));
+    u64::from_str_radix(line.trim(), 16).unwrap()
+}
+
+#[tokio::test]
+async fn protect_system_strict_keeps_even_root_from_writing_usr() {
+    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    let alloc = Alloc::new("strict");
+    let script = concat!(
+        "touch /usr/nomad-systemd-probe 2>&1; echo rc=$?; ",
+        "touch /local/ok && echo local=ok; echo END"
+    );
+    let task = alloc.task_config(shell_with(script, &[("protect_system", "strict".into())]));
+    let out = run(&mut conn, &alloc, task, "root").await;
+    assert!(
+        out.contains("Read-only file system") && out.contains("rc=1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("local=ok"),
+        "the task's own directories stay writable: {out}"
+    );
+    assert!(!std::path::Path::new("/usr/nomad-systemd-probe").exists());
+}
+
+#[tokio::test]
+async fn dynamic_user_runs_as_an_ephemeral_uid() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("ephemeral");
+    let task = alloc.task_config(shell_with(
+        "echo uid=$(id -u) name=$(id -un); echo END",
+        &[("dynamic_user", true.into())],
+    ));
+    let out = run(&mut conn, &alloc, task, "").await;
+    let uid = printed_uid(&out);
+    assert!(uid != 0 && uid != 65534, "uid {uid}: {out}");
+    assert!(DYNAMIC_UIDS.contains(&uid), "uid {uid}: {out}");
+}
+
+/// The uid a task printed as `uid=N`.
+fn printed_uid(out: &str) -> u32 {
+    out.split("uid=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no uid in {out:?}"))
+}
+
+/// systemd's range for dynamic users.
+const DYNAMIC_UIDS: std::ops::RangeInclusive<u32> = 61184..=65519;
+
+#[tokio::test]
+async fn nomads_dynamic_workload_users_run_unprivileged_with_or_without_a_passwd_entry() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let probe = "echo uid=$(id -u) gid=$(id -g); echo END";
+    // No passwd entry: systemd cannot run uid 80123, so its own dynamic user stands in.
+    let alloc = Alloc::new("workload");
+    let out = run(
+        &mut conn,
+        &alloc,
+        alloc.task_config(shell_with(probe, &[])),
+        "nomad-80123",
+    )
+    .await;
+    assert!(DYNAMIC_UIDS.contains(&printed_uid(&out)), "{out}");
+    // A uid the host knows runs as itself.
+    let alloc = Alloc::new("workload-known");
+    let out = run(
+        &mut conn,
+        &alloc,
+        alloc.task_config(shell_with(probe, &[])),
+        "nomad-65534",
+    )
+    .await;
+    assert!(out.contains("uid=65534 gid=65534"), "{out}");
+}
+
+#[tokio::test]
+async fn a_dropped_capability_is_gone_from_the_effective_and_bounding_sets() {
+    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    const CHOWN: u64 = 1 << 0;
+    const KILL: u64 = 1 << 5;
+    const SYS_ADMIN: u64 = 1 << 21;
+    let alloc = Alloc::new("capless");
+    let task = alloc.task_config(shell_with(
+        "grep ^Cap /proc/self/status; echo END",
+        &[("cap_drop", strings(&["CAP_CHOWN"]))],
+    ));
+    let out = run(&mut conn, &alloc, task, "root").await;
+    for field in ["CapEff", "CapBnd"] {
+        let mask = cap_mask(&out, field);
+        assert_eq!(mask & CHOWN, 0, "{field} still has CAP_CHOWN: {out}");
+        assert_eq!(
+            mask & KILL,
+            KILL,
+            "{field} lost a default capability: {out}"
+        );
+        assert_eq!(
+            mask & SYS_ADMIN,
+            0,
+            "{field} has more than the default set: {out}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_new_privileges_is_on_unless_the_operator_lets_a_job_relax_it() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("nnp");
+    let probe = "grep ^NoNewPrivs /proc/self/status; echo END";
+    let out = run(
+        &mut conn,
+        &alloc,
+        alloc.task_config(shell_with(probe, &[])),
+        "",
+    )
+    .await;
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+
+    let (_plugin, mut relaxed) =
+        plugin_with(&[("allow_relax", strings(&["no_new_privileges"]))]).await;
+    let alloc = Alloc::new("nnp-off");
+    let task = alloc.task_config(shell_with(probe, &[("no_new_privileges", false.into())]));
+    let out = run(&mut relaxed, &alloc, task, "").await;
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+}
+
+#[tokio::test]
+async fn nomad_mounts_are_read_only_inside_when_nomad_says_so() {
+    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    let alloc = Alloc::new("volumes");
+    let volumes = tempfile::tempdir().unwrap();
+    let (ro, rw) = (volumes.path().join("ro"), volumes.path().join("rw"));
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::create_dir_all(&rw).unwrap();
+    std::fs::write(ro.join("seed"), "from the host").unwrap();
+    let mut task = alloc.task_config(shell_with(
+        "cat /ro/seed; echo; touch /ro/x 2>&1; echo ro_rc=$?; touch /rw/x; echo rw_rc=$?; echo END",
+        &[],
+    ));
+    let mount = |host: &std::path::Path, at: &str, readonly| pb::Mount {
+        host_path: host.display().to_string(),
+        task_path: at.into(),
+        readonly,
+        ..Default::default()
+    };
+    task.mounts = vec![mount(&ro, "/ro", true), mount(&rw, "/rw", false)];
+    let out = run(&mut conn, &alloc, task, "root").await;
+    assert!(out.contains("from the host"), "{out}");
+    assert!(
+        out.contains("Read-only file system") && out.contains("ro_rc=1"),
+        "{out}"
+    );
+    assert!(out.contains("rw_rc=0"), "{out}");
+    assert!(rw.join("x").exists() && !ro.join("x").exists());
+}
+
+#[tokio::test]
+async fn nomads_dns_config_is_the_tasks_resolv_conf() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("dns");
+    let mut task = alloc.task_config(shell_with("cat /etc/resolv.conf; echo END", &[]));
+    task.dns = Some(pb::DnsConfig {
+        servers: vec!["192.0.2.53".into()],
+        searches: vec!["service.consul".into()],
+        options: vec!["ndots:2".into()],
+    });
+    let out = run(&mut conn, &alloc, task, "").await;
+    assert!(
+        out.contains("nameserver 192.0.2.53\nsearch service.consul\noptions ndots:2\n"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_denied_option_names_the_plugin_setting_and_creates_no_unit() {
+    let engine = support::engine().await;
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("denied");
+    let cases = [
+        ("cap_add", strings(&["sys_admin"]), "allowed_capabilities"),
+        ("private_tmp", false.into(), "allow_relax"),
+        ("root_directory", "/srv/rootfs".into(), "allowed_host_paths"),
+        (
+            "properties",
+            Value::Map(vec![("LimitNOFILE".into(), "64".into())]),
+            "allow_properties",
+        ),
+    ];
+    for (option, value, setting) in cases {
+        let task = alloc.task_config(shell_with("echo ran; echo END", &[(option, value)]));
+        let unit = UnitName::for_task(
+            &task.alloc_id,
+            &task.name,
+            task.id.rsplit('/').next().unwrap(),
+        );
+        let err = conn.start(task).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{option}: {err}");
+        assert!(
+            err.message().contains(option) && err.message().contains(setting),
+            "{option}: {}",
+            err.message()
+        );
+        support::assert_no_unit(&engine, &unit).await;
+    }
+    let mut root = alloc.task_config(shell_with("echo ran; echo END", &[]));
+    root.user = "root".into();
+    let err = conn.start(root).await.unwrap_err();
+    assert!(err.message().contains("allow_root"), "{}", err.message());
+    assert!(!alloc.has_stdout(), "a refused task ran");
+}
