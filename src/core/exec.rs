@@ -260,6 +260,8 @@ fn properties(
             Value::Binds(ctx.bind_read_only_paths.clone()),
         ));
     }
+    // A command exec'd into the task is confined exactly as the task is.
+    props.extend(ctx.sandbox.iter().cloned());
     if tty && let Ok(path) = nix::unistd::ttyname(stdio[0].as_ref()) {
         props.push(Property::new(
             "TTYPath",

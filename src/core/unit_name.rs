@@ -136,6 +136,13 @@ impl UnitName {
         UnitName::parse(&format!("{parent_stem}-{component}.slice"))
     }
 
+    /// The name of the ephemeral user a `dynamic_user` task runs as. Naming it (instead of
+    /// letting systemd derive one from the unit name, which may be too long for a user name)
+    /// lets an exec unit ask for the same dynamic user, so it runs with the task's uid.
+    pub fn dynamic_user(&self) -> String {
+        format!("nomad-{:016x}", fnv1a(self.0.as_bytes()))
+    }
+
     /// Whether `slice` is this task's own slice (see [`UnitName::task_slice`]), under any parent.
     pub fn owns_slice(&self, slice: &str) -> bool {
         let Some(stem) = slice.strip_suffix(".slice") else {

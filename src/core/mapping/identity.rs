@@ -3,11 +3,14 @@
 //! Names are looked up before the unit is created, so an unknown user is a clear error instead
 //! of a unit that fails with status 217/USER. Numeric ids are passed through unchecked (systemd
 //! still needs the user database to resolve them). With `dynamic_user` systemd makes the user
-//! up; a named one would be reused if it exists, so a task with both is refused.
+//! up; a named one would be reused if it exists, so a task with both is refused. A dynamic user
+//! is named after the unit ([`UnitName::dynamic_user`]), so that exec units share it.
 
 use crate::core::error::{Error, Result};
 use crate::core::property::{Property, Value};
 use crate::core::task::TaskSpec;
+#[cfg(doc)]
+use crate::core::unit_name::UnitName;
 
 pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     let mut props = Vec::new();
@@ -19,6 +22,10 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
                  user if it exists; remove `user`/`group` or dynamic_user",
             ));
         }
+        props.push(Property::new(
+            "User",
+            Value::Str(spec.unit_name().dynamic_user()),
+        ));
         return Ok(props);
     }
     if let Some(user) = spec.user.as_deref().filter(|u| !u.is_empty()) {
@@ -84,10 +91,13 @@ mod tests {
     }
 
     #[test]
-    fn a_dynamic_user_takes_no_named_user() {
+    fn a_dynamic_user_is_named_after_the_unit_and_takes_no_job_user() {
         let mut spec = test_spec();
         spec.sandbox.dynamic_user = true;
-        assert!(properties(&spec).unwrap().is_empty());
+        let props = properties(&spec).unwrap();
+        let expected = spec.unit_name().dynamic_user();
+        assert!(matches!(find(&props, "User"), Some(Value::Str(u)) if *u == expected));
+        assert!(expected.len() <= 31, "too long for a user name: {expected}");
         spec.user = Some("nobody".into());
         assert!(
             properties(&spec)

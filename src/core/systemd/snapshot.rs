@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use zbus::OwnedVariant;
 
 use crate::core::exit::ExitResult;
-use crate::core::property::BindMount;
+use crate::core::property::{BindMount, DeviceAccess, Property, Value};
 
 /// systemd's `ActiveState`, with room for states newer systemd versions add.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub struct UnitSnapshot {
 
 /// What a command exec'd into the unit must share with it: identity, environment, working
 /// directory, file-system binds and network namespace, as systemd applies them to the unit.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecContext {
     pub user: String,
     pub group: String,
@@ -89,6 +89,9 @@ pub struct ExecContext {
     pub bind_paths: Vec<BindMount>,
     pub bind_read_only_paths: Vec<BindMount>,
     pub network_namespace_path: String,
+    /// The task's confinement, as settings an exec unit repeats: its sandbox switches,
+    /// capabilities, system call filter, path restrictions, root and device access.
+    pub sandbox: Vec<Property>,
 }
 
 impl ExecContext {
@@ -102,8 +105,92 @@ impl ExecContext {
             bind_paths: binds(service, "BindPaths"),
             bind_read_only_paths: binds(service, "BindReadOnlyPaths"),
             network_namespace_path: string(service, "NetworkNamespacePath"),
+            sandbox: sandbox(service),
         }
     }
+}
+
+/// Switches that confine a process, as booleans.
+const SANDBOX_SWITCHES: &[&str] = &[
+    "DynamicUser",
+    "PrivateDevices",
+    "NoNewPrivileges",
+    "ProtectKernelTunables",
+    "ProtectKernelModules",
+    "ProtectKernelLogs",
+    "ProtectControlGroups",
+    "ProtectClock",
+    "ProtectHostname",
+    "RestrictRealtime",
+    "RestrictSUIDSGID",
+    "LockPersonality",
+    "MemoryDenyWriteExecute",
+];
+/// Confining settings that are words; empty means unset.
+const SANDBOX_WORDS: &[&str] = &[
+    "ProtectSystem",
+    "ProtectHome",
+    "RootDirectory",
+    "RootImage",
+    "DevicePolicy",
+];
+/// Path lists; empty means unset.
+const SANDBOX_PATHS: &[&str] = &["ReadOnlyPaths", "ReadWritePaths", "InaccessiblePaths"];
+
+/// The task's confinement as properties to start another unit with. Defaults read back from
+/// systemd are repeated as they are (harmless); unset words and lists are left out.
+fn sandbox(service: &HashMap<String, OwnedVariant>) -> Vec<Property> {
+    let mut props = Vec::new();
+    for name in SANDBOX_SWITCHES {
+        if let Some(on) = number::<bool>(service, name) {
+            props.push(Property::new(name, Value::Bool(on)));
+        }
+    }
+    for name in SANDBOX_WORDS {
+        let word = string(service, name);
+        if !word.is_empty() {
+            props.push(Property::new(name, Value::Str(word)));
+        }
+    }
+    for name in SANDBOX_PATHS {
+        let paths = strings(service, name);
+        if !paths.is_empty() {
+            props.push(Property::new(name, Value::Strings(paths)));
+        }
+    }
+    if let Some(set) = number::<u64>(service, "CapabilityBoundingSet") {
+        props.push(Property::new("CapabilityBoundingSet", Value::U64(set)));
+    }
+    if let Some(set) = number::<u64>(service, "AmbientCapabilities").filter(|s| *s != 0) {
+        props.push(Property::new("AmbientCapabilities", Value::U64(set)));
+    }
+    let filter = service
+        .get("SystemCallFilter")
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| <(bool, Vec<String>)>::try_from(v).ok());
+    if let Some((allow, names)) = filter.filter(|(_, names)| !names.is_empty()) {
+        props.push(Property::new(
+            "SystemCallFilter",
+            Value::SyscallFilter(allow, names),
+        ));
+    }
+    let devices = service
+        .get("DeviceAllow")
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| Vec::<(String, String)>::try_from(v).ok())
+        .unwrap_or_default();
+    if !devices.is_empty() {
+        props.push(Property::new(
+            "DeviceAllow",
+            Value::Devices(
+                devices
+                    .into_iter()
+                    .map(|(device, access)| DeviceAccess { device, access })
+                    .collect(),
+            ),
+        ));
+    }
+    props
 }
 
 impl UnitSnapshot {
