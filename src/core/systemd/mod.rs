@@ -151,32 +151,38 @@ impl Systemd {
         props: &[Property],
         timeout: Duration,
     ) -> Result<String> {
-        let mut jobs = self.signals().await?.jobs();
         let wire = variant::to_wire(props).map_err(|e| self.classify("start", name.as_str(), e))?;
-        let job = {
-            let _slot = self.slot().await;
-            self.manager
-                .start_transient_unit(name.to_string(), "fail".into(), wire, vec![])
-                .await
-                .map_err(|e| self.classify("start", name.as_str(), e))?
-        };
-        self.wait_for_job(&mut jobs, &job, "start", name, timeout)
-            .await
+        let call = self
+            .manager
+            .start_transient_unit(name.to_string(), "fail".into(), wire, vec![]);
+        self.run_job(name, "start", call, timeout).await
     }
 
     /// Starts an installed unit (`StartUnit`, mode `fail`: refused while a conflicting job is
     /// queued) and waits for its start job. Returns systemd's job result, as
     /// [`Systemd::start_transient`] does.
     pub async fn start_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {
+        let call = self.manager.start_unit(name.to_string(), "fail".into());
+        self.run_job(name, "start", call, timeout).await
+    }
+
+    /// Queues a job with `call` (a manager method returning the job's path) and waits until it
+    /// is finished; returns systemd's job result. The job-removed feed is subscribed to before
+    /// the call, so a job that finishes at once is not missed.
+    async fn run_job(
+        &self,
+        name: &UnitName,
+        action: &'static str,
+        call: impl std::future::Future<Output = zbus::Result<OwnedObjectPath>>,
+        timeout: Duration,
+    ) -> Result<String> {
         let mut jobs = self.signals().await?.jobs();
         let job = {
             let _slot = self.slot().await;
-            self.manager
-                .start_unit(name.to_string(), "fail".into())
-                .await
-                .map_err(|e| self.classify("start", name.as_str(), e))?
+            call.await
+                .map_err(|e| self.classify(action, name.as_str(), e))?
         };
-        self.wait_for_job(&mut jobs, &job, "start", name, timeout)
+        self.wait_for_job(&mut jobs, &job, action, name, timeout)
             .await
     }
 
@@ -192,16 +198,8 @@ impl Systemd {
     /// Stops a unit (systemd's own stop: KillSignal, then SIGKILL after TimeoutStopSec) and
     /// waits for the stop job.
     pub async fn stop_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {
-        let mut jobs = self.signals().await?.jobs();
-        let job = {
-            let _slot = self.slot().await;
-            self.manager
-                .stop_unit(name.to_string(), "replace".into())
-                .await
-                .map_err(|e| self.classify("stop", name.as_str(), e))?
-        };
-        self.wait_for_job(&mut jobs, &job, "stop", name, timeout)
-            .await
+        let call = self.manager.stop_unit(name.to_string(), "replace".into());
+        self.run_job(name, "stop", call, timeout).await
     }
 
     /// Sends `signal` to the unit's `main` process or to `all` its processes.
