@@ -203,6 +203,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         sandbox: sandbox(file.as_ref().map(|f| &f.config), global.bus())?,
     }
     .build()?;
+    // A user manager cannot create the bind mount points in the host's root.
+    spec.dirs_at_host_paths = global.bus() == Bus::User;
     if let Some(unit) = &args.unit {
         let name = host_unit::resolve(unit, args.unit_instance.as_deref(), &spec.alloc_id)?;
         unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())?;

@@ -91,13 +91,7 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
     // Nomad points these at /alloc, /local and /secrets, binds that only transient tasks
     // get; an installed unit sees the host's paths.
     if let Some(dirs) = &spec.dirs {
-        for (key, path) in [
-            ("NOMAD_ALLOC_DIR", &dirs.alloc),
-            ("NOMAD_TASK_DIR", &dirs.local),
-            ("NOMAD_SECRETS_DIR", &dirs.secrets),
-        ] {
-            env.insert(key.into(), path.to_string_lossy().into_owned());
-        }
+        env.extend(dirs.host_env().map(|(k, v)| (k.to_string(), v)));
     }
     let (mut props, warnings) = environment::properties(&env)?;
     props.extend(memory::properties(&spec.resources)?);

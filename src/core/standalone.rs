@@ -73,6 +73,7 @@ impl StandaloneTask {
             working_dir: self.working_dir,
             resources: self.resources,
             dirs,
+            dirs_at_host_paths: false,
             network_namespace: None,
             sandbox: self.sandbox,
             runtime: None,

@@ -40,8 +40,14 @@ pub struct TaskSpec {
     /// directories, else systemd's default.
     pub working_dir: Option<PathBuf>,
     pub resources: Resources,
-    /// Nomad's task directories on the host, bind-mounted at `/alloc`, `/local` and `/secrets`.
+    /// Nomad's task directories on the host, bind-mounted at `/alloc`, `/local` and `/secrets`
+    /// unless `dirs_at_host_paths`.
     pub dirs: Option<TaskDirs>,
+    /// The task sees its directories at their host paths, unbound (Nomad's environment is
+    /// pointed there): for a user service manager, which cannot create `/alloc`, `/local` and
+    /// `/secrets` in the host's root to bind them on.
+    #[serde(default)]
+    pub dirs_at_host_paths: bool,
     /// A network namespace to join (Nomad's group network: `/var/run/netns/<alloc_id>`);
     /// `None` shares the host's network.
     #[serde(default)]
@@ -65,6 +71,19 @@ pub struct TaskSpec {
 }
 
 impl TaskSpec {
+    /// The task's environment as its unit gets it: Nomad's, with the directory variables
+    /// pointing at the host paths when the directories are not bound.
+    pub fn unit_env(&self) -> std::borrow::Cow<'_, BTreeMap<String, String>> {
+        match (&self.dirs, self.dirs_at_host_paths) {
+            (Some(dirs), true) => {
+                let mut env = self.env.clone();
+                env.extend(dirs.host_env().map(|(k, v)| (k.to_string(), v)));
+                std::borrow::Cow::Owned(env)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.env),
+        }
+    }
+
     /// The unit this run of the task is started as.
     pub fn unit_name(&self) -> UnitName {
         if let Some(unit) = &self.host_unit {
@@ -182,6 +201,17 @@ pub struct TaskDirs {
 }
 
 impl TaskDirs {
+    /// Nomad's directory variables pointing at the host paths, for a task that does not get
+    /// the binds.
+    pub fn host_env(&self) -> [(&'static str, String); 3] {
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        [
+            ("NOMAD_ALLOC_DIR", path(&self.alloc)),
+            ("NOMAD_TASK_DIR", path(&self.local)),
+            ("NOMAD_SECRETS_DIR", path(&self.secrets)),
+        ]
+    }
+
     /// Nomad's layout under an allocation directory (`<data_dir>/alloc/<alloc_id>`).
     pub fn nomad_layout(alloc_dir: &Path, task_name: &str) -> TaskDirs {
         let task_dir = alloc_dir.join(task_name);

@@ -151,6 +151,13 @@ fn user_manager_limits(sandbox: &Sandbox, config: &DriverConfig) -> Result<()> {
     if !sandbox.devices.is_empty() {
         return refuse("devices", "the task's devices need the device cgroup");
     }
+    if !sandbox.mounts.is_empty() {
+        return refuse(
+            "volume_mount",
+            "the task's volumes are bound at paths that would have to be created in the \
+             host's root",
+        );
+    }
     if config.group.is_some() {
         return refuse("group", "asks for another group");
     }

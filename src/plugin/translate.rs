@@ -9,7 +9,7 @@ use super::proto::driver as pb;
 use crate::core::driver_config::{DriverConfig, LogDriver, UnitConfig};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{
-    Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec, UnitName,
+    Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec, UnitName,
 };
 use crate::core::{host_unit, unit_policy};
 
@@ -56,6 +56,8 @@ pub fn task_spec(
         resources: resources(task.resources.as_ref(), config)?,
         dirs: (!task.alloc_dir.is_empty())
             .then(|| TaskDirs::nomad_layout(Path::new(&task.alloc_dir), &task.name)),
+        // A user manager cannot create the bind mount points in the host's root.
+        dirs_at_host_paths: plugin.bus == Bus::User,
         network_namespace: network_namespace(task.network_isolation_spec.as_ref())?,
         sandbox,
         runtime: policy::runtime(&config.command, plugin)?,

@@ -46,8 +46,26 @@ impl Plugin {
         Plugin::launch_with(false, &[])
     }
 
+    /// [`Plugin::launch`] as the unprivileged `uid`/`gid`, running the binary at `program`
+    /// (a copy that user can execute) with `env` added, from `/`.
+    pub fn launch_as(uid: u32, gid: u32, program: &Path, env: &[(&str, &str)]) -> Plugin {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(program);
+        // std drops root's supplementary groups when it switches the uid.
+        command.uid(uid).gid(gid).current_dir("/");
+        Plugin::spawn(command, true, env)
+    }
+
     fn launch_with(keep_pipes: bool, env: &[(&str, &str)]) -> Plugin {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
+        Plugin::spawn(
+            Command::new(env!("CARGO_BIN_EXE_nomad-systemd")),
+            keep_pipes,
+            env,
+        )
+    }
+
+    fn spawn(mut command: Command, keep_pipes: bool, env: &[(&str, &str)]) -> Plugin {
+        let mut child = command
             .envs(env.iter().copied())
             .env(COOKIE_KEY, COOKIE)
             .env("PLUGIN_MIN_PORT", "10000")
@@ -398,6 +416,18 @@ impl Alloc {
             job_id: "plugin-test".into(),
             namespace: "default".into(),
             ..Default::default()
+        }
+    }
+
+    /// Gives the allocation's directories and log FIFOs to `uid`/`gid`, as they are when
+    /// Nomad's agent runs as that user.
+    pub fn hand_to(&self, uid: u32, gid: u32) {
+        let owner = (
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        );
+        for entry in walk(self.dir.path()) {
+            nix::unistd::chown(&entry, owner.0, owner.1).expect("chown");
         }
     }
 

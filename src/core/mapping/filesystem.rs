@@ -2,7 +2,9 @@
 //!
 //! Nomad's `alloc/`, `local/` and `secrets/` are bind-mounted at `/alloc`, `/local` and
 //! `/secrets` inside the unit (Nomad's "image" file-system isolation), which is where Nomad's
-//! `NOMAD_ALLOC_DIR`, `NOMAD_TASK_DIR` and `NOMAD_SECRETS_DIR` point for such drivers. The
+//! `NOMAD_ALLOC_DIR`, `NOMAD_TASK_DIR` and `NOMAD_SECRETS_DIR` point for such drivers; with
+//! `dirs_at_host_paths` (a user service manager) they are not bound and the task works in its
+//! host `local/` directory, its environment pointing at the host paths. The
 //! binds of Nomad's volume mounts, devices and DNS ([`super::mounts`]) join them, read-only
 //! ones in `BindReadOnlyPaths`.
 
@@ -16,7 +18,7 @@ use crate::core::task::{TaskSpec, mount_points};
 pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     let mut props = Vec::new();
     let mut binds = Vec::new();
-    if let Some(dirs) = &spec.dirs {
+    if let Some(dirs) = spec.dirs.as_ref().filter(|_| !spec.dirs_at_host_paths) {
         binds = [
             (&dirs.alloc, mount_points::ALLOC),
             (&dirs.local, mount_points::LOCAL),
@@ -39,6 +41,9 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     }
     let working_dir = match (&spec.working_dir, &spec.dirs) {
         (Some(dir), _) => Some(dir.to_string_lossy().into_owned()),
+        (None, Some(dirs)) if spec.dirs_at_host_paths => {
+            Some(dirs.local.to_string_lossy().into_owned())
+        }
         (None, Some(_)) => Some(mount_points::LOCAL.to_string()),
         (None, None) => None,
     };
@@ -113,6 +118,25 @@ mod tests {
         );
         assert_eq!(find(&props, "BindPaths").unwrap().signature(), "a(ssbt)");
         assert!(matches!(find(&props, "WorkingDirectory"), Some(Value::Str(d)) if d == "/local"));
+    }
+
+    #[test]
+    fn unbound_task_dirs_are_used_at_their_host_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "t");
+        let mut spec = test_spec();
+        spec.dirs = Some(dirs.clone());
+        spec.dirs_at_host_paths = true;
+        spec.env.insert("NOMAD_TASK_DIR".into(), "/local".into());
+        let props = properties(&spec).unwrap();
+        assert!(find(&props, "BindPaths").is_none());
+        assert!(
+            matches!(find(&props, "WorkingDirectory"), Some(Value::Str(d)) if *d == dirs.local.display().to_string())
+        );
+        assert_eq!(
+            spec.unit_env()["NOMAD_TASK_DIR"],
+            dirs.local.display().to_string()
+        );
     }
 
     #[test]

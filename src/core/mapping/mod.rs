@@ -57,7 +57,7 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     if spec.name.is_empty() {
         return Err(Error::invalid("name", "a task needs a name"));
     }
-    let (env, warnings) = environment::properties(&spec.env)?;
+    let (env, warnings) = environment::properties(&spec.unit_env())?;
     let mut properties = command::properties(spec)?;
     properties.extend(env);
     properties.extend(identity::properties(spec)?);
@@ -113,6 +113,7 @@ pub(crate) fn test_spec() -> TaskSpec {
         working_dir: None,
         resources: Default::default(),
         dirs: None,
+        dirs_at_host_paths: false,
         network_namespace: None,
         sandbox: Default::default(),
         runtime: None,
