@@ -313,3 +313,77 @@ async fn an_exec_into_a_sandboxed_task_is_confined_like_the_task() {
         "/usr is writable in exec: {exec_saw}"
     );
 }
+
+/// Starts a task that prints `probe`'s report, then stays up; runs `probe` again through
+/// ExecTask and returns what the task and the exec printed. The task is destroyed.
+async fn task_and_exec_report(
+    conn: &mut Connection,
+    alloc: &Alloc,
+    probe: &str,
+    options: &[(&str, Value)],
+) -> (String, String) {
+    let task = alloc.task_config(shell_with(
+        &format!("{probe}; echo END; exec sleep 60"),
+        options,
+    ));
+    let id = task.id.clone();
+    conn.start(task).await.expect("StartTask");
+    let task_saw = alloc.wait_for_stdout("END", SHORT);
+    let response = conn
+        .driver
+        .exec_task(pb::ExecTaskRequest {
+            task_id: id.clone(),
+            command: vec!["/bin/sh".into(), "-c".into(), probe.into()],
+            timeout: Some(prost_types::Duration {
+                seconds: 10,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("ExecTask")
+        .into_inner();
+    conn.destroy(&id).await;
+    let exec_saw = String::from_utf8_lossy(&response.stdout).into_owned()
+        + &String::from_utf8_lossy(&response.stderr);
+    (task_saw, exec_saw)
+}
+
+/// systemd's default for a filtered call is to kill the process with SIGSYS (the shell
+/// reported `rc=159`); the driver makes it fail with EPERM, in exec sessions too.
+#[tokio::test]
+async fn a_denied_system_call_fails_with_eperm_and_the_task_runs_on() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("nouname");
+    let probe = "uname -s 2>&1; echo rc=$?; echo alive";
+    let (task_saw, exec_saw) = task_and_exec_report(
+        &mut conn,
+        &alloc,
+        probe,
+        &[("system_call_filter", strings(&["~uname"]))],
+    )
+    .await;
+    for (who, out) in [("task", &task_saw), ("exec", &exec_saw)] {
+        assert!(
+            out.contains("Operation not permitted") && out.contains("rc=1\n"),
+            "{who}: {out}"
+        );
+        assert!(
+            out.contains("alive") && !out.contains("Linux"),
+            "{who}: {out}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_allow_list_of_system_service_calls_still_runs_a_shell_under_seccomp() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("allowlist");
+    let task = alloc.task_config(shell_with(
+        "grep ^Seccomp: /proc/self/status; uname -s; echo END",
+        &[("system_call_filter", strings(&["@system-service"]))],
+    ));
+    let out = run(&mut conn, &alloc, task, "").await;
+    // Mode 2 is a seccomp filter: the list was applied, and the shell lives with it.
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains("Linux"), "{out}");
+}
