@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use nomad_systemd::core::UnitName;
@@ -386,4 +387,112 @@ async fn an_allow_list_of_system_service_calls_still_runs_a_shell_under_seccomp(
     // Mode 2 is a seccomp filter: the list was applied, and the shell lives with it.
     assert!(out.contains("Seccomp:\t2"), "{out}");
     assert!(out.contains("Linux"), "{out}");
+}
+
+/// A statically linked busybox (Debian's busybox-static), enough for a root of one file.
+const BUSYBOX: &str = "/usr/bin/busybox";
+
+#[tokio::test]
+async fn a_root_directory_under_local_runs_its_own_tree_with_the_task_dirs_bound() {
+    let engine = support::engine().await;
+    let alloc = Alloc::new("rooted");
+    let rootfs = alloc.path("rooted/local/rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("busybox-static is installed");
+    // Only busybox's builtins: the root has no other program.
+    let script = "[ -e /bin/sh ] && echo host-root-visible; [ -x /bin/busybox ] && echo own-root; \
+                  for d in /local /alloc /secrets; do [ -d $d ] && echo bound=$d; done; \
+                  echo from-the-root > /alloc/data/proof; echo END";
+    let config = |root: &str| {
+        cty_object(&[
+            ("command", Value::from("/bin/busybox")),
+            ("args", strings(&["sh", "-c", script])),
+            ("root_directory", Value::from(root)),
+        ])
+    };
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let out = run(&mut conn, &alloc, alloc.task_config(config("rootfs")), "").await;
+    assert!(out.contains("own-root"), "{out}");
+    assert!(!out.contains("host-root-visible"), "{out}");
+    for dir in ["/local", "/alloc", "/secrets"] {
+        assert!(out.contains(&format!("bound={dir}\n")), "{dir}: {out}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(alloc.path("alloc/data/proof")).unwrap(),
+        "from-the-root\n"
+    );
+
+    // The same tree named by its host path is outside every allowed prefix.
+    let absolute = rootfs.display().to_string();
+    let task = alloc.task_config(config(&absolute));
+    let unit = UnitName::for_task(
+        &task.alloc_id,
+        &task.name,
+        task.id.rsplit('/').next().unwrap(),
+    );
+    let err = conn.start(task).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert!(
+        err.message().contains("root_directory")
+            && err.message().contains(&absolute)
+            && err.message().contains("allowed_host_paths"),
+        "{}",
+        err.message()
+    );
+    support::assert_no_unit(&engine, &unit).await;
+}
+
+#[tokio::test]
+async fn a_wasm_module_runs_through_the_operators_runtime_with_its_args() {
+    // A stand-in runtime that reports its argv and the module it was handed. Not under /tmp:
+    // the task's /tmp is its own.
+    let bin = tempfile::Builder::new()
+        .prefix("nomad-systemd-wasm")
+        .tempdir_in("/run")
+        .unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let runtime = bin.path().join("wasm-runtime");
+    std::fs::write(
+        &runtime,
+        "#!/bin/sh\nfor a in \"$0\" \"$@\"; do echo \"argv=$a\"; done\ncat \"$1\"; echo END\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let runtime = runtime.display().to_string();
+    let alloc = Alloc::new("wasm");
+    std::fs::write(alloc.path("wasm/local/app.wasm"), "(module)\n").unwrap();
+    let config = cty_object(&[
+        ("command", Value::from("app.wasm")),
+        ("args", strings(&["--listen", "a b"])),
+    ]);
+
+    let (_plugin, mut conn) = plugin_with(&[("wasm_runtime", runtime.as_str().into())]).await;
+    let out = run(&mut conn, &alloc, alloc.task_config(config.clone()), "").await;
+    let argv: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("argv="))
+        .collect();
+    assert_eq!(
+        argv,
+        [runtime.as_str(), "/local/app.wasm", "--listen", "a b"],
+        "{out}"
+    );
+    assert!(out.contains("(module)"), "the module is readable: {out}");
+
+    let engine = support::engine().await;
+    let (_plugin, mut plain) = Plugin::configured().await;
+    let task = alloc.task_config(config);
+    let unit = UnitName::for_task(
+        &task.alloc_id,
+        &task.name,
+        task.id.rsplit('/').next().unwrap(),
+    );
+    let err = plain.start(task).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert!(
+        err.message().contains("app.wasm") && err.message().contains("wasm_runtime"),
+        "{}",
+        err.message()
+    );
+    support::assert_no_unit(&engine, &unit).await;
 }
