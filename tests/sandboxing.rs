@@ -496,3 +496,53 @@ async fn a_wasm_module_runs_through_the_operators_runtime_with_its_args() {
     );
     support::assert_no_unit(&engine, &unit).await;
 }
+
+/// A character device with no driver (1:12 was `/dev/oldmem`): opening it fails with ENXIO
+/// where the device cgroup lets it through, with EPERM where the cgroup denies it.
+fn driverless_device(at: &std::path::Path) {
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    mknod(
+        at,
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        makedev(1, 12),
+    )
+    .expect("mknod (the tests run as root)");
+}
+
+/// Nomad's device is bound at its task path and usable; with a device list systemd's
+/// device cgroup (`DevicePolicy=auto`) denies every other device node but the standard
+/// pseudo-devices. On a hybrid host that is cgroup v1's devices controller, on a unified one
+/// a BPF program.
+#[tokio::test]
+async fn a_nomad_device_is_usable_at_its_task_path_and_others_are_denied() {
+    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    let probe = "head -c 4 /dev/nomad-test | od -An -tx1; echo x > /dev/nomad-test; \
+                 echo write_rc=$?; cat /local/probe 2>&1; echo END";
+    let zero_at_task_path = pb::Device {
+        task_path: "/dev/nomad-test".into(),
+        host_path: "/dev/zero".into(),
+        cgroup_permissions: "rw".into(),
+    };
+
+    let alloc = Alloc::new("devices");
+    driverless_device(&alloc.path("devices/local/probe"));
+    let mut task = alloc.task_config(shell_with(probe, &[]));
+    task.devices = vec![zero_at_task_path];
+    let out = run(&mut conn, &alloc, task, "root").await;
+    assert!(out.contains(" 00 00 00 00\n"), "{out}");
+    assert!(out.contains("write_rc=0"), "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+
+    // Without a device list, the same node reaches the kernel, which has no driver for it.
+    let alloc = Alloc::new("nodevices");
+    driverless_device(&alloc.path("nodevices/local/probe"));
+    let out = run(
+        &mut conn,
+        &alloc,
+        alloc.task_config(shell_with(probe, &[])),
+        "root",
+    )
+    .await;
+    assert!(out.contains("No such device or address"), "{out}");
+}
