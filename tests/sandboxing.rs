@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use nomad_systemd::core::UnitName;
@@ -312,4 +313,236 @@ async fn an_exec_into_a_sandboxed_task_is_confined_like_the_task() {
         exec_saw.contains("rc=1"),
         "/usr is writable in exec: {exec_saw}"
     );
+}
+
+/// Starts a task that prints `probe`'s report, then stays up; runs `probe` again through
+/// ExecTask and returns what the task and the exec printed. The task is destroyed.
+async fn task_and_exec_report(
+    conn: &mut Connection,
+    alloc: &Alloc,
+    probe: &str,
+    options: &[(&str, Value)],
+) -> (String, String) {
+    let task = alloc.task_config(shell_with(
+        &format!("{probe}; echo END; exec sleep 60"),
+        options,
+    ));
+    let id = task.id.clone();
+    conn.start(task).await.expect("StartTask");
+    let task_saw = alloc.wait_for_stdout("END", SHORT);
+    let response = conn
+        .driver
+        .exec_task(pb::ExecTaskRequest {
+            task_id: id.clone(),
+            command: vec!["/bin/sh".into(), "-c".into(), probe.into()],
+            timeout: Some(prost_types::Duration {
+                seconds: 10,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("ExecTask")
+        .into_inner();
+    conn.destroy(&id).await;
+    let exec_saw = String::from_utf8_lossy(&response.stdout).into_owned()
+        + &String::from_utf8_lossy(&response.stderr);
+    (task_saw, exec_saw)
+}
+
+/// systemd's default for a filtered call is to kill the process with SIGSYS (the shell
+/// reported `rc=159`); the driver makes it fail with EPERM, in exec sessions too.
+#[tokio::test]
+async fn a_denied_system_call_fails_with_eperm_and_the_task_runs_on() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("nouname");
+    let probe = "uname -s 2>&1; echo rc=$?; echo alive";
+    let (task_saw, exec_saw) = task_and_exec_report(
+        &mut conn,
+        &alloc,
+        probe,
+        &[("system_call_filter", strings(&["~uname"]))],
+    )
+    .await;
+    for (who, out) in [("task", &task_saw), ("exec", &exec_saw)] {
+        assert!(
+            out.contains("Operation not permitted") && out.contains("rc=1\n"),
+            "{who}: {out}"
+        );
+        assert!(
+            out.contains("alive") && !out.contains("Linux"),
+            "{who}: {out}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_allow_list_of_system_service_calls_still_runs_a_shell_under_seccomp() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("allowlist");
+    let task = alloc.task_config(shell_with(
+        "grep ^Seccomp: /proc/self/status; uname -s; echo END",
+        &[("system_call_filter", strings(&["@system-service"]))],
+    ));
+    let out = run(&mut conn, &alloc, task, "").await;
+    // Mode 2 is a seccomp filter: the list was applied, and the shell lives with it.
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains("Linux"), "{out}");
+}
+
+/// A statically linked busybox (Debian's busybox-static), enough for a root of one file.
+const BUSYBOX: &str = "/usr/bin/busybox";
+
+#[tokio::test]
+async fn a_root_directory_under_local_runs_its_own_tree_with_the_task_dirs_bound() {
+    let engine = support::engine().await;
+    let alloc = Alloc::new("rooted");
+    let rootfs = alloc.path("rooted/local/rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("busybox-static is installed");
+    // Only busybox's builtins: the root has no other program.
+    let script = "[ -e /bin/sh ] && echo host-root-visible; [ -x /bin/busybox ] && echo own-root; \
+                  for d in /local /alloc /secrets; do [ -d $d ] && echo bound=$d; done; \
+                  echo from-the-root > /alloc/data/proof; echo END";
+    let config = |root: &str| {
+        cty_object(&[
+            ("command", Value::from("/bin/busybox")),
+            ("args", strings(&["sh", "-c", script])),
+            ("root_directory", Value::from(root)),
+        ])
+    };
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let out = run(&mut conn, &alloc, alloc.task_config(config("rootfs")), "").await;
+    assert!(out.contains("own-root"), "{out}");
+    assert!(!out.contains("host-root-visible"), "{out}");
+    for dir in ["/local", "/alloc", "/secrets"] {
+        assert!(out.contains(&format!("bound={dir}\n")), "{dir}: {out}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(alloc.path("alloc/data/proof")).unwrap(),
+        "from-the-root\n"
+    );
+
+    // The same tree named by its host path is outside every allowed prefix.
+    let absolute = rootfs.display().to_string();
+    let task = alloc.task_config(config(&absolute));
+    let unit = UnitName::for_task(
+        &task.alloc_id,
+        &task.name,
+        task.id.rsplit('/').next().unwrap(),
+    );
+    let err = conn.start(task).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert!(
+        err.message().contains("root_directory")
+            && err.message().contains(&absolute)
+            && err.message().contains("allowed_host_paths"),
+        "{}",
+        err.message()
+    );
+    support::assert_no_unit(&engine, &unit).await;
+}
+
+#[tokio::test]
+async fn a_wasm_module_runs_through_the_operators_runtime_with_its_args() {
+    // A stand-in runtime that reports its argv and the module it was handed. Not under /tmp:
+    // the task's /tmp is its own.
+    let bin = tempfile::Builder::new()
+        .prefix("nomad-systemd-wasm")
+        .tempdir_in("/run")
+        .unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let runtime = bin.path().join("wasm-runtime");
+    std::fs::write(
+        &runtime,
+        "#!/bin/sh\nfor a in \"$0\" \"$@\"; do echo \"argv=$a\"; done\ncat \"$1\"; echo END\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let runtime = runtime.display().to_string();
+    let alloc = Alloc::new("wasm");
+    std::fs::write(alloc.path("wasm/local/app.wasm"), "(module)\n").unwrap();
+    let config = cty_object(&[
+        ("command", Value::from("app.wasm")),
+        ("args", strings(&["--listen", "a b"])),
+    ]);
+
+    let (_plugin, mut conn) = plugin_with(&[("wasm_runtime", runtime.as_str().into())]).await;
+    let out = run(&mut conn, &alloc, alloc.task_config(config.clone()), "").await;
+    let argv: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("argv="))
+        .collect();
+    assert_eq!(
+        argv,
+        [runtime.as_str(), "/local/app.wasm", "--listen", "a b"],
+        "{out}"
+    );
+    assert!(out.contains("(module)"), "the module is readable: {out}");
+
+    let engine = support::engine().await;
+    let (_plugin, mut plain) = Plugin::configured().await;
+    let task = alloc.task_config(config);
+    let unit = UnitName::for_task(
+        &task.alloc_id,
+        &task.name,
+        task.id.rsplit('/').next().unwrap(),
+    );
+    let err = plain.start(task).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert!(
+        err.message().contains("app.wasm") && err.message().contains("wasm_runtime"),
+        "{}",
+        err.message()
+    );
+    support::assert_no_unit(&engine, &unit).await;
+}
+
+/// A character device with no driver (1:12 was `/dev/oldmem`): opening it fails with ENXIO
+/// where the device cgroup lets it through, with EPERM where the cgroup denies it.
+fn driverless_device(at: &std::path::Path) {
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    mknod(
+        at,
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        makedev(1, 12),
+    )
+    .expect("mknod (the tests run as root)");
+}
+
+/// Nomad's device is bound at its task path and usable; with a device list systemd's
+/// device cgroup (`DevicePolicy=auto`) denies every other device node but the standard
+/// pseudo-devices. On a hybrid host that is cgroup v1's devices controller, on a unified one
+/// a BPF program.
+#[tokio::test]
+async fn a_nomad_device_is_usable_at_its_task_path_and_others_are_denied() {
+    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    let probe = "head -c 4 /dev/nomad-test | od -An -tx1; echo x > /dev/nomad-test; \
+                 echo write_rc=$?; cat /local/probe 2>&1; echo END";
+    let zero_at_task_path = pb::Device {
+        task_path: "/dev/nomad-test".into(),
+        host_path: "/dev/zero".into(),
+        cgroup_permissions: "rw".into(),
+    };
+
+    let alloc = Alloc::new("devices");
+    driverless_device(&alloc.path("devices/local/probe"));
+    let mut task = alloc.task_config(shell_with(probe, &[]));
+    task.devices = vec![zero_at_task_path];
+    let out = run(&mut conn, &alloc, task, "root").await;
+    assert!(out.contains(" 00 00 00 00\n"), "{out}");
+    assert!(out.contains("write_rc=0"), "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+
+    // Without a device list, the same node reaches the kernel, which has no driver for it.
+    let alloc = Alloc::new("nodevices");
+    driverless_device(&alloc.path("nodevices/local/probe"));
+    let out = run(
+        &mut conn,
+        &alloc,
+        alloc.task_config(shell_with(probe, &[])),
+        "root",
+    )
+    .await;
+    assert!(out.contains("No such device or address"), "{out}");
 }

@@ -289,3 +289,40 @@ async fn the_cli_runs_a_template_instance_by_hand_and_stop_removes_the_drop_in()
         denied.stderr()
     );
 }
+
+#[tokio::test]
+async fn an_exec_into_a_template_instance_sees_its_environment_and_returns_its_exit_code() {
+    install(&[("nst-exec@.service", TICKER)]);
+    let (_plugin, mut conn) = plugin_allowing(&["nst-exec@.service"]).await;
+    let alloc = Alloc::new("exec");
+    let task = with_port(alloc.task_config(unit_config("nst-exec@.service")), "8005");
+    let handle = conn.start(task.clone()).await.unwrap();
+    let unit = unit_of(&handle);
+    alloc.wait_for_stdout("tick 1", SHORT);
+    let response = conn
+        .driver
+        .exec_task(pb::ExecTaskRequest {
+            task_id: task.id.clone(),
+            command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "echo port=$NOMAD_PORT_http alloc=$NOMAD_ALLOC_ID; echo oops >&2; exit 3".into(),
+            ],
+            timeout: Some(prost_types::Duration {
+                seconds: 10,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("ExecTask")
+        .into_inner();
+    let stdout = String::from_utf8_lossy(&response.stdout);
+    assert_eq!(stdout, format!("port=8005 alloc={}\n", alloc.id));
+    assert_eq!(String::from_utf8_lossy(&response.stderr), "oops\n");
+    let result = response.result.expect("an exit result");
+    assert_eq!(result.exit_code, 3);
+    // The instance ran on, untouched by the exec.
+    assert_eq!(active_state(unit.as_str()), "active");
+    conn.destroy(&task.id).await;
+    assert_eq!(active_state(unit.as_str()), "inactive");
+}

@@ -152,9 +152,15 @@ pub fn resize(master: &OwnedFd, rows: u16, cols: u16) -> Result<()> {
         .map_err(|e| Error::io("cannot resize the exec terminal", e.into()))
 }
 
-/// The exec unit's name: the task's, with a fresh `-exec-<id>` part.
+/// The exec unit's name: the task's, with a fresh `-exec-<id>` part. A template instance's
+/// `@` is escaped (`\x40`, as `systemd-escape` writes it): `web@1-exec-<id>.service` would be
+/// another instance of the installed template, which systemd loads from its file and so
+/// refuses to create as a transient unit.
 fn exec_unit_name(task: &UnitName) -> UnitName {
-    let stem = task.as_str().trim_end_matches(".service");
+    let stem = task
+        .as_str()
+        .trim_end_matches(".service")
+        .replace('@', "\\x40");
     let id = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let name = format!("{stem}-exec-{id}.service");
     // A task name at the length limit leaves no room; fall back to a name of our own.
@@ -400,5 +406,11 @@ mod tests {
         let exec = exec_unit_name(&task);
         assert!(exec.as_str().starts_with("nomad-a-web-1-exec-"), "{exec}");
         assert_ne!(exec, exec_unit_name(&task));
+        let instance = UnitName::parse("web@a1.service").unwrap();
+        let exec = exec_unit_name(&instance);
+        assert!(
+            exec.as_str().starts_with("web\\x40a1-exec-") && exec.template().is_none(),
+            "{exec}"
+        );
     }
 }

@@ -3,6 +3,11 @@
 //!
 //! Every switch is always sent, defaults included, so the unit says what the task got no
 //! matter which systemd defaults apply.
+//!
+//! A filtered system call fails with `EPERM` (`SystemCallErrorNumber`), as it does under
+//! container runtimes' seccomp profiles; systemd's own default would kill the whole process
+//! with `SIGSYS`, so a program probing for an optional call (`uname`, `ptrace`, ...) would die
+//! instead of handling the error.
 
 use crate::core::property::{Property, Value};
 use crate::core::sandbox::Sandbox;
@@ -32,6 +37,10 @@ pub fn properties(sandbox: &Sandbox) -> Vec<Property> {
         props.push(Property::new(
             "SystemCallFilter",
             Value::SyscallFilter(!deny, names),
+        ));
+        props.push(Property::new(
+            "SystemCallErrorNumber",
+            Value::I32(nix::libc::EPERM),
         ));
     }
     props
@@ -106,6 +115,10 @@ mod tests {
         assert!(
             matches!(filter, Value::SyscallFilter(true, n) if n == &["@system-service", "ptrace"])
         );
+        let errno = find(&props, "SystemCallErrorNumber").unwrap();
+        assert_eq!(errno.signature(), "i");
+        assert!(matches!(errno, Value::I32(e) if *e == nix::libc::EPERM));
+        assert!(find(&properties(&Sandbox::default()), "SystemCallErrorNumber").is_none());
         sandbox.system_call_filter = vec!["~@mount".into(), "~reboot".into()];
         let props = properties(&sandbox);
         assert!(matches!(

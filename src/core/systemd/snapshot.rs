@@ -134,6 +134,8 @@ const SANDBOX_WORDS: &[&str] = &[
     "RootImage",
     "DevicePolicy",
 ];
+/// The largest errno systemd accepts for `SystemCallErrorNumber`.
+const MAX_ERRNO: i32 = 4095;
 /// Path lists; empty means unset.
 const SANDBOX_PATHS: &[&str] = &["ReadOnlyPaths", "ReadWritePaths", "InaccessiblePaths"];
 
@@ -173,6 +175,12 @@ fn sandbox(service: &HashMap<String, OwnedVariant>) -> Vec<Property> {
             "SystemCallFilter",
             Value::SyscallFilter(allow, names),
         ));
+    }
+    // systemd reports a large sentinel when a filtered call kills; only a real errno is kept.
+    if let Some(errno) =
+        number::<i32>(service, "SystemCallErrorNumber").filter(|n| (1..=MAX_ERRNO).contains(n))
+    {
+        props.push(Property::new("SystemCallErrorNumber", Value::I32(errno)));
     }
     let devices = service
         .get("DeviceAllow")
