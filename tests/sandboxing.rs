@@ -275,34 +275,18 @@ async fn an_exec_into_a_sandboxed_task_is_confined_like_the_task() {
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("confined");
     let report = "echo uid=$(id -u); grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status; \
-                  touch /usr/nomad-systemd-probe 2>&1; echo rc=$?; echo END";
-    let task = alloc.task_config(shell_with(
-        &format!("{report}; exec sleep 60"),
+                  touch /usr/nomad-systemd-probe 2>&1; echo rc=$?";
+    let (task_saw, exec_saw) = task_and_exec_report(
+        &mut conn,
+        &alloc,
+        report,
         &[
             ("dynamic_user", true.into()),
             ("protect_system", "strict".into()),
             ("cap_drop", strings(&["all"])),
         ],
-    ));
-    let id = task.id.clone();
-    conn.start(task).await.expect("StartTask");
-    let task_saw = alloc.wait_for_stdout("END", SHORT);
-    let response = conn
-        .driver
-        .exec_task(pb::ExecTaskRequest {
-            task_id: id.clone(),
-            command: vec!["/bin/sh".into(), "-c".into(), report.into()],
-            timeout: Some(prost_types::Duration {
-                seconds: 10,
-                nanos: 0,
-            }),
-        })
-        .await
-        .expect("ExecTask")
-        .into_inner();
-    conn.destroy(&id).await;
-    let exec_saw = String::from_utf8_lossy(&response.stdout).into_owned()
-        + &String::from_utf8_lossy(&response.stderr);
+    )
+    .await;
 
     assert_eq!(printed_uid(&exec_saw), printed_uid(&task_saw), "{exec_saw}");
     assert!(DYNAMIC_UIDS.contains(&printed_uid(&exec_saw)), "{exec_saw}");

@@ -262,16 +262,21 @@ impl Systemd {
             .collect())
     }
 
-    /// The cgroup of a slice, as systemd names it (`/system.slice/x.slice`); empty when the
-    /// slice has none (yet).
-    pub async fn slice_cgroup(&self, name: &UnitName) -> Result<String> {
-        let props = zbus::fdo::PropertiesProxy::builder(&self.conn)
+    /// A reader of the unit's D-Bus properties, uncached: every read asks systemd.
+    async fn properties_of(&self, name: &UnitName) -> Result<zbus::fdo::PropertiesProxy<'static>> {
+        zbus::fdo::PropertiesProxy::builder(&self.conn)
             .destination("org.freedesktop.systemd1")
             .path(object_path(name))
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await
-            .map_err(|e| self.classify("read", name.as_str(), e))?;
+            .map_err(|e| self.classify("read", name.as_str(), e))
+    }
+
+    /// The cgroup of a slice, as systemd names it (`/system.slice/x.slice`); empty when the
+    /// slice has none (yet).
+    pub async fn slice_cgroup(&self, name: &UnitName) -> Result<String> {
+        let props = self.properties_of(name).await?;
         let iface = zbus::names::InterfaceName::from_static_str_unchecked(SLICE_INTERFACE);
         let _slot = self.slot().await;
         let value = props
@@ -283,13 +288,7 @@ impl Systemd {
 
     /// Reads a unit's state. [`Error::NotFound`] if systemd has no such unit loaded.
     pub async fn snapshot(&self, name: &UnitName) -> Result<UnitSnapshot> {
-        let props = zbus::fdo::PropertiesProxy::builder(&self.conn)
-            .destination("org.freedesktop.systemd1")
-            .path(object_path(name))
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .map_err(|e| self.classify("read", name.as_str(), e))?;
+        let props = self.properties_of(name).await?;
         let unit_iface = zbus::names::InterfaceName::from_static_str_unchecked(UNIT_INTERFACE);
         let service_iface =
             zbus::names::InterfaceName::from_static_str_unchecked(SERVICE_INTERFACE);
