@@ -18,6 +18,7 @@ pub mod host_unit;
 pub mod journal_follow;
 pub mod logs;
 pub mod mapping;
+pub mod pattern;
 pub mod property;
 pub mod sandbox;
 pub mod signal;

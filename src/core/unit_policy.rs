@@ -7,57 +7,18 @@
 //! default, and some units are never allowed whatever the rules say: Nomad itself, the bus,
 //! systemd's own units, this driver's task units and the unit the driver runs in.
 
-use regex::Regex;
-
 use super::error::{Error, Result};
+use super::pattern::Pattern;
 use super::unit_name::UnitName;
 
 /// Units no rule can allow, as globs.
 pub const ALWAYS_DENIED: &[&str] = &["nomad.service", "nomad-*", "dbus*", "systemd-*"];
 
-/// One `allow_units`/`deny_units` entry.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    text: String,
-    regex: Regex,
-}
-
-impl Rule {
-    /// Reads a glob, or a regular expression after `re:`. Errors name what is wrong with it.
-    pub fn parse(text: &str) -> std::result::Result<Rule, String> {
-        let pattern = match text.strip_prefix("re:") {
-            Some(re) => format!("^(?:{re})$"),
-            None => glob_to_regex(text)?,
-        };
-        let regex = Regex::new(&pattern).map_err(|e| format!("'{text}': {e}"))?;
-        Ok(Rule {
-            text: text.to_string(),
-            regex,
-        })
-    }
-
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    fn matches_any(&self, names: &[&str]) -> bool {
-        names.iter().any(|n| self.regex.is_match(n))
-    }
-}
-
-impl PartialEq for Rule {
-    fn eq(&self, other: &Rule) -> bool {
-        self.text == other.text
-    }
-}
-
-impl Eq for Rule {}
-
 /// The operator's rules; the default allows nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnitPolicy {
-    pub allow: Vec<Rule>,
-    pub deny: Vec<Rule>,
+    pub allow: Vec<Pattern>,
+    pub deny: Vec<Pattern>,
 }
 
 impl UnitPolicy {
@@ -75,7 +36,7 @@ impl UnitPolicy {
                 "unit",
                 format!(
                     "'{unit}' is denied by the rule '{}' in the plugin's deny_units",
-                    rule.text
+                    rule.text()
                 ),
             ));
         }
@@ -100,7 +61,7 @@ pub fn check_always_denied(unit: &UnitName, own_unit: Option<&str>) -> Result<()
     let names: Vec<&str> = std::iter::once(unit.as_str())
         .chain(template.as_deref())
         .collect();
-    let mut builtin = ALWAYS_DENIED.iter().filter_map(|g| Rule::parse(g).ok());
+    let mut builtin = ALWAYS_DENIED.iter().filter_map(|g| Pattern::parse(g).ok());
     if own_unit.is_some_and(|own| names.contains(&own)) || builtin.any(|r| r.matches_any(&names)) {
         return Err(Error::invalid(
             "unit",
@@ -131,43 +92,12 @@ fn own_unit_from(cgroup: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn glob_to_regex(glob: &str) -> std::result::Result<String, String> {
-    let mut out = String::from("^");
-    let mut chars = glob.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => out.push_str(".*"),
-            '?' => out.push('.'),
-            '[' => {
-                let mut class = String::new();
-                loop {
-                    match chars.next() {
-                        Some(']') if !class.is_empty() => break,
-                        Some(c) => class.push(c),
-                        None => return Err(format!("'{glob}': '[' without a closing ']'")),
-                    }
-                }
-                let class = match class.strip_prefix('!') {
-                    Some(rest) => format!("^{rest}"),
-                    None => class,
-                };
-                out.push('[');
-                out.push_str(&class.replace('\\', "\\\\").replace('[', "\\["));
-                out.push(']');
-            }
-            c => out.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    out.push('$');
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn policy(allow: &[&str], deny: &[&str]) -> UnitPolicy {
-        let rules = |v: &[&str]| v.iter().map(|r| Rule::parse(r).unwrap()).collect();
+        let rules = |v: &[&str]| v.iter().map(|r| Pattern::parse(r).unwrap()).collect();
         UnitPolicy {
             allow: rules(allow),
             deny: rules(deny),
@@ -233,8 +163,8 @@ mod tests {
 
     #[test]
     fn bad_rules_are_reported() {
-        assert!(Rule::parse("re:(").is_err());
-        assert!(Rule::parse("web[").is_err());
+        assert!(Pattern::parse("re:(").is_err());
+        assert!(Pattern::parse("web[").is_err());
     }
 
     #[test]

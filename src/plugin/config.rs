@@ -4,7 +4,8 @@ use super::hclspec::{defaulted, object};
 use super::proto::hclspec::Spec;
 use crate::core::capability::{CapSet, DEFAULT_NAMES};
 use crate::core::cty::{ConfigError, Object};
-use crate::core::unit_policy::{Rule, UnitPolicy};
+use crate::core::pattern::Pattern;
+use crate::core::unit_policy::UnitPolicy;
 use crate::core::{Bus, EngineOptions};
 
 /// The sandbox defaults a job may weaken when the operator lists them in `allow_relax`.
@@ -27,7 +28,7 @@ pub struct PluginConfig {
     pub units: UnitPolicy,
     /// Globs (`*`, `?`) of the user names a job may ask for; the default user and Nomad's
     /// dynamic workload users (`nomad-<N>`) need no entry.
-    pub allowed_users: Vec<String>,
+    pub allowed_users: Vec<Pattern>,
     /// What a task's bounding set may hold: its default (Nomad's usual set, within this) and
     /// what `cap_add` and `ambient_capabilities` may ask for.
     pub allowed_capabilities: CapSet,
@@ -37,7 +38,7 @@ pub struct PluginConfig {
     /// Sandbox defaults ([`RELAXABLE`]) a job may switch off.
     pub allow_relax: Vec<String>,
     /// Globs of the unit property names a job may set with `properties`; none by default.
-    pub allow_properties: Vec<String>,
+    pub allow_properties: Vec<Pattern>,
     /// The program that runs a `.wasm` command (`[runtime, module, args...]`); `None`
     /// refuses such commands.
     pub wasm_runtime: Option<String>,
@@ -52,7 +53,7 @@ impl Default for PluginConfig {
             default_user: "nobody".to_string(),
             allow_root: false,
             units: UnitPolicy::default(),
-            allowed_users: vec!["*".to_string()],
+            allowed_users: vec![Pattern::everything()],
             allowed_capabilities: CapSet::default_set(),
             allowed_host_paths: Vec::new(),
             allow_relax: Vec::new(),
@@ -185,11 +186,11 @@ impl PluginConfig {
                 allow: rules(&o, "allow_units")?,
                 deny: rules(&o, "deny_units")?,
             },
-            allowed_users: list("allowed_users", d.allowed_users)?,
+            allowed_users: patterns_or(&o, "allowed_users", d.allowed_users)?,
             allowed_capabilities,
             allowed_host_paths,
             allow_relax,
-            allow_properties: list("allow_properties", d.allow_properties)?,
+            allow_properties: patterns_or(&o, "allow_properties", d.allow_properties)?,
             wasm_runtime,
         })
     }
@@ -203,17 +204,25 @@ impl PluginConfig {
     }
 }
 
-/// A list of unit rules (globs, or regexes after `re:`); a bad one is an error naming it.
-fn rules(o: &Object, key: &str) -> Result<Vec<Rule>, ConfigError> {
+/// A list of name patterns (globs, or regexes after `re:`); a bad one is an error naming it.
+fn rules(o: &Object, key: &str) -> Result<Vec<Pattern>, ConfigError> {
     o.strings(key)?
         .iter()
         .map(|text| {
-            Rule::parse(text).map_err(|reason| ConfigError {
+            Pattern::parse(text).map_err(|reason| ConfigError {
                 path: key.into(),
                 reason,
             })
         })
         .collect()
+}
+
+/// [`rules`], or `default` when the setting is absent.
+fn patterns_or(o: &Object, key: &str, default: Vec<Pattern>) -> Result<Vec<Pattern>, ConfigError> {
+    match o.get_strings(key)? {
+        Some(_) => rules(o, key),
+        None => Ok(default),
+    }
 }
 
 #[cfg(test)]
@@ -280,14 +289,15 @@ mod tests {
             ("wasm_runtime", "/usr/bin/wasmtime".into()),
         ]))
         .unwrap();
-        assert_eq!(c.allowed_users, ["app-*"]);
+        let texts = |p: &[Pattern]| p.iter().map(|p| p.text().to_string()).collect::<Vec<_>>();
+        assert_eq!(texts(&c.allowed_users), ["app-*"]);
         assert_eq!(
             c.allowed_capabilities.to_string(),
             "CAP_NET_BIND_SERVICE, CAP_NET_ADMIN"
         );
         assert_eq!(c.allowed_host_paths, ["/srv/images"]);
         assert_eq!(c.allow_relax, ["private_tmp"]);
-        assert_eq!(c.allow_properties, ["Limit*"]);
+        assert_eq!(texts(&c.allow_properties), ["Limit*"]);
         assert_eq!(c.wasm_runtime.as_deref(), Some("/usr/bin/wasmtime"));
     }
 
@@ -314,6 +324,8 @@ mod tests {
             ("allow_relax", strings(&["protect_system"])),
             ("allowed_host_paths", strings(&["srv"])),
             ("wasm_runtime", "wasmtime".into()),
+            ("allowed_users", strings(&["app-["])),
+            ("allow_properties", strings(&["re:("])),
         ] {
             let e = PluginConfig::decode(&encode(&[(key, value)])).unwrap_err();
             assert_eq!(e.path, key);

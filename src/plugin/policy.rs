@@ -9,6 +9,7 @@ use super::config::PluginConfig;
 use super::proto::driver as pb;
 use crate::core::capability::{CapSet, Capabilities};
 use crate::core::driver_config::DriverConfig;
+use crate::core::pattern::Pattern;
 use crate::core::sandbox::{Device, Dns, Mount, Sandbox};
 use crate::core::task::mount_points;
 use crate::core::{Bus, Error, Result};
@@ -327,21 +328,8 @@ pub fn runtime(command: &str, plugin: &PluginConfig) -> Result<Option<String>> {
     }
 }
 
-fn matches_any(globs: &[String], text: &str) -> bool {
-    globs.iter().any(|g| glob(g.as_bytes(), text.as_bytes()))
-}
-
-/// Shell-style matching of `*` (any run) and `?` (one byte).
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.split_first(), text.split_first()) {
-        (None, _) => text.is_empty(),
-        (Some((b'*', rest)), _) => {
-            glob(rest, text) || (!text.is_empty() && glob(pattern, &text[1..]))
-        }
-        (Some((b'?', rest)), Some((_, tail))) => glob(rest, tail),
-        (Some((p, rest)), Some((t, tail))) if p == t => glob(rest, tail),
-        _ => false,
-    }
+fn matches_any(patterns: &[Pattern], text: &str) -> bool {
+    patterns.iter().any(|p| p.matches(text))
 }
 
 #[cfg(test)]
@@ -365,15 +353,6 @@ mod tests {
 
     fn denied(task: &pb::TaskConfig, c: &DriverConfig, plugin: &PluginConfig) -> String {
         sandbox(task, c, plugin).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn globs_match_like_a_shell() {
-        assert!(glob(b"app-*", b"app-web"));
-        assert!(glob(b"*", b""));
-        assert!(glob(b"a?c", b"abc"));
-        assert!(!glob(b"app-*", b"db"));
-        assert!(!glob(b"a?c", b"ac"));
     }
 
     #[test]
@@ -471,7 +450,7 @@ mod tests {
             "{e}"
         );
         let plugin = PluginConfig {
-            allow_properties: vec!["Limit*".into()],
+            allow_properties: vec![Pattern::parse("Limit*").unwrap()],
             ..PluginConfig::default()
         };
         assert_eq!(sandbox(&task, &c, &plugin).unwrap().properties.len(), 1);
@@ -552,7 +531,7 @@ mod tests {
     #[test]
     fn users_follow_allowed_users_and_root_needs_allow_root() {
         let plugin = PluginConfig {
-            allowed_users: vec!["app-*".into()],
+            allowed_users: vec![Pattern::parse("app-*").unwrap()],
             ..PluginConfig::default()
         };
         let c = config(vec![]);

@@ -347,7 +347,7 @@ mod tests {
         assert!(e.to_string().contains("allow_units"), "{e}");
         let allowed = PluginConfig {
             units: crate::core::unit_policy::UnitPolicy {
-                allow: vec![crate::core::unit_policy::Rule::parse("web@*").unwrap()],
+                allow: vec![crate::core::pattern::Pattern::parse("web@*").unwrap()],
                 deny: vec![],
             },
             ..PluginConfig::default()
