@@ -115,18 +115,24 @@ impl Engine {
                 Property::new("Restart", Value::Str("no".into())),
                 Property::new("Slice", Value::Str(self.slice().to_string())),
             ];
-            props.extend(logging::output(&output));
-            match self.launch(&name, props, &journalctl, JOB_TIMEOUT).await {
-                Ok(None) | Err(Error::AlreadyExists(_)) => {}
-                Ok(Some(reason)) => {
-                    self.stop_following(spec).await?;
-                    return Err(Error::StartFailed {
-                        unit: name.to_string(),
-                        reason,
-                    });
-                }
-                Err(e) => return Err(e),
+            if self.systemd().bus() == Bus::System {
+                // journalctl only reads the journal's files, which root owns: it needs no
+                // capability and no way to gain one.
+                props.push(Property::new("NoNewPrivileges", Value::Bool(true)));
+                props.push(Property::new("CapabilityBoundingSet", Value::U64(0)));
             }
+            props.extend(logging::output(&output));
+            let failure = match self.launch(&name, props, &journalctl, JOB_TIMEOUT).await {
+                Ok(None) | Err(Error::AlreadyExists(_)) => continue,
+                Ok(Some(reason)) => Error::StartFailed {
+                    unit: name.to_string(),
+                    reason,
+                },
+                Err(e) => e,
+            };
+            // No half-followed task: the other stream's log unit goes too.
+            self.stop_following(spec).await?;
+            return Err(failure);
         }
         Ok(())
     }
