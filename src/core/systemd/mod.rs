@@ -264,13 +264,23 @@ impl Systemd {
 
     /// A reader of the unit's D-Bus properties, uncached: every read asks systemd.
     async fn properties_of(&self, name: &UnitName) -> Result<zbus::fdo::PropertiesProxy<'static>> {
+        self.properties_at(object_path(name))
+            .await
+            .map_err(|e| self.classify("read", name.as_str(), e))
+    }
+
+    /// A reader of the properties of systemd's object at `path` (a unit or a job), uncached.
+    async fn properties_at<P>(&self, path: P) -> zbus::Result<zbus::fdo::PropertiesProxy<'static>>
+    where
+        P: TryInto<zbus::ObjectPath<'static>>,
+        P::Error: Into<zbus::Error>,
+    {
         zbus::fdo::PropertiesProxy::builder(&self.conn)
             .destination("org.freedesktop.systemd1")
-            .path(object_path(name))
+            .path(path)
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await
-            .map_err(|e| self.classify("read", name.as_str(), e))
     }
 
     /// The cgroup of a slice, as systemd names it (`/system.slice/x.slice`); empty when the
@@ -419,13 +429,7 @@ impl Systemd {
     }
 
     async fn job_exists(&self, job: &OwnedObjectPath) -> bool {
-        let proxy = zbus::fdo::PropertiesProxy::builder(&self.conn)
-            .destination("org.freedesktop.systemd1")
-            .path(job.clone())
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await;
-        let Ok(proxy) = proxy else {
+        let Ok(proxy) = self.properties_at(job.clone()).await else {
             return false;
         };
         let iface = zbus::names::InterfaceName::from_static_str_unchecked(JOB_INTERFACE);
