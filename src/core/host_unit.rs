@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::dropin;
 use super::engine::{Engine, Started};
 use super::error::{Error, Result};
-use super::mapping::{cpu, environment, io, lifecycle, logging, memory, network, tasks};
+use super::mapping::{self, environment, lifecycle, logging, network};
 use super::property::Property;
 use super::systemd::{ActiveState, Bus, UnitSnapshot};
 use super::task::TaskSpec;
@@ -94,10 +94,7 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
         env.extend(dirs.host_env().map(|(k, v)| (k.to_string(), v)));
     }
     let (mut props, warnings) = environment::properties(&env)?;
-    props.extend(memory::properties(&spec.resources)?);
-    props.extend(cpu::properties(&spec.resources)?);
-    props.extend(tasks::properties(&spec.resources));
-    props.extend(io::properties(&spec.resources)?);
+    props.extend(mapping::resources(&spec.resources)?);
     props.extend(network::properties(spec)?);
     props.extend(
         logging::properties(spec)

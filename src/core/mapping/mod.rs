@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use super::error::{Error, Result};
 use super::property::Property;
 use super::stdio::Output;
-use super::task::TaskSpec;
+use super::task::{Resources, TaskSpec};
 use super::unit_name::UnitName;
 
 /// Everything needed to start one task's unit.
@@ -61,10 +61,7 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     let mut properties = command::properties(spec)?;
     properties.extend(env);
     properties.extend(identity::properties(spec)?);
-    properties.extend(memory::properties(&spec.resources)?);
-    properties.extend(cpu::properties(&spec.resources)?);
-    properties.extend(tasks::properties(&spec.resources));
-    properties.extend(io::properties(&spec.resources)?);
+    properties.extend(resources(&spec.resources)?);
     properties.extend(filesystem::properties(spec)?);
     properties.extend(network::properties(spec)?);
     properties.extend(sandbox::properties(&spec.sandbox));
@@ -94,6 +91,16 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
         warnings,
         files: mounts::resolv_conf_file(spec)?.into_iter().collect(),
     })
+}
+
+/// Every limit from the task's resources: memory and OOM handling, CPU, processes and IO. The
+/// same for a transient task and for an installed unit's drop-in.
+pub fn resources(res: &Resources) -> Result<Vec<Property>> {
+    let mut properties = memory::properties(res)?;
+    properties.extend(cpu::properties(res)?);
+    properties.extend(tasks::properties(res));
+    properties.extend(io::properties(res)?);
+    Ok(properties)
 }
 
 #[cfg(test)]
