@@ -68,17 +68,9 @@ fn line(p: &Property) -> Result<Option<String>> {
                 .join(" ");
             if *allow { words } else { format!("~{words}") }
         }
-        Value::Devices(devices) if devices.is_empty() => return Ok(None),
         Value::Devices(devices) => {
-            let lines = devices
-                .iter()
-                .map(|d| {
-                    let device = plain(&p.name, &d.device)?;
-                    let access = plain(&p.name, &d.access)?;
-                    Ok(format!("{name}={device} {access}"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            return Ok(Some(lines.join("\n")));
+            let entries = devices.iter().map(|d| (&d.device, d.access.clone()));
+            return per_device(&name, &p.name, entries);
         }
         Value::U64(u64::MAX) => "infinity".into(),
         Value::U64(n) if p.name.ends_with("USec") => format!("{n}us"),
@@ -97,14 +89,11 @@ fn line(p: &Property) -> Result<Option<String>> {
             .collect::<Vec<_>>()
             .join(" "),
         Value::Bytes(mask) if p.name == "AllowedCPUs" => cpu_list(mask),
-        Value::DeviceLimits(limits) if limits.is_empty() => return Ok(None),
-        // One `Name=device rate` line per device.
         Value::DeviceLimits(limits) => {
-            let lines = limits
+            let entries = limits
                 .iter()
-                .map(|(device, rate)| Ok(format!("{name}={} {rate}", plain(&p.name, device)?)))
-                .collect::<Result<Vec<_>>>()?;
-            return Ok(Some(lines.join("\n")));
+                .map(|(device, rate)| (device, rate.to_string()));
+            return per_device(&name, &p.name, entries);
         }
         Value::Bytes(_) | Value::ExecEx(_) | Value::Exec(_) | Value::Binds(_) | Value::Fd(_) => {
             return Err(Error::invalid(
@@ -114,6 +103,23 @@ fn line(p: &Property) -> Result<Option<String>> {
         }
     };
     Ok(Some(format!("{name}={value}")))
+}
+
+/// One `Name=device value` line per device (`DeviceAllow`, `IOReadBandwidthMax`, ...); `None`
+/// for no device, which in a unit file would reset the unit's own list.
+fn per_device<'a>(
+    name: &str,
+    property: &str,
+    entries: impl Iterator<Item = (&'a String, String)>,
+) -> Result<Option<String>> {
+    let lines = entries
+        .map(|(device, value)| {
+            let device = plain(property, device)?;
+            let value = plain(property, &value)?;
+            Ok(format!("{name}={device} {value}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((!lines.is_empty()).then(|| lines.join("\n")))
 }
 
 /// A single-word value: `%` doubled (no specifier expansion), line breaks refused.
