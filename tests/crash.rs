@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use nomad_systemd::plugin::proto::driver as pb;
-use support::plugin::{Alloc, Plugin, driver_config, stop};
+use support::plugin::{Alloc, Plugin, driver_config, stop, task_unit};
 
 const RUNNING: usize = 100;
 const ENDING: usize = 20;
@@ -55,11 +55,7 @@ async fn after_kill_9_every_task_is_recovered_and_nothing_runs_twice() {
     plugin.kill_9();
     std::fs::write(&go, "").unwrap();
     for task in &tasks[RUNNING..] {
-        let unit = nomad_systemd::core::UnitName::for_task(
-            &task.alloc_id,
-            &task.name,
-            task.id.rsplit('/').next().unwrap(),
-        );
+        let unit = task_unit(task);
         engine.wait(&unit).await.unwrap();
     }
 

@@ -35,7 +35,7 @@ fn require_cgroup_v2() {
 }
 
 /// The cgroup v2 directory of a running task's unit, as systemd reports it.
-async fn cgroup_dir(_engine: &Engine, unit: &UnitName) -> std::path::PathBuf {
+fn cgroup_dir(unit: &UnitName) -> std::path::PathBuf {
     let out = std::process::Command::new("systemctl")
         .args(["show", "--property=ControlGroup", "--value", unit.as_str()])
         .output()
@@ -87,7 +87,7 @@ async fn memory_and_swap_limits_land_in_the_cgroup() {
     spec.resources.memory_mb = 64;
     spec.resources.memory_max = nomad_systemd::core::MemoryMax::Mb(128);
     let unit = start(&engine, &spec).await;
-    let dir = cgroup_dir(&engine, &unit).await;
+    let dir = cgroup_dir(&unit);
     let limits = (
         read(&dir, "memory.low"),
         read(&dir, "memory.max"),
@@ -109,7 +109,7 @@ async fn memory_and_swap_limits_land_in_the_cgroup() {
     spec.resources.memory_mb = 64;
     spec.resources.swap = SwapLimit::Mb(32);
     let unit = start(&engine, &spec).await;
-    let swap = read(&cgroup_dir(&engine, &unit).await, "memory.swap.max");
+    let swap = read(&cgroup_dir(&unit), "memory.swap.max");
     engine.destroy(&unit).await.expect("destroy");
     assert_eq!(swap, (32u64 << 20).to_string());
 }
@@ -124,7 +124,7 @@ async fn a_cpu_hard_limit_throttles_a_busy_loop() {
     spec.resources.core_mhz = 1000;
     spec.resources.cpu_hard_limit = true;
     let unit = start(&engine, &spec).await;
-    let dir = cgroup_dir(&engine, &unit).await;
+    let dir = cgroup_dir(&unit);
     let quota = read(&dir, "cpu.max");
     let t = Instant::now();
     let before = engine.stats(&unit).await.expect("stats");
@@ -173,7 +173,7 @@ async fn pids_limit_stops_a_fork_bomb() {
     spec.resources.pids_limit = 16;
     let unit = start(&engine, &spec).await;
     let forks = wait_for_file(&alloc_dir(&spec).join("forks"), Duration::from_secs(60));
-    let dir = cgroup_dir(&engine, &unit).await;
+    let dir = cgroup_dir(&unit);
     let (max, current) = (read(&dir, "pids.max"), read(&dir, "pids.current"));
     engine.destroy(&unit).await.expect("destroy");
     let counts: Vec<u64> = forks
@@ -198,7 +198,7 @@ async fn reserved_cores_pin_the_task() {
     spec.resources.cores = "1".into();
     let unit = start(&engine, &spec).await;
     let cpus = wait_for_file(&alloc_dir(&spec).join("cpus"), Duration::from_secs(10));
-    let effective = read(&cgroup_dir(&engine, &unit).await, "cpuset.cpus.effective");
+    let effective = read(&cgroup_dir(&unit), "cpuset.cpus.effective");
     engine.destroy(&unit).await.expect("destroy");
     assert_eq!(cpus.split_whitespace().last(), Some("1"), "{cpus}");
     assert_eq!(effective, "1");
@@ -211,7 +211,7 @@ async fn io_weight_lands_in_the_cgroup() {
     let (mut spec, _root) = shell_task("weighted", "exec sleep 60");
     spec.resources.io_weight = 500;
     let unit = start(&engine, &spec).await;
-    let weight = read(&cgroup_dir(&engine, &unit).await, "io.weight");
+    let weight = read(&cgroup_dir(&unit), "io.weight");
     engine.destroy(&unit).await.expect("destroy");
     assert_eq!(weight, "default 500");
 }

@@ -3,12 +3,11 @@
 
 mod support;
 
-use nomad_systemd::core::UnitName;
 use nomad_systemd::plugin::proto::driver::{
     self as pb, network_isolation_spec::NetworkIsolationMode,
 };
 use rmpv::Value;
-use support::plugin::{Alloc, Plugin, cty_object, driver_config};
+use support::plugin::{Alloc, Plugin, cty_object, driver_config, task_unit};
 use tonic::Code;
 
 /// The driver config of a task whose one attribute `key` is `value`, the rest valid.
@@ -409,11 +408,7 @@ async fn every_hostile_task_config_gets_a_specific_error_and_no_unit() {
     for (what, edit, code, mentions) in &cases {
         let mut task = alloc.task_config(driver_config("/bin/true", &[]));
         edit(&mut task);
-        let unit = UnitName::for_task(
-            &task.alloc_id,
-            &task.name,
-            task.id.rsplit('/').next().unwrap_or(""),
-        );
+        let unit = task_unit(&task);
         match conn.start(task).await {
             Ok(_) => wrong.push(format!("{what}: started")),
             Err(e) if e.code() != *code || !e.message().contains(mentions) => {

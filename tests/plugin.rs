@@ -13,7 +13,7 @@ use nomad_systemd::plugin::proto::goplugin as goplugin_pb;
 use nomad_systemd::plugin::proto::goplugin::grpc_broker_client::GrpcBrokerClient;
 use nomad_systemd::plugin::proto::goplugin::grpc_stdio_client::GrpcStdioClient;
 use rmpv::Value;
-use support::plugin::{Alloc, COOKIE_KEY, Plugin, cty_object, driver_config, stop};
+use support::plugin::{Alloc, COOKIE_KEY, Plugin, cty_object, driver_config, stop, task_unit};
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
@@ -546,11 +546,7 @@ async fn hostile_requests_get_clear_errors_and_leave_no_unit() {
         ),
     ];
     for (what, task, code, mentions) in cases {
-        let unit = UnitName::for_task(
-            &task.alloc_id,
-            &task.name,
-            task.id.rsplit('/').next().unwrap(),
-        );
+        let unit = task_unit(&task);
         let err = conn.start(task).await.unwrap_err();
         assert_eq!(err.code(), code, "{what}: {err}");
         assert!(err.message().contains(mentions), "{what}: {err}");

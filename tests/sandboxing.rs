@@ -7,10 +7,9 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use nomad_systemd::core::UnitName;
 use nomad_systemd::plugin::proto::driver as pb;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config};
+use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config, task_unit};
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
@@ -247,11 +246,7 @@ async fn a_denied_option_names_the_plugin_setting_and_creates_no_unit() {
     ];
     for (option, value, setting) in cases {
         let task = alloc.task_config(shell_with("echo ran; echo END", &[(option, value)]));
-        let unit = UnitName::for_task(
-            &task.alloc_id,
-            &task.name,
-            task.id.rsplit('/').next().unwrap(),
-        );
+        let unit = task_unit(&task);
         let err = conn.start(task).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{option}: {err}");
         assert!(
@@ -409,11 +404,7 @@ async fn a_root_directory_under_local_runs_its_own_tree_with_the_task_dirs_bound
     // The same tree named by its host path is outside every allowed prefix.
     let absolute = rootfs.display().to_string();
     let task = alloc.task_config(config(&absolute));
-    let unit = UnitName::for_task(
-        &task.alloc_id,
-        &task.name,
-        task.id.rsplit('/').next().unwrap(),
-    );
+    let unit = task_unit(&task);
     let err = conn.start(task).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert!(
@@ -466,11 +457,7 @@ async fn a_wasm_module_runs_through_the_operators_runtime_with_its_args() {
     let engine = support::engine().await;
     let (_plugin, mut plain) = Plugin::configured().await;
     let task = alloc.task_config(config);
-    let unit = UnitName::for_task(
-        &task.alloc_id,
-        &task.name,
-        task.id.rsplit('/').next().unwrap(),
-    );
+    let unit = task_unit(&task);
     let err = plain.start(task).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert!(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nomad_systemd::core::UnitName;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config};
+use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config, task_unit};
 use tonic::Code;
 
 const NOBODY: u32 = 65534;
@@ -153,11 +153,7 @@ async fn what_a_user_manager_cannot_apply_is_refused_naming_the_option() {
         ),
     ];
     for (option, task) in cases {
-        let unit = UnitName::for_task(
-            &task.alloc_id,
-            &task.name,
-            task.id.rsplit('/').next().unwrap(),
-        );
+        let unit = task_unit(&task);
         let err = conn.start(task).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{option}: {err}");
         assert!(

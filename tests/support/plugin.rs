@@ -312,6 +312,12 @@ pub fn cty_object(pairs: &[(&str, Value)]) -> Vec<u8> {
 }
 
 /// A job's `config { command = ..., args = [...] }` for our schema, absent attributes nil.
+/// The unit the plugin runs `task` as (its transient unit name, from Nomad's task id).
+pub fn task_unit(task: &pb::TaskConfig) -> nomad_systemd::core::UnitName {
+    let instance = task.id.rsplit('/').next().unwrap_or_default();
+    nomad_systemd::core::UnitName::for_task(&task.alloc_id, &task.name, instance)
+}
+
 pub fn driver_config(command: &str, args: &[&str]) -> Vec<u8> {
     cty_object(&[
         (
