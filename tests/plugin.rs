@@ -227,17 +227,7 @@ async fn a_task_logs_to_nomads_fifos_takes_signals_and_stops_with_the_signal_giv
     assert!(inspect.completed_at.unwrap().seconds < 0, "Go's zero time");
     assert!(inspect.result.is_some());
 
-    let waiter = {
-        let mut driver = conn.driver.clone();
-        let id = id.clone();
-        tokio::spawn(async move {
-            driver
-                .wait_task(pb::WaitTaskRequest { task_id: id })
-                .await
-                .unwrap()
-                .into_inner()
-        })
-    };
+    let waiter = conn.wait_in_background(&id);
     stop(&mut conn.driver, &id, "SIGTERM", 5).await.unwrap();
     let waited = waiter.await.unwrap();
     let result = waited.result.unwrap();

@@ -158,18 +158,13 @@ async fn exec_task_returns_output_and_exit_code_and_advertises_exec() {
         .unwrap();
     assert!(caps.exec);
     let response = conn
-        .driver
-        .exec_task(pb::ExecTaskRequest {
-            task_id: id.clone(),
-            command: sh("echo healthy; echo warn >&2; exit 43"),
-            timeout: Some(prost_types::Duration {
-                seconds: 10,
-                nanos: 0,
-            }),
-        })
+        .exec(
+            &id,
+            &["/bin/sh", "-c", "echo healthy; echo warn >&2; exit 43"],
+            Some(Duration::from_secs(10)),
+        )
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(response.result.unwrap().exit_code, 43);
     assert_eq!(response.stdout, b"healthy\n");
     assert_eq!(response.stderr, b"warn\n");
@@ -181,18 +176,13 @@ async fn exec_task_kills_a_command_that_outlives_its_timeout() {
     let (_plugin, mut conn, _alloc, id) = task_running("slowcheck").await;
     let started = Instant::now();
     let response = conn
-        .driver
-        .exec_task(pb::ExecTaskRequest {
-            task_id: id.clone(),
-            command: sh("echo started; sleep 300"),
-            timeout: Some(prost_types::Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
-        })
+        .exec(
+            &id,
+            &["/bin/sh", "-c", "echo started; sleep 300"],
+            Some(Duration::from_secs(1)),
+        )
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "{:?}",
@@ -345,12 +335,7 @@ async fn a_stream_that_does_not_start_with_setup_is_refused() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("setup"), "{err}");
     let err = conn
-        .driver
-        .exec_task(pb::ExecTaskRequest {
-            task_id: "no-such-task".into(),
-            command: sh("true"),
-            timeout: None,
-        })
+        .exec("no-such-task", &["/bin/sh", "-c", "true"], None)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);

@@ -75,7 +75,6 @@ async fn a_task_stays_controllable_after_a_reload() {
 
 #[tokio::test]
 async fn a_plugin_waits_through_a_bus_daemon_restart_and_reconnects() {
-    use nomad_systemd::plugin::proto::driver as pb;
     use support::plugin::{Alloc, Plugin, driver_config};
     let _turn = ONE_AT_A_TIME.lock().await;
     let (_plugin, mut conn) = Plugin::configured().await;
@@ -83,17 +82,7 @@ async fn a_plugin_waits_through_a_bus_daemon_restart_and_reconnects() {
     let task = alloc.task_config(driver_config("/bin/sh", &["-c", "sleep 3; exit 4"]));
     let id = task.id.clone();
     conn.start(task).await.unwrap();
-    let waiting = {
-        let mut driver = conn.driver.clone();
-        let id = id.clone();
-        tokio::spawn(async move {
-            driver
-                .wait_task(pb::WaitTaskRequest { task_id: id })
-                .await
-                .unwrap()
-                .into_inner()
-        })
-    };
+    let waiting = conn.wait_in_background(&id);
     tokio::time::sleep(Duration::from_millis(300)).await;
     systemctl("restart dbus.service");
     let waited = tokio::time::timeout(Duration::from_secs(30), waiting)

@@ -310,18 +310,9 @@ async fn task_and_exec_report(
     conn.start(task).await.expect("StartTask");
     let task_saw = alloc.wait_for_stdout("END", SHORT);
     let response = conn
-        .driver
-        .exec_task(pb::ExecTaskRequest {
-            task_id: id.clone(),
-            command: vec!["/bin/sh".into(), "-c".into(), probe.into()],
-            timeout: Some(prost_types::Duration {
-                seconds: 10,
-                nanos: 0,
-            }),
-        })
+        .exec(&id, &["/bin/sh", "-c", probe], Some(SHORT))
         .await
-        .expect("ExecTask")
-        .into_inner();
+        .expect("ExecTask");
     conn.destroy(&id).await;
     let exec_saw = String::from_utf8_lossy(&response.stdout).into_owned()
         + &String::from_utf8_lossy(&response.stderr);

@@ -299,23 +299,15 @@ async fn an_exec_into_a_template_instance_sees_its_environment_and_returns_its_e
     let handle = conn.start(task.clone()).await.unwrap();
     let unit = unit_of(&handle);
     alloc.wait_for_stdout("tick 1", SHORT);
+    let report = "echo port=$NOMAD_PORT_http alloc=$NOMAD_ALLOC_ID; echo oops >&2; exit 3";
     let response = conn
-        .driver
-        .exec_task(pb::ExecTaskRequest {
-            task_id: task.id.clone(),
-            command: vec![
-                "/bin/sh".into(),
-                "-c".into(),
-                "echo port=$NOMAD_PORT_http alloc=$NOMAD_ALLOC_ID; echo oops >&2; exit 3".into(),
-            ],
-            timeout: Some(prost_types::Duration {
-                seconds: 10,
-                nanos: 0,
-            }),
-        })
+        .exec(
+            &task.id,
+            &["/bin/sh", "-c", report],
+            Some(Duration::from_secs(10)),
+        )
         .await
-        .expect("ExecTask")
-        .into_inner();
+        .expect("ExecTask");
     let stdout = String::from_utf8_lossy(&response.stdout);
     assert_eq!(stdout, format!("port=8005 alloc={}\n", alloc.id));
     assert_eq!(String::from_utf8_lossy(&response.stderr), "oops\n");

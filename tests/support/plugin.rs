@@ -248,6 +248,41 @@ impl Connection {
             .into_inner()
     }
 
+    /// WaitTask on a connection of its own, as Nomad keeps one open for each task while
+    /// making other calls.
+    pub fn wait_in_background(&self, id: &str) -> tokio::task::JoinHandle<pb::WaitTaskResponse> {
+        let mut driver = self.driver.clone();
+        let task_id = id.to_string();
+        tokio::spawn(async move {
+            driver
+                .wait_task(pb::WaitTaskRequest { task_id })
+                .await
+                .expect("WaitTask")
+                .into_inner()
+        })
+    }
+
+    /// ExecTask of `command` in the task `id`, killed after `timeout` if one is given.
+    pub async fn exec(
+        &mut self,
+        id: &str,
+        command: &[&str],
+        timeout: Option<Duration>,
+    ) -> Result<pb::ExecTaskResponse, tonic::Status> {
+        let timeout = timeout.map(|t| prost_types::Duration {
+            seconds: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+            nanos: 0,
+        });
+        self.driver
+            .exec_task(pb::ExecTaskRequest {
+                task_id: id.into(),
+                command: command.iter().map(|c| c.to_string()).collect(),
+                timeout,
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
     pub async fn destroy(&mut self, id: &str) {
         self.driver
             .destroy_task(pb::DestroyTaskRequest {
