@@ -1,21 +1,14 @@
 //! Any bytes Nomad (or a broken agent) might send as a cty msgpack config: decoding and every
-//! accessor return a value or a `ConfigError`, never panic.
+//! accessor return a value or a `ConfigError`, never panic. The keys tried are the task
+//! config's own options, so a new option is fuzzed without touching this file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nomad_systemd::core::cty::Object;
+use nomad_systemd::core::driver_config::OPTIONS;
 
-/// The task config's keys and the agent config's, plus one no schema has.
-const KEYS: &[&str] = &[
-    "command",
-    "args",
-    "working_dir",
-    "group",
-    "oom_score_adj",
-    "logging",
-    "driver",
-    "unknown",
-];
+/// Keys besides the task config's options: a nested block's, and one no schema has.
+const MORE_KEYS: &[&str] = &["driver", "unknown"];
 
 fuzz_target!(|data: &[u8]| {
     let Ok(object) = Object::decode(data) else {
@@ -26,11 +19,13 @@ fuzz_target!(|data: &[u8]| {
 
 /// Reads every key every way, then does the same in each nested block, a few levels down.
 fn read_all(object: &Object, depth: usize) {
-    for key in KEYS {
+    for key in OPTIONS.iter().chain(MORE_KEYS) {
         let _ = object.string(key);
         let _ = object.bool(key);
         let _ = object.integer(key);
         let _ = object.strings(key);
+        let _ = object.get_strings(key);
+        let _ = object.string_map(key);
         if let Ok(Some(block)) = object.block(key)
             && depth < 4
         {
