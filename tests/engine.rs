@@ -175,14 +175,12 @@ async fn task_runs_as_the_requested_user() {
 
 #[tokio::test]
 async fn relative_command_runs_from_local() {
-    use std::os::unix::fs::PermissionsExt;
     let engine = engine().await;
     let (mut spec, _root) = shell_task("artifact", "");
     let local = spec.dirs.as_ref().unwrap().local.clone();
     std::fs::create_dir_all(local.join("bin")).unwrap();
     let script = local.join("bin/hello");
-    std::fs::write(&script, "#!/bin/sh\necho \"from $0\" > /alloc/hello\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&script, "#!/bin/sh\necho \"from $0\" > /alloc/hello\n");
     spec.command = "bin/hello".into();
     spec.args = vec![];
     assert!(run_to_exit(&engine, &spec).await.successful());

@@ -368,7 +368,11 @@ async fn a_root_directory_under_local_runs_its_own_tree_with_the_task_dirs_bound
     let alloc = Alloc::new("rooted");
     let rootfs = alloc.path("rooted/local/rootfs");
     std::fs::create_dir_all(rootfs.join("bin")).unwrap();
-    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("busybox-static is installed");
+    assert!(
+        std::path::Path::new(BUSYBOX).exists(),
+        "busybox-static is installed"
+    );
+    support::install_executable(std::path::Path::new(BUSYBOX), &rootfs.join("bin/busybox"));
     // Only busybox's builtins: the root has no other program.
     let script = "[ -e /bin/sh ] && echo host-root-visible; [ -x /bin/busybox ] && echo own-root; \
                   for d in /local /alloc /secrets; do [ -d $d ] && echo bound=$d; done; \
@@ -418,12 +422,10 @@ async fn a_wasm_module_runs_through_the_operators_runtime_with_its_args() {
         .unwrap();
     std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let runtime = bin.path().join("wasm-runtime");
-    std::fs::write(
+    support::write_executable(
         &runtime,
         "#!/bin/sh\nfor a in \"$0\" \"$@\"; do echo \"argv=$a\"; done\ncat \"$1\"; echo END\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let runtime = runtime.display().to_string();
     let alloc = Alloc::new("wasm");
     std::fs::write(alloc.path("wasm/local/app.wasm"), "(module)\n").unwrap();

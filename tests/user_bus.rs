@@ -8,6 +8,7 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nomad_systemd::core::UnitName;
@@ -38,19 +39,33 @@ fn user_manager() -> PathBuf {
     runtime
 }
 
-/// The plugin as nobody, configured for its user manager. Keeps the directory holding the
-/// copy of the binary nobody runs (the build directory need not be readable to it).
+/// What every test here shares, set up once: nobody's user manager (its runtime directory)
+/// and a copy of the binary nobody can run (the build directory need not be readable to it).
+///
+/// Once, so that the tests share one user manager and one copy.
+fn setup() -> &'static (PathBuf, PathBuf) {
+    static SETUP: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let runtime = user_manager();
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let program = dir.join("nomad-systemd");
+        support::install_executable(env!("CARGO_BIN_EXE_nomad-systemd").as_ref(), &program);
+        (runtime, program)
+    })
+}
+
+/// The plugin as nobody, configured for its user manager. Keeps the directory its socket is
+/// in.
 async fn plugin_as_nobody() -> (Plugin, Connection, tempfile::TempDir) {
-    let runtime = user_manager();
+    let (runtime, program) = setup();
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let program = dir.path().join("nomad-systemd");
-    std::fs::copy(env!("CARGO_BIN_EXE_nomad-systemd"), &program).expect("copy the binary");
     let bus = format!("unix:path={}", runtime.join("bus").display());
     let plugin = Plugin::launch_as(
         NOBODY,
         NOBODY,
-        &program,
+        program,
         &[
             ("HOME", "/"),
             ("XDG_RUNTIME_DIR", runtime.to_str().unwrap()),

@@ -38,6 +38,33 @@ pub fn shell_task(name: &str, script: &str) -> (TaskSpec, tempfile::TempDir) {
     (spec, root)
 }
 
+/// Puts an executable copy of `source` at `dest` (mode 0755), written by `install`, a child
+/// process: a file this test process held open for writing would be inherited by every
+/// child another test thread forks meanwhile until it execs, and executing the file then
+/// fails with ETXTBSY ("text file busy").
+pub fn install_executable(source: &Path, dest: &Path) {
+    let status = Command::new("install")
+        .arg("-m")
+        .arg("0755")
+        .arg(source)
+        .arg(dest)
+        .status()
+        .expect("install runs");
+    assert!(
+        status.success(),
+        "install {} {}",
+        source.display(),
+        dest.display()
+    );
+}
+
+/// [`install_executable`] of a script's text.
+pub fn write_executable(dest: &Path, text: &str) {
+    let source = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(source.path(), text).expect("write the script");
+    install_executable(source.path(), dest);
+}
+
 /// The host path of the task's shared `/alloc` directory.
 pub fn alloc_dir(spec: &TaskSpec) -> PathBuf {
     spec.dirs.as_ref().expect("task dirs").alloc.clone()
