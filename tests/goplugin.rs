@@ -2,20 +2,32 @@
 //! as Nomad's plugin loader configures it, launches our binary and drives it through the
 //! loader's launches and two runs of a task (`tests/goplugin/README.md` has the sequence).
 //!
-//! Needs Go, protoc and Debian's Go library packages (`tests/goplugin/debian-packages`); where
-//! any is missing the test fails naming them, it never skips. Like the other integration tests
-//! it needs systemd on the system bus: run it with `tools/test --test goplugin`.
+//! Needs Go (>= 1.24), protoc and the client's Go modules: `tests/goplugin/debian-packages`
+//! lists protoc's packages, and `go mod download` in `tests/goplugin/client` fetches the modules
+//! (`.ci/run` does both). The build runs offline; where anything is missing the test fails
+//! naming it, it never skips. Like the other integration tests it needs systemd on the system
+//! bus: run it with `tools/test --test goplugin`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The Debian packages that provide Go, protoc and the Go libraries, one a line.
+/// The Debian packages that provide protoc and the well-known types, one a line.
 const DEBIAN_PACKAGES: &str = include_str!("goplugin/debian-packages");
 
-/// Where Debian's `golang-*-dev` packages install their Go sources (a GOPATH entry).
-const DEBIAN_GOPATH: &str = "/usr/share/gocode";
+/// The client's Go module, as committed: sources, `go.mod` and `go.sum`.
+const CLIENT: &str = "tests/goplugin/client";
+
+/// The client module's path; the stubs are its packages `<MODULE>/proto/...`.
+const MODULE: &str = "nomadsystemd";
+
+/// The protoc plugins the stubs are generated with, built from the versions the client's
+/// `go.mod` pins (its `tool` block).
+const GENERATORS: &[&str] = &[
+    "google.golang.org/protobuf/cmd/protoc-gen-go",
+    "google.golang.org/grpc/cmd/protoc-gen-go-grpc",
+];
 
 /// Our proto files (under `proto/`) and the Go import path each one's stubs get; the files
 /// declare no `go_package`, so protoc-gen-go needs this mapping.
@@ -36,9 +48,10 @@ fn go_plugin_client_drives_a_task_through_the_real_go_plugin_library() {
     // Traversable like Nomad's data dir, so tasks running as another user reach their
     // allocation directories below it.
     fs::set_permissions(work.path(), fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
-    let gopath = work.path().join("gopath");
-    generate_stubs(&gopath.join("src"));
-    let client = build_client(&gopath, work.path());
+    let module = copy_client(work.path());
+    let generators = build_generators(&module, work.path());
+    generate_stubs(&module, &generators);
+    let client = build_client(&module, work.path());
 
     let run = Command::new(&client)
         .arg(env!("CARGO_BIN_EXE_nomad-systemd"))
@@ -53,40 +66,78 @@ fn go_plugin_client_drives_a_task_through_the_real_go_plugin_library() {
     );
 }
 
-/// Generates the Go message and gRPC stubs from `proto/` into `src` of a temporary GOPATH.
-fn generate_stubs(src: &Path) {
-    fs::create_dir_all(src).expect("create GOPATH src");
+/// Copies the client module out of the checkout, so the generated stubs join it as its own
+/// packages without anything being written into the checkout.
+fn copy_client(work: &Path) -> PathBuf {
+    let module = work.join("client");
+    fs::create_dir(&module).expect("create the module copy");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(CLIENT);
+    for entry in fs::read_dir(&source).expect("read tests/goplugin/client") {
+        let path = entry.expect("directory entry").path();
+        fs::copy(&path, module.join(path.file_name().unwrap())).expect("copy a client file");
+    }
+    module
+}
+
+/// Builds protoc-gen-go and protoc-gen-go-grpc at the versions the module pins; returns the
+/// directory holding them.
+fn build_generators(module: &Path, work: &Path) -> PathBuf {
+    let bin = work.join("bin");
+    let mut go = go(module, work);
+    go.args(["build", "-o"])
+        .arg(format!("{}/", bin.display()))
+        .args(GENERATORS);
+    succeed(go, "building the protoc plugins pinned in go.mod");
+    bin
+}
+
+/// Generates the Go message and gRPC stubs from `proto/` into the module copy.
+fn generate_stubs(module: &Path, generators: &Path) {
     let mappings = PROTOS
         .iter()
         .map(|(file, package)| format!("M{file}={package}"))
         .collect::<Vec<_>>()
         .join(",");
+    let options = format!("module={MODULE},{mappings}");
     let mut protoc = Command::new("protoc");
     protoc
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("proto"))
-        .arg("-I.")
-        .arg(format!("--go_out={}", src.display()))
-        .arg(format!("--go_opt={mappings}"))
-        .arg(format!("--go-grpc_out={}", src.display()))
-        .arg(format!("--go-grpc_opt={mappings}"))
+        .arg("-I.");
+    for plugin in ["protoc-gen-go", "protoc-gen-go-grpc"] {
+        protoc.arg(format!(
+            "--plugin={plugin}={}",
+            generators.join(plugin).display()
+        ));
+    }
+    protoc
+        .arg(format!("--go_out={}", module.display()))
+        .arg(format!("--go_opt={options}"))
+        .arg(format!("--go-grpc_out={}", module.display()))
+        .arg(format!("--go-grpc_opt={options}"))
         .args(PROTOS.iter().map(|(file, _)| file));
     succeed(protoc, "generating the Go stubs with protoc");
 }
 
-/// Builds `tests/goplugin/client` in GOPATH mode against the generated stubs and Debian's Go
-/// sources, offline, and returns the binary's path.
-fn build_client(gopath: &Path, work: &Path) -> PathBuf {
+/// Builds the client module with its generated stubs and returns the binary's path.
+fn build_client(module: &Path, work: &Path) -> PathBuf {
     let binary = work.join("goplugin-client");
+    let mut go = go(module, work);
+    go.args(["build", "-o"]).arg(&binary).arg(".");
+    succeed(go, "building the go-plugin client with go build");
+    binary
+}
+
+/// `go` in the module copy, offline: the modules come from the module cache that
+/// `go mod download` filled, verified against the committed `go.sum`, and the Go on `PATH` is
+/// used as it is, never another toolchain downloaded.
+fn go(module: &Path, work: &Path) -> Command {
     let mut go = Command::new("go");
-    go.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "-o"])
-        .arg(&binary)
-        .arg("./tests/goplugin/client")
-        .env("GO111MODULE", "off")
-        .env("GOPATH", format!("{}:{DEBIAN_GOPATH}", gopath.display()))
-        .env("CGO_ENABLED", "0")
-        .env("GOFLAGS", "")
-        .env("GOPROXY", "off");
+    go.current_dir(module)
+        .env("GOFLAGS", "-mod=readonly")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOWORK", "off")
+        .env("CGO_ENABLED", "0");
     // Go caches builds under $HOME; where there is no home, a throw-away cache.
     if ["GOCACHE", "XDG_CACHE_HOME", "HOME"]
         .iter()
@@ -94,18 +145,21 @@ fn build_client(gopath: &Path, work: &Path) -> PathBuf {
     {
         go.env("GOCACHE", work.join("gocache"));
     }
-    succeed(go, "building tests/goplugin/client with go build");
-    binary
+    go
 }
 
 /// Runs a build step, failing the test with its output and the packages to install when the
 /// tool is missing or the step fails.
 fn succeed(mut command: Command, what: &str) {
     let packages = DEBIAN_PACKAGES
-        .split_whitespace()
+        .lines()
+        .filter(|line| !line.starts_with('#'))
         .collect::<Vec<_>>()
         .join(" ");
-    let hint = format!("this test needs `apt-get install {packages}`");
+    let hint = format!(
+        "this test needs Go >= 1.24 on PATH, `apt-get install {packages}` and \
+         `go mod download` run in {CLIENT}"
+    );
     let tool = command.get_program().to_string_lossy().into_owned();
     let output = match command.output() {
         Ok(output) => output,
