@@ -304,12 +304,24 @@ impl Beneath {
 /// directory, or Nomad put the FIFO elsewhere) its parent directory is the trusted one, and
 /// the FIFO itself still must not be a symlink.
 pub fn open_log_fifo(alloc_dir: Option<&Path>, setting: &str, path: &Path) -> Result<OwnedFd> {
+    log_fifo_dir(alloc_dir, setting, path)?.open_fifo(setting, path)
+}
+
+/// Checks, without opening it for writing, that the output FIFO `path` is a FIFO reached as
+/// [`open_log_fifo`] would reach it: for a FIFO opened later (by a journal follower), so a
+/// task whose FIFO is not one is refused before it starts. A FIFO's reader sees nothing.
+pub fn check_log_fifo(alloc_dir: Option<&Path>, setting: &str, path: &Path) -> Result<()> {
+    log_fifo_dir(alloc_dir, setting, path)?.expect(setting, path, Kind::Fifo)?;
+    Ok(())
+}
+
+fn log_fifo_dir(alloc_dir: Option<&Path>, setting: &str, path: &Path) -> Result<Beneath> {
     let under_alloc = alloc_dir.filter(|dir| path.starts_with(dir));
     let root = match under_alloc {
         Some(dir) => dir,
         None => path.parent().unwrap_or(Path::new("/")),
     };
-    let beneath = Beneath::open(setting, root).map_err(|e| match e {
+    Beneath::open(setting, root).map_err(|e| match e {
         Error::InvalidConfig { reason, .. } => Error::io(
             format!(
                 "cannot open {} for the task's output: {reason}",
@@ -318,8 +330,7 @@ pub fn open_log_fifo(alloc_dir: Option<&Path>, setting: &str, path: &Path) -> Re
             std::io::Error::from(std::io::ErrorKind::NotFound),
         ),
         other => other,
-    })?;
-    beneath.open_fifo(setting, path)
+    })
 }
 
 fn file_type(handle: &Handle, path: &Path) -> Result<SFlag> {
@@ -417,6 +428,8 @@ mod tests {
         std::fs::remove_file(&fifo).unwrap();
         std::fs::write(&fifo, "").unwrap();
         let e = refused(open_log_fifo(Some(tmp.path()), "stdout FIFO", &fifo));
+        assert!(e.contains("not a FIFO"), "{e}");
+        let e = refused(check_log_fifo(Some(tmp.path()), "stdout FIFO", &fifo));
         assert!(e.contains("not a FIFO"), "{e}");
         // Outside the allocation directory the FIFO itself still must not be a symlink.
         let e = refused(open_log_fifo(None, "stdout FIFO", &tmp.path().join("none")));

@@ -83,6 +83,17 @@ impl Output {
         ))
     }
 
+    /// Checks Nomad's log FIFOs as [`Output::fifos`] would open them, without opening them
+    /// for writing: for output that a journal follower opens once the task runs.
+    pub fn check_fifos(alloc_dir: Option<&Path>, stdout: &Path, stderr: &Path) -> Result<()> {
+        for (setting, path) in [("stdout FIFO", stdout), ("stderr FIFO", stderr)] {
+            if path != Path::new(DEV_NULL) {
+                alloc_fs::check_log_fifo(alloc_dir, setting, path)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Two journald streams logged under `identifier`, attributed to `unit`.
     pub fn journal(identifier: &str, unit: &UnitName) -> Result<Output> {
         Ok(Output::from_fds(
