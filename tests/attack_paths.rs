@@ -98,7 +98,10 @@ async fn assert_refused(conn: &mut Connection, task: pb::TaskConfig, words: &[&s
         .into_iter()
         .chain(follower_units(&task))
         .collect::<Vec<_>>();
-    let err = conn.start(task).await.expect_err("the start is refused");
+    let err = match conn.start(task).await {
+        Err(err) => err,
+        Ok(_) => panic!("the task was started as {}; it should be refused", units[0]),
+    };
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     for word in words {
         assert!(
