@@ -192,7 +192,8 @@ async fn nomad_mounts_are_read_only_inside_when_nomad_says_so() {
     std::fs::create_dir_all(&rw).unwrap();
     std::fs::write(ro.join("seed"), "from the host").unwrap();
     let mut task = alloc.task_config(shell_with(
-        "cat /ro/seed; echo; touch /ro/x 2>&1; echo ro_rc=$?; touch /rw/x; echo rw_rc=$?; echo END",
+        "cat /local/ro/seed; echo; touch /local/ro/x 2>&1; echo ro_rc=$?; touch /local/rw/x; \
+         echo rw_rc=$?; echo END",
         &[],
     ));
     let mount = |host: &std::path::Path, at: &str, readonly| pb::Mount {
@@ -201,7 +202,11 @@ async fn nomad_mounts_are_read_only_inside_when_nomad_says_so() {
         readonly,
         ..Default::default()
     };
-    task.mounts = vec![mount(&ro, "/ro", true), mount(&rw, "/rw", false)];
+    // Under the task's directories: a destination missing on the host is not created there.
+    task.mounts = vec![
+        mount(&ro, "/local/ro", true),
+        mount(&rw, "/local/rw", false),
+    ];
     let out = run(&mut conn, &alloc, task, "root").await;
     assert!(out.contains("from the host"), "{out}");
     assert!(
@@ -481,10 +486,11 @@ fn driverless_device(at: &std::path::Path) {
 #[tokio::test]
 async fn a_nomad_device_is_usable_at_its_task_path_and_others_are_denied() {
     let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
-    let probe = "head -c 4 /dev/nomad-test | od -An -tx1; echo x > /dev/nomad-test; \
+    // At a node the host has (/dev/full): a missing destination would be created on the host.
+    let probe = "head -c 4 /dev/full | od -An -tx1; echo x > /dev/full; \
                  echo write_rc=$?; cat /local/probe 2>&1; echo END";
     let zero_at_task_path = pb::Device {
-        task_path: "/dev/nomad-test".into(),
+        task_path: "/dev/full".into(),
         host_path: "/dev/zero".into(),
         cgroup_permissions: "rw".into(),
     };

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::alloc_fs;
 use super::description;
 use super::error::{Error, Result};
 use super::exit::ExitResult;
@@ -17,7 +18,7 @@ use super::stats::{self, TaskStats};
 use super::status::{TaskStatus, TaskSummary};
 use super::stdio::{Output, Stdio};
 use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
-use super::task::{DEFAULT_KILL_TIMEOUT, TaskSpec};
+use super::task::{DEFAULT_KILL_TIMEOUT, TaskDirs, TaskSpec};
 use super::unit_name::UnitName;
 
 /// How long systemd may take to run a start or stop job before we give up.
@@ -129,12 +130,20 @@ impl Engine {
         let output = match stdio {
             Stdio::Journal => Output::journal(&spec.name, &unit)?,
             Stdio::Files { stdout, stderr } => Output::files(&stdout, &stderr)?,
+            Stdio::Fifos { stdout, stderr } => Output::fifos(
+                spec.dirs.as_ref().map(TaskDirs::alloc_dir),
+                &stdout,
+                &stderr,
+            )?,
             Stdio::To(output) => output,
         };
         let plan = plan.with_output(&output);
-        for (path, contents) in &plan.files {
-            std::fs::write(path, contents)
-                .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+        if let (false, Some(dirs)) = (plan.files.is_empty(), &spec.dirs) {
+            // In the job's directory: written without following its symlinks.
+            let beneath = alloc_fs::Beneath::open("task directories", dirs.alloc_dir())?;
+            for (path, contents) in &plan.files {
+                beneath.write_file("dns", path, contents)?;
+            }
         }
         let launched = self
             .launch(

@@ -97,7 +97,10 @@ impl Engine {
             }
             let argv = self.follow_argv(&journalctl, unit, invocation.as_deref(), stream);
             let name = log_unit(spec, stream);
-            let output = Output::files(fifo, Path::new(DEV_NULL))?;
+            // The job controls what is at the FIFO's path: opened here, beneath the allocation
+            // directory and only if it is a FIFO, and handed to the log unit as a descriptor.
+            let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir());
+            let output = Output::fifos(alloc_dir, fifo, Path::new(DEV_NULL))?;
             let mut props = vec![
                 Property::new(
                     "Description",

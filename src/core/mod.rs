@@ -3,6 +3,7 @@
 //! It knows systemd and nothing of its callers: the plugin and the CLI translate their inputs
 //! into [`TaskSpec`]s and call the [`Engine`].
 
+pub mod alloc_fs;
 pub mod capability;
 pub mod cpu_meter;
 pub mod cty;

@@ -3,10 +3,10 @@
 //! so that a task config can be debugged without a cluster.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::alloc_fs;
 use super::error::{Error, Result};
 use super::sandbox::Sandbox;
 use super::signal::Signal;
@@ -49,7 +49,7 @@ impl StandaloneTask {
         let group_name = self.group_name.unwrap_or_else(|| name.clone());
         let instance = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
         let dirs = match &self.alloc_dir_root {
-            Some(root) => Some(create_task_dirs(&root.join(&alloc_id), &name)?),
+            Some(root) => Some(create_task_dirs(root, &alloc_id, &name)?),
             None => None,
         };
         let mut env = nomad_env(&alloc_id, &name, &job_name, &group_name, &self.resources);
@@ -125,16 +125,17 @@ fn nomad_env(
 }
 
 /// Nomad's layout: `alloc/{logs,tmp,data}` shared, `<task>/{local,secrets,tmp,private}`, all
-/// world-writable as Nomad makes them, so a task running as any user can use them.
-fn create_task_dirs(alloc_dir: &Path, task: &str) -> Result<TaskDirs> {
-    if task.contains('/') || task == "." || task == ".." || task.contains('\0') {
-        return Err(Error::invalid(
-            "name",
-            format!("'{task}' cannot be used as a directory name"),
-        ));
-    }
-    let dirs = TaskDirs::nomad_layout(alloc_dir, task);
-    let task_dir = alloc_dir.join(task);
+/// world-writable as Nomad makes them, so a task running as any user can use them. They are
+/// created below `root` (the operator's, trusted) without following symlinks (see
+/// [`alloc_fs`]): an earlier task may have left anything in an allocation directory it reuses.
+fn create_task_dirs(root: &Path, alloc_id: &str, task: &str) -> Result<TaskDirs> {
+    alloc_fs::component("alloc_id", alloc_id)?;
+    let alloc_dir = root.join(alloc_id);
+    let dirs = TaskDirs::nomad_layout(&alloc_dir, task)?;
+    std::fs::create_dir_all(root)
+        .map_err(|e| Error::io(format!("cannot create {}", root.display()), e))?;
+    let beneath = alloc_fs::Beneath::open("alloc_dir_root", root)?;
+    let task_dir = dirs.task_dir().to_path_buf();
     let all = [
         dirs.alloc.clone(),
         dirs.alloc.join("logs"),
@@ -146,10 +147,7 @@ fn create_task_dirs(alloc_dir: &Path, task: &str) -> Result<TaskDirs> {
         task_dir.join("private"),
     ];
     for dir in &all {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
-            .map_err(|e| Error::io(format!("cannot set permissions on {}", dir.display()), e))?;
+        beneath.create_dir_all("name", dir, 0o777)?;
     }
     Ok(dirs)
 }
@@ -203,6 +201,24 @@ mod tests {
             alloc_dir_root: Some(root.path().into()),
             ..Default::default()
         };
-        assert!(task.build().is_err());
+        assert!(task.build().unwrap_err().to_string().contains("name"));
+    }
+
+    #[test]
+    fn a_planted_symlink_in_a_reused_alloc_dir_is_not_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a1/web")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("a1/web/local")).unwrap();
+        let task = StandaloneTask {
+            name: Some("web".into()),
+            alloc_id: Some("a1".into()),
+            command: "/bin/true".into(),
+            alloc_dir_root: Some(root.path().into()),
+            ..Default::default()
+        };
+        let e = task.build().unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 }

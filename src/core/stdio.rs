@@ -2,7 +2,9 @@
 //!
 //! Every destination ends up as a pair of file descriptors that systemd receives with the unit
 //! and keeps open for the task's life:
-//! - [`Output::files`]: files or FIFOs (Nomad's log FIFOs), opened write-only;
+//! - [`Output::files`]: files or FIFOs an operator names, opened write-only;
+//! - [`Output::fifos`]: Nomad's log FIFOs, opened write-only beneath the allocation directory
+//!   without following symlinks, and only if they are FIFOs;
 //! - [`Output::journal`]: two streams into journald, the same protocol systemd uses for
 //!   `StandardOutput=journal`, but one stream per output with its own priority (stdout at
 //!   `info`, stderr at `err`), so the journal still tells them apart. journald attributes each
@@ -18,9 +20,11 @@ use std::sync::Arc;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
+use super::alloc_fs;
 use super::error::{Error, Result};
 use super::unit_name::UnitName;
 
+const DEV_NULL: &str = "/dev/null";
 /// journald's socket for stream logging.
 const JOURNAL_STDOUT_SOCKET: &str = "/run/systemd/journal/stdout";
 /// syslog priorities the two journal streams are logged at.
@@ -44,20 +48,50 @@ impl Output {
 
     /// Both streams to `/dev/null`.
     pub fn discard() -> Result<Output> {
-        let null = Path::new("/dev/null");
+        let null = Path::new(DEV_NULL);
         Ok(Output::from_fds(
             open_for_writing(null)?,
             open_for_writing(null)?,
         ))
     }
 
-    /// Appends to files (created if missing) or writes into FIFOs. A FIFO must already have a
-    /// reader: Nomad's logmon opens it before the task starts.
+    /// Appends to files (created if missing) or writes into FIFOs, following symlinks: for
+    /// paths an operator names (the CLI). A FIFO must already have a reader. Nomad's FIFOs,
+    /// which are in the job's hands, go through [`Output::fifos`].
     pub fn files(stdout: &Path, stderr: &Path) -> Result<Output> {
         Ok(Output::from_fds(
             open_for_writing(stdout)?,
             open_for_writing(stderr)?,
         ))
+    }
+
+    /// Writes into Nomad's log FIFOs, which must already have a reader (Nomad's logmon opens
+    /// them before the task starts). Each is opened beneath `alloc_dir`, following no symlink,
+    /// and only if it is a FIFO (see [`alloc_fs::open_log_fifo`]): the job controls what is at
+    /// those paths. A path of `/dev/null` (a disabled stream) is `/dev/null`.
+    pub fn fifos(alloc_dir: Option<&Path>, stdout: &Path, stderr: &Path) -> Result<Output> {
+        let open = |setting: &str, path: &Path| {
+            if path == Path::new(DEV_NULL) {
+                open_for_writing(path)
+            } else {
+                alloc_fs::open_log_fifo(alloc_dir, setting, path)
+            }
+        };
+        Ok(Output::from_fds(
+            open("stdout FIFO", stdout)?,
+            open("stderr FIFO", stderr)?,
+        ))
+    }
+
+    /// Checks Nomad's log FIFOs as [`Output::fifos`] would open them, without opening them
+    /// for writing: for output that a journal follower opens once the task runs.
+    pub fn check_fifos(alloc_dir: Option<&Path>, stdout: &Path, stderr: &Path) -> Result<()> {
+        for (setting, path) in [("stdout FIFO", stdout), ("stderr FIFO", stderr)] {
+            if path != Path::new(DEV_NULL) {
+                alloc_fs::check_log_fifo(alloc_dir, setting, path)?;
+            }
+        }
+        Ok(())
     }
 
     /// Two journald streams logged under `identifier`, attributed to `unit`.
@@ -126,6 +160,9 @@ pub enum Stdio {
     /// task has been validated: a FIFO's reader sees no open and close for a task that never
     /// starts (Nomad's logmon stops reading at the first close).
     Files { stdout: PathBuf, stderr: PathBuf },
+    /// Into Nomad's log FIFOs (or `/dev/null`), opened beneath the task's allocation
+    /// directory as [`Output::fifos`] does, only once the task has been validated.
+    Fifos { stdout: PathBuf, stderr: PathBuf },
     /// Into descriptors the caller opened.
     To(Output),
 }

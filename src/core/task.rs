@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::alloc_fs;
+use super::error::Result;
 use super::sandbox::Sandbox;
 use super::signal::Signal;
 use super::unit_name::UnitName;
@@ -212,14 +214,27 @@ impl TaskDirs {
         ]
     }
 
-    /// Nomad's layout under an allocation directory (`<data_dir>/alloc/<alloc_id>`).
-    pub fn nomad_layout(alloc_dir: &Path, task_name: &str) -> TaskDirs {
-        let task_dir = alloc_dir.join(task_name);
-        TaskDirs {
+    /// Nomad's layout under an allocation directory (`<data_dir>/alloc/<alloc_id>`). The
+    /// task's name must be one path component (see [`alloc_fs::component`]): an absolute
+    /// name or `..` would put the task's directories in another allocation's.
+    pub fn nomad_layout(alloc_dir: &Path, task_name: &str) -> Result<TaskDirs> {
+        let task_dir = alloc_dir.join(alloc_fs::component("name", task_name)?);
+        Ok(TaskDirs {
             alloc: alloc_dir.join("alloc"),
             local: task_dir.join("local"),
             secrets: task_dir.join("secrets"),
-        }
+        })
+    }
+
+    /// The allocation directory the task's directories are in (Nomad's, trusted; everything
+    /// below it is the job's, see [`alloc_fs`]).
+    pub fn alloc_dir(&self) -> &Path {
+        self.alloc.parent().unwrap_or(&self.alloc)
+    }
+
+    /// The task's own directory, `<alloc_dir>/<task>`.
+    pub fn task_dir(&self) -> &Path {
+        self.local.parent().unwrap_or(&self.local)
     }
 }
 

@@ -25,7 +25,7 @@ use super::{stats, status, timestamp, translate};
 use crate::core::cpu_meter::CpuMeter;
 use crate::core::driver_config::DriverConfig;
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
-use crate::core::{Engine, Error, ExitResult, Signal, TaskState, UnitName};
+use crate::core::{Engine, Error, ExitResult, Output, Signal, TaskState, UnitName};
 
 /// Between attempts to reach systemd again while a WaitTask is outstanding.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -162,6 +162,13 @@ impl driver_server::Driver for Driver {
         let mut spec = translate::task_spec(&task, &config, &settings.config)
             .map_err(|e| status::from_core(&e))?;
         spec.resources.core_mhz = settings.compute.core_mhz();
+        if translate::follows_journal(&spec, config.logging) {
+            // The follower opens the FIFOs once the task runs; what is at their paths is the
+            // job's, so a task whose FIFO is not one never starts.
+            let (stdout, stderr) = translate::log_paths(&task);
+            let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir());
+            Output::check_fifos(alloc_dir, &stdout, &stderr).map_err(|e| status::from_core(&e))?;
+        }
         let engine = self.state.engine().await?;
         let started = engine
             .start(&spec, translate::stdio(&task, config.logging))

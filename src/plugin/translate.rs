@@ -11,7 +11,7 @@ use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{
     Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec, UnitName,
 };
-use crate::core::{host_unit, unit_policy};
+use crate::core::{alloc_fs, host_unit, unit_policy};
 
 /// Nomad's path for a stream the job disabled (`logs { disabled = true }`).
 const DEV_NULL: &str = "/dev/null";
@@ -29,6 +29,8 @@ pub fn task_spec(
             "Nomad sent a task without id, name or alloc_id",
         ));
     }
+    // The name becomes the task's directory under the allocation directory.
+    alloc_fs::component("name", &task.name)?;
     let host_unit = config
         .unit
         .as_ref()
@@ -55,7 +57,8 @@ pub fn task_spec(
         working_dir: config.working_dir.as_ref().map(PathBuf::from),
         resources: resources(task.resources.as_ref(), config)?,
         dirs: (!task.alloc_dir.is_empty())
-            .then(|| TaskDirs::nomad_layout(Path::new(&task.alloc_dir), &task.name)),
+            .then(|| TaskDirs::nomad_layout(Path::new(&task.alloc_dir), &task.name))
+            .transpose()?,
         // A user manager cannot create the bind mount points in the host's root.
         dirs_at_host_paths: plugin.bus == Bus::User,
         network_namespace: network_namespace(task.network_isolation_spec.as_ref())?,
@@ -146,15 +149,16 @@ fn cores(linux: Option<&pb::LinuxResources>) -> String {
     crate::core::host::shared_cpuset(Path::new(&linux.cpuset_cgroup)).unwrap_or_default()
 }
 
-/// Where the task writes: Nomad's FIFOs (the core opens them write-only and hands them to
-/// systemd, so the plugin is never in the log path), `/dev/null` for a disabled stream, or
+/// Where the task writes: Nomad's FIFOs (the core opens them write-only, beneath the
+/// allocation directory and only if they are FIFOs, and hands them to systemd, so the plugin
+/// is never in the log path), `/dev/null` for a disabled stream, or
 /// the journal (`journald`, and `both`, whose lines the plugin then follows into the FIFOs).
 pub fn stdio(task: &pb::TaskConfig, logging: LogDriver) -> Stdio {
     if matches!(logging, LogDriver::Journald | LogDriver::Both) {
         return Stdio::Journal;
     }
     let (stdout, stderr) = log_paths(task);
-    Stdio::Files { stdout, stderr }
+    Stdio::Fifos { stdout, stderr }
 }
 
 /// Nomad's stdout and stderr FIFOs for the task (`/dev/null` for a disabled stream).

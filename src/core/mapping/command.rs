@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn relative_command_resolves_under_local() {
         let tmp = tempfile::tempdir().unwrap();
-        let dirs = TaskDirs::nomad_layout(tmp.path(), "web");
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "web").unwrap();
         std::fs::create_dir_all(dirs.local.join("bin")).unwrap();
         let tool = dirs.local.join("bin/tool");
         std::fs::write(&tool, "#!/bin/sh\n").unwrap();
@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn a_module_runs_through_its_runtime() {
         let tmp = tempfile::tempdir().unwrap();
-        let dirs = TaskDirs::nomad_layout(tmp.path(), "web");
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "web").unwrap();
         std::fs::create_dir_all(&dirs.local).unwrap();
         std::fs::write(dirs.local.join("app.wasm"), b"\0asm").unwrap();
         let mut spec = test_spec();

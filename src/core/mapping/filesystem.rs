@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use super::mounts;
+use crate::core::alloc_fs::{Beneath, Kind};
 use crate::core::error::{Error, Result};
 use crate::core::property::{BindMount, Property, Value};
 use crate::core::task::{TaskSpec, mount_points};
@@ -19,13 +20,14 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     let mut props = Vec::new();
     let mut binds = Vec::new();
     if let Some(dirs) = spec.dirs.as_ref().filter(|_| !spec.dirs_at_host_paths) {
+        let beneath = Beneath::open("task directories", dirs.alloc_dir())?;
         binds = [
             (&dirs.alloc, mount_points::ALLOC),
             (&dirs.local, mount_points::LOCAL),
             (&dirs.secrets, mount_points::SECRETS),
         ]
         .into_iter()
-        .map(|(source, destination)| bind(source, destination))
+        .map(|(source, destination)| bind(&beneath, source, destination))
         .collect::<Result<Vec<_>>>()?;
     }
     let extra = mounts::binds(spec)?;
@@ -62,7 +64,10 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     Ok(props)
 }
 
-fn bind(source: &Path, destination: &str) -> Result<BindMount> {
+/// A task directory's bind: it must be a real directory below the allocation directory,
+/// reached without symlinks (a `local/` the job replaced by a symlink to `/etc` is refused,
+/// not bound).
+fn bind(beneath: &Beneath, source: &Path, destination: &str) -> Result<BindMount> {
     let text = source.to_string_lossy();
     if !source.is_absolute() || text.split('/').any(|c| c == "..") {
         return Err(Error::invalid(
@@ -70,12 +75,14 @@ fn bind(source: &Path, destination: &str) -> Result<BindMount> {
             format!("'{text}' must be an absolute path without '..'"),
         ));
     }
-    if !source.is_dir() {
-        return Err(Error::invalid(
-            "task directories",
-            format!("'{text}' (for {destination}) does not exist or is not a directory"),
-        ));
-    }
+    beneath
+        .expect("task directories", source, Kind::Dir)
+        .map_err(|e| match e {
+            Error::InvalidConfig { setting, reason } => {
+                Error::invalid(setting, format!("{reason} (for {destination})"))
+            }
+            other => other,
+        })?;
     Ok(BindMount {
         source: text.into_owned(),
         destination: destination.to_string(),
@@ -94,7 +101,7 @@ mod tests {
     #[test]
     fn task_dirs_are_bound_and_local_is_the_default_workdir() {
         let tmp = tempfile::tempdir().unwrap();
-        let dirs = TaskDirs::nomad_layout(tmp.path(), "t");
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "t").unwrap();
         for d in [&dirs.alloc, &dirs.local, &dirs.secrets] {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -121,9 +128,26 @@ mod tests {
     }
 
     #[test]
+    fn a_symlinked_task_dir_is_refused_not_bound() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "t").unwrap();
+        for d in [&dirs.alloc, &dirs.secrets] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::os::unix::fs::symlink("/etc", &dirs.local).unwrap();
+        let mut spec = test_spec();
+        spec.dirs = Some(dirs);
+        let e = properties(&spec).unwrap_err().to_string();
+        assert!(
+            e.contains("task directories") && e.contains("symbolic link") && e.contains("/local"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn unbound_task_dirs_are_used_at_their_host_paths() {
         let tmp = tempfile::tempdir().unwrap();
-        let dirs = TaskDirs::nomad_layout(tmp.path(), "t");
+        let dirs = TaskDirs::nomad_layout(tmp.path(), "t").unwrap();
         let mut spec = test_spec();
         spec.dirs = Some(dirs.clone());
         spec.dirs_at_host_paths = true;
@@ -142,7 +166,7 @@ mod tests {
     #[test]
     fn missing_dirs_and_relative_workdirs_are_refused() {
         let mut spec = test_spec();
-        spec.dirs = Some(TaskDirs::nomad_layout(Path::new("/nonexistent-xyz"), "t"));
+        spec.dirs = Some(TaskDirs::nomad_layout(Path::new("/nonexistent-xyz"), "t").unwrap());
         assert!(
             properties(&spec)
                 .unwrap_err()

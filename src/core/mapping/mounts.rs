@@ -9,10 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::paths::has_own_root;
+use crate::core::alloc_fs::{Beneath, Kind};
 use crate::core::error::{Error, Result};
 use crate::core::property::{BindMount, DeviceAccess, Property, Value};
 use crate::core::sandbox::Dns;
-use crate::core::task::TaskSpec;
+use crate::core::task::{TaskSpec, mount_points};
 
 /// Where a generated resolv.conf appears inside the task.
 const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -31,6 +33,7 @@ pub fn binds(spec: &TaskSpec) -> Result<Binds> {
     for m in &spec.sandbox.mounts {
         check_path("mounts", &m.host_path)?;
         check_path("mounts", &m.task_path)?;
+        check_destination(spec, "mounts", &m.host_path, &m.task_path)?;
         let bind = bind(&m.host_path, &m.task_path);
         if m.read_only {
             binds.read_only.push(bind);
@@ -41,6 +44,7 @@ pub fn binds(spec: &TaskSpec) -> Result<Binds> {
     for d in &spec.sandbox.devices {
         check_path("devices", &d.host_path)?;
         check_path("devices", &d.task_path)?;
+        check_destination(spec, "devices", &d.host_path, &d.task_path)?;
         binds.read_write.push(bind(&d.host_path, &d.task_path));
     }
     if let Some((path, _)) = resolv_conf_file(spec)? {
@@ -133,6 +137,47 @@ fn bind(source: &str, destination: &str) -> BindMount {
     }
 }
 
+/// A bind's destination is in the task's mount namespace, which is the host's root file
+/// system (unless the task has its own root): systemd creates a missing destination there, on
+/// the host, and leaves it behind (`/etc/nologin` would lock users out). So a destination
+/// must be under the task's bound `/alloc`, `/local` or `/secrets` (created inside the
+/// allocation directory), inside the task's own root, or already exist on the host, reached
+/// without symlinks (systemd would follow one and create its target).
+fn check_destination(
+    spec: &TaskSpec,
+    setting: &str,
+    source: &str,
+    destination: &str,
+) -> Result<()> {
+    if has_own_root(&spec.sandbox) {
+        return Ok(());
+    }
+    let bound = spec.dirs.is_some() && !spec.dirs_at_host_paths;
+    let in_task_dirs = [
+        mount_points::ALLOC,
+        mount_points::LOCAL,
+        mount_points::SECRETS,
+    ]
+    .iter()
+    .any(|d| Path::new(destination).starts_with(d));
+    if bound && in_task_dirs {
+        return Ok(());
+    }
+    match Beneath::open(setting, Path::new("/"))?.expect(setting, Path::new(destination), Kind::Any)
+    {
+        Ok(_) => Ok(()),
+        Err(Error::InvalidConfig { reason, .. }) => Err(Error::invalid(
+            setting,
+            format!(
+                "cannot bind '{source}' at '{destination}': {reason}; a destination must \
+                 exist on the host (systemd would create it there and leave it behind) or be \
+                 under /alloc, /local or /secrets"
+            ),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
 fn check_path(setting: &str, path: &str) -> Result<()> {
     let p = Path::new(path);
     if !p.is_absolute() || path.split('/').any(|c| c == "..") || path.contains(['\0', ':']) {
@@ -161,21 +206,63 @@ mod tests {
         spec.sandbox.mounts = vec![
             Mount {
                 host_path: "/srv/data".into(),
-                task_path: "/data".into(),
+                task_path: "/local/data".into(),
                 read_only: true,
             },
             Mount {
                 host_path: "/srv/scratch".into(),
-                task_path: "/scratch".into(),
+                task_path: "/alloc/scratch".into(),
                 read_only: false,
             },
         ];
+        spec.dirs = Some(TaskDirs::nomad_layout(Path::new("/a"), "t").unwrap());
         let b = binds(&spec).unwrap();
         assert_eq!(b.read_only.len(), 1);
-        assert_eq!(b.read_only[0].destination, "/data");
+        assert_eq!(b.read_only[0].destination, "/local/data");
         assert_eq!(b.read_write[0].source, "/srv/scratch");
         spec.sandbox.mounts[0].task_path = "data".into();
         assert!(binds(&spec).unwrap_err().to_string().contains("mounts"));
+    }
+
+    #[test]
+    fn a_destination_is_never_created_on_the_host() {
+        let mut spec = test_spec();
+        spec.dirs = Some(TaskDirs::nomad_layout(Path::new("/a"), "t").unwrap());
+        for (at, ok) in [
+            ("/etc/nologin-nomad-systemd-test", false),
+            ("/usr", true),
+            ("/local/x/y", true),
+            ("/secrets/x", true),
+            ("/localx", false),
+        ] {
+            spec.sandbox.mounts = vec![Mount {
+                host_path: "/srv".into(),
+                task_path: at.into(),
+                read_only: false,
+            }];
+            match binds(&spec) {
+                Ok(_) => assert!(ok, "{at} was allowed"),
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(!ok, "{at}: {e}");
+                    assert!(
+                        e.contains("mounts") && e.contains(at) && e.contains("exist"),
+                        "{e}"
+                    );
+                }
+            }
+        }
+        // Unbound task dirs (a user manager) are not there to create the destination in.
+        spec.dirs_at_host_paths = true;
+        spec.sandbox.mounts[0].task_path = "/local/x".into();
+        assert!(binds(&spec).is_err());
+        spec.sandbox.mounts.clear();
+        spec.sandbox.devices = vec![Device {
+            host_path: "/dev/null".into(),
+            task_path: "/dev/nomad-systemd-test".into(),
+            permissions: String::new(),
+        }];
+        assert!(binds(&spec).unwrap_err().to_string().contains("devices"));
     }
 
     #[test]
@@ -183,7 +270,7 @@ mod tests {
         let mut spec = test_spec();
         spec.sandbox.devices = vec![Device {
             host_path: "/dev/fuse".into(),
-            task_path: "/dev/fuse".into(),
+            task_path: "/dev/null".into(),
             permissions: String::new(),
         }];
         let props = properties(&spec).unwrap();
@@ -192,7 +279,7 @@ mod tests {
         assert!(
             matches!(allow, Value::Devices(d) if d[0].device == "/dev/fuse" && d[0].access == "rwm")
         );
-        assert_eq!(binds(&spec).unwrap().read_write[0].destination, "/dev/fuse");
+        assert_eq!(binds(&spec).unwrap().read_write[0].destination, "/dev/null");
         spec.sandbox.devices[0].permissions = "rx".into();
         assert!(properties(&spec).is_err());
         assert!(properties(&test_spec()).unwrap().is_empty());
@@ -212,7 +299,7 @@ mod tests {
         let mut spec = test_spec();
         spec.sandbox.dns = Some(dns);
         assert!(binds(&spec).unwrap_err().to_string().contains("dns"));
-        spec.dirs = Some(TaskDirs::nomad_layout(Path::new("/a"), "t"));
+        spec.dirs = Some(TaskDirs::nomad_layout(Path::new("/a"), "t").unwrap());
         let (path, _) = resolv_conf_file(&spec).unwrap().unwrap();
         assert_eq!(path, Path::new("/a/t/resolv.conf"));
         let b = binds(&spec).unwrap();

@@ -82,12 +82,12 @@ mod tests {
         s.read_only_paths = vec!["/etc".into()];
         s.mounts = vec![Mount {
             host_path: "/srv".into(),
-            task_path: "/srv".into(),
+            task_path: "/usr".into(),
             read_only: true,
         }];
         s.devices = vec![Device {
             host_path: "/dev/null".into(),
-            task_path: "/dev/null2".into(),
+            task_path: "/dev/zero".into(),
             permissions: "rw".into(),
         }];
         s.properties = vec![
