@@ -52,6 +52,7 @@ pub fn task_spec(
             .collect(),
         user: identity.user,
         group: identity.group,
+        workload_user: identity.workload,
         working_dir: config.working_dir.as_ref().map(PathBuf::from),
         resources: resources(task.resources.as_ref(), config)?,
         dirs: (!task.alloc_dir.is_empty())
