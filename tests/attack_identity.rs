@@ -203,6 +203,37 @@ async fn a_workload_user_runs_as_uid_and_gid_n_with_the_jobs_sandbox() {
 }
 
 #[tokio::test]
+async fn a_command_executed_in_a_workload_users_task_runs_as_that_user() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("workload-exec");
+    let mut task = alloc.task_config(shell_with("echo up; exec sleep 300", &[]));
+    task.user = "nomad-80127".into();
+    let id = task.id.clone();
+    conn.start(task).await.expect("StartTask");
+    alloc.wait_for_stdout("up", SHORT);
+    let response = conn
+        .exec(
+            &id,
+            &[
+                "/bin/sh",
+                "-c",
+                "echo uid=$(id -u) gid=$(id -g) groups=$(id -G | tr ' ' ,); \
+                 grep ^CapEff /proc/self/status",
+            ],
+            Some(SHORT),
+        )
+        .await
+        .expect("ExecTask");
+    conn.destroy(&id).await;
+    let out = String::from_utf8_lossy(&response.stdout).into_owned();
+    assert_eq!(response.result.unwrap().exit_code, 0, "{out}");
+    assert_eq!(printed(&out, "uid"), "80127", "{out}");
+    assert_eq!(printed(&out, "gid"), "80127", "{out}");
+    assert_eq!(printed(&out, "groups"), "80127", "{out}");
+    assert_eq!(cap_mask(&out, "CapEff"), 0, "{out}");
+}
+
+#[tokio::test]
 async fn a_nomad_prefixed_name_not_in_nomads_form_is_an_ordinary_user() {
     let (_plugin, mut conn) = plugin_with(&[("allowed_users", strings(&["app-*"]))]).await;
     let alloc = Alloc::new("lookalike");
