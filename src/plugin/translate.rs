@@ -254,6 +254,23 @@ mod tests {
     }
 
     #[test]
+    fn a_workload_user_runs_as_its_number_with_its_record_asked_for() {
+        let mut t = task();
+        t.user = "nomad-80001".into();
+        let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(spec.user.as_deref(), Some("80001"));
+        assert_eq!(spec.group.as_deref(), Some("80001"));
+        assert_eq!(spec.workload_user, Some(80001));
+        assert!(!spec.sandbox.dynamic_user, "not systemd's DynamicUser");
+        t.user = "nomad-42".into();
+        let e = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("dynamic_user_min"), "{e}");
+        t.user = "nobody".into();
+        let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(spec.workload_user, None);
+    }
+
+    #[test]
     fn negative_resources_are_refused() {
         let mut t = task();
         let mem = t
