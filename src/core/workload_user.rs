@@ -208,7 +208,8 @@ fn is_ours(dir: &Path, id: u32) -> bool {
     })
 }
 
-/// Writes `id`'s records, each file and link replaced whole (written aside, then renamed).
+/// Writes `id`'s records, each file and link replaced whole (written aside under a name of
+/// its own, then renamed), so a concurrent reader or writer never sees half a record.
 fn write_records(dir: &Path, id: u32) -> Result<()> {
     let io = |what: &Path, e| Error::io(format!("cannot write {}", what.display()), e);
     fs::DirBuilder::new()
@@ -219,11 +220,10 @@ fn write_records(dir: &Path, id: u32) -> Result<()> {
     for (by_name, by_id, contents) in records(dir, id) {
         let aside = |p: &Path| {
             let mut name = p.file_name().unwrap_or_default().to_os_string();
-            name.push(format!(".{}.tmp", std::process::id()));
+            name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
             dir.join(name)
         };
         let tmp = aside(&by_name);
-        let _ = fs::remove_file(&tmp);
         let written = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -236,7 +236,6 @@ fn write_records(dir: &Path, id: u32) -> Result<()> {
             return Err(io(&by_name, e));
         }
         let link = aside(&by_id);
-        let _ = fs::remove_file(&link);
         let target = by_name.file_name().unwrap_or_default();
         if let Err(e) =
             std::os::unix::fs::symlink(target, &link).and_then(|()| fs::rename(&link, &by_id))
