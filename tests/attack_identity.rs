@@ -195,11 +195,23 @@ async fn a_workload_user_runs_as_uid_and_gid_n_with_the_jobs_sandbox() {
     );
     assert_eq!(owner, 80123, "files it creates are uid N's");
 
-    // Its record grants nothing beyond uid/gid N; a restart with the same N runs again.
+    // Destroying the task removes uid N's record; a restart with the same N provides it again.
+    assert!(
+        !record("nomad-80123.user").exists(),
+        "the record outlived the task"
+    );
+    assert!(
+        !record("80123.group").exists(),
+        "the record outlived the task"
+    );
     let alloc = Alloc::new("workload");
-    let task = alloc.task_config(shell_with("echo again=$(id -u):$(id -g); echo END", &[]));
+    let task = alloc.task_config(shell_with(
+        "echo again=$(id -u):$(id -g) $(getent passwd 80123 | cut -d: -f1); echo END",
+        &[],
+    ));
     let out = run(&mut conn, &alloc, task, "nomad-80123").await;
-    assert!(out.contains("again=80123:80123"), "{out}");
+    assert!(out.contains("again=80123:80123 nomad-80123"), "{out}");
+    assert!(!record("nomad-80123.user").exists());
 }
 
 #[tokio::test]

@@ -11,8 +11,10 @@
 //!
 //! Contract: [`provide`] never vouches for an id the host already uses. If uid N, gid N or the
 //! name `nomad-<N>` resolves to anything but this module's own record, it refuses and writes
-//! nothing. Its records stay until the next boot (`/run` is a tmpfs), so a task that restarts
-//! finds its record; they grant nothing (the uid and gid are Nomad's, unused by the host).
+//! nothing. [`release`] removes the records when the task is destroyed (Nomad destroys a task
+//! before it restarts it, and a restart provides them again); whatever a crash leaves goes at
+//! the next boot (`/run` is a tmpfs), and grants nothing: the ids are Nomad's, unused by the
+//! host.
 
 use std::fs;
 use std::io::Write;
@@ -87,6 +89,15 @@ pub fn provide(id: u32) -> Result<()> {
                 format!("cannot run as Nomad's workload user '{}': {why}", name(id)),
             ))
         }
+    }
+}
+
+/// Removes the records [`provide`] wrote for `id`, if they are still exactly this module's; a
+/// process already running as uid `id` keeps running (resolution happens at start only).
+pub fn release(id: u32) {
+    let dir = Path::new(RECORD_DIR);
+    if is_ours(dir, id) {
+        remove_records(dir, id);
     }
 }
 
