@@ -256,6 +256,21 @@ async fn a_nomad_prefixed_name_not_in_nomads_form_is_an_ordinary_user() {
 }
 
 #[tokio::test]
+async fn an_account_outside_allowed_users_is_refused_by_name_or_uid() {
+    let (_plugin, mut conn) = plugin_with(&[("allowed_users", strings(&["app-*"]))]).await;
+    let alloc = Alloc::new("accounts");
+    for user in ["_apt", "42", "nobody", "65534"] {
+        let task = alloc.task_config(shell_with("id; echo END", &[]));
+        refused(&mut conn, task, user, &["user", user, "allowed_users"]).await;
+    }
+    for user in ["root", "0"] {
+        let task = alloc.task_config(shell_with("id; echo END", &[]));
+        refused(&mut conn, task, user, &["user", "allow"]).await;
+    }
+    assert!(!alloc.has_stdout(), "no task ran");
+}
+
+#[tokio::test]
 async fn a_privileged_group_is_refused_naming_group_and_the_setting() {
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("groups");
