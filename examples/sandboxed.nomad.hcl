@@ -3,7 +3,8 @@
 #   nomad job run examples/sandboxed.nomad.hcl
 #
 # Needs on the client: the default policy (everything below only tightens), except the
-# ambient capability, which is in the default allowed_capabilities.
+# ambient capability, which the operator grants in the plugin's config:
+#   allowed_ambient_capabilities = ["net_bind_service"]
 job "sandboxed-web" {
   type = "service"
 

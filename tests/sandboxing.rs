@@ -107,32 +107,6 @@ fn printed_uid(out: &str) -> u32 {
 const DYNAMIC_UIDS: std::ops::RangeInclusive<u32> = 61184..=65519;
 
 #[tokio::test]
-async fn nomads_dynamic_workload_users_run_unprivileged_with_or_without_a_passwd_entry() {
-    let (_plugin, mut conn) = Plugin::configured().await;
-    let probe = "echo uid=$(id -u) gid=$(id -g); echo END";
-    // No passwd entry: systemd cannot run uid 80123, so its own dynamic user stands in.
-    let alloc = Alloc::new("workload");
-    let out = run(
-        &mut conn,
-        &alloc,
-        alloc.task_config(shell_with(probe, &[])),
-        "nomad-80123",
-    )
-    .await;
-    assert!(DYNAMIC_UIDS.contains(&printed_uid(&out)), "{out}");
-    // A uid the host knows runs as itself.
-    let alloc = Alloc::new("workload-known");
-    let out = run(
-        &mut conn,
-        &alloc,
-        alloc.task_config(shell_with(probe, &[])),
-        "nomad-65534",
-    )
-    .await;
-    assert!(out.contains("uid=65534 gid=65534"), "{out}");
-}
-
-#[tokio::test]
 async fn a_dropped_capability_is_gone_from_the_effective_and_bounding_sets() {
     let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
     const CHOWN: u64 = 1 << 0;

@@ -20,6 +20,7 @@ use super::stdio::{Output, Stdio};
 use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
 use super::task::{DEFAULT_KILL_TIMEOUT, TaskDirs, TaskSpec};
 use super::unit_name::UnitName;
+use super::workload_user;
 
 /// How long systemd may take to run a start or stop job before we give up.
 pub(super) const JOB_TIMEOUT: Duration = Duration::from_secs(60);
@@ -112,9 +113,10 @@ impl Engine {
     /// Validates the task, creates its unit and waits until the program has been executed.
     /// A task naming an installed unit ([`TaskSpec::host_unit`]) starts that unit instead
     /// (see [`crate::core::host_unit`]); `stdio` is then unused, as the unit's output stays
-    /// where its own file sends it (see [`crate::core::journal_follow`]).
+    /// where its own file sends it (see [`crate::core::journal_follow`]). A task run as
+    /// Nomad's workload user ([`TaskSpec::workload_user`]) first gets that user's record.
     ///
-    /// Errors: [`Error::InvalidConfig`] before anything is created; [`Error::StartFailed`]
+    /// Errors: [`Error::InvalidConfig`] before any unit is created; [`Error::StartFailed`]
     /// when systemd could not run the program (the unit is removed again);
     /// [`Error::AlreadyExists`] when this run's unit name is taken; [`Error::Timeout`] when
     /// systemd did not run the start job within [`EngineOptions::start_timeout`] (a job stuck
@@ -127,6 +129,9 @@ impl Engine {
         let unit = spec.unit_name();
         // Everything is validated before journal streams are opened or systemd is asked.
         let plan = mapping::plan(spec, &self.options.slice)?;
+        if let Some(id) = spec.workload_user {
+            workload_user::provide(id)?;
+        }
         let output = match stdio {
             Stdio::Journal => Output::journal(&spec.name, &unit)?,
             Stdio::Files { stdout, stderr } => Output::files(&stdout, &stderr)?,

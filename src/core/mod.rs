@@ -31,6 +31,7 @@ pub mod systemd;
 pub mod task;
 pub mod unit_name;
 pub mod unit_policy;
+pub mod workload_user;
 
 pub use engine::{Engine, EngineOptions, Started};
 pub use error::{Error, Result};

@@ -70,6 +70,7 @@ impl StandaloneTask {
             env,
             user: self.user,
             group: self.group,
+            workload_user: None,
             working_dir: self.working_dir,
             resources: self.resources,
             dirs,

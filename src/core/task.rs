@@ -38,6 +38,10 @@ pub struct TaskSpec {
     /// The user to run as; `None` runs as the service manager's own user.
     pub user: Option<String>,
     pub group: Option<String>,
+    /// Set when `user` and `group` are Nomad's dynamic workload user N (both `"N"`): the
+    /// engine gives the id a user record first ([`super::workload_user::provide`]).
+    #[serde(default)]
+    pub workload_user: Option<u32>,
     /// Working directory as seen by the task; defaults to `/local` when the task has task
     /// directories, else systemd's default.
     pub working_dir: Option<PathBuf>,

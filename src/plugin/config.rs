@@ -8,6 +8,10 @@ use crate::core::pattern::Pattern;
 use crate::core::unit_policy::UnitPolicy;
 use crate::core::{Bus, EngineOptions};
 
+/// The first and last uid/gid of Nomad's dynamic workload users by default, as the agent's
+/// `dynamic_user_min` and `dynamic_user_max` default.
+pub const DYNAMIC_USER_RANGE: (u32, u32) = (80_000, 89_999);
+
 /// The sandbox defaults a job may weaken when the operator lists them in `allow_relax`.
 pub const RELAXABLE: &[&str] = &["no_new_privileges", "private_tmp"];
 
@@ -27,11 +31,20 @@ pub struct PluginConfig {
     /// Which installed units a job may start (`allow_units`, `deny_units`); none by default.
     pub units: UnitPolicy,
     /// Globs (`*`, `?`) of the user names a job may ask for; the default user and Nomad's
-    /// dynamic workload users (`nomad-<N>`) need no entry.
+    /// dynamic workload users (`nomad-<N>` with N in the dynamic range) need no entry.
     pub allowed_users: Vec<Pattern>,
+    /// The uids Nomad's client hands out as dynamic workload users (the agent's
+    /// `dynamic_user_min`/`dynamic_user_max`), inclusive; `nomad-<N>` outside is refused.
+    pub dynamic_users: (u32, u32),
+    /// Patterns of the groups (names or gids) a job may name in `group` besides its user's
+    /// own primary group; gid 0 needs `allow_root` as well.
+    pub allowed_groups: Vec<Pattern>,
     /// What a task's bounding set may hold: its default (Nomad's usual set, within this) and
-    /// what `cap_add` and `ambient_capabilities` may ask for.
+    /// what `cap_add` may ask for.
     pub allowed_capabilities: CapSet,
+    /// What `ambient_capabilities` may ask for (each also needs `allowed_capabilities`);
+    /// none by default.
+    pub allowed_ambient_capabilities: CapSet,
     /// Host path prefixes a job may use in `root_directory`, `root_image` and
     /// `read_write_paths`; the task's own directories are always allowed.
     pub allowed_host_paths: Vec<String>,
@@ -54,7 +67,10 @@ impl Default for PluginConfig {
             allow_root: false,
             units: UnitPolicy::default(),
             allowed_users: vec![Pattern::everything()],
+            dynamic_users: DYNAMIC_USER_RANGE,
+            allowed_groups: Vec::new(),
             allowed_capabilities: CapSet::default_set(),
+            allowed_ambient_capabilities: CapSet::default(),
             allowed_host_paths: Vec::new(),
             allow_relax: Vec::new(),
             allow_properties: Vec::new(),
@@ -84,12 +100,36 @@ pub fn schema() -> Spec {
             defaulted("allowed_users", "list(string)", "[\"*\"]"),
         ),
         (
+            "dynamic_user_min",
+            defaulted(
+                "dynamic_user_min",
+                "number",
+                &DYNAMIC_USER_RANGE.0.to_string(),
+            ),
+        ),
+        (
+            "dynamic_user_max",
+            defaulted(
+                "dynamic_user_max",
+                "number",
+                &DYNAMIC_USER_RANGE.1.to_string(),
+            ),
+        ),
+        (
+            "allowed_groups",
+            defaulted("allowed_groups", "list(string)", "[]"),
+        ),
+        (
             "allowed_capabilities",
             defaulted(
                 "allowed_capabilities",
                 "list(string)",
                 &format!("[\"{}\"]", DEFAULT_NAMES.join("\", \"")),
             ),
+        ),
+        (
+            "allowed_ambient_capabilities",
+            defaulted("allowed_ambient_capabilities", "list(string)", "[]"),
         ),
         (
             "allowed_host_paths",
@@ -135,15 +175,31 @@ impl PluginConfig {
         let list = |key: &str, default: Vec<String>| -> Result<Vec<String>, ConfigError> {
             Ok(o.get_strings(key)?.unwrap_or(default))
         };
-        let allowed_capabilities = match o.get_strings("allowed_capabilities")? {
-            None => d.allowed_capabilities,
-            Some(names) => {
-                CapSet::parse("allowed_capabilities", &names).map_err(|e| ConfigError {
-                    path: "allowed_capabilities".into(),
+        let caps = |key: &str, default: CapSet| -> Result<CapSet, ConfigError> {
+            match o.get_strings(key)? {
+                None => Ok(default),
+                Some(names) => CapSet::parse(key, &names).map_err(|e| ConfigError {
+                    path: key.into(),
                     reason: e.to_string(),
-                })?
+                }),
             }
         };
+        let allowed_capabilities = caps("allowed_capabilities", d.allowed_capabilities)?;
+        let allowed_ambient_capabilities = caps(
+            "allowed_ambient_capabilities",
+            d.allowed_ambient_capabilities,
+        )?;
+        let beyond = allowed_ambient_capabilities.without(allowed_capabilities);
+        if !beyond.is_empty() {
+            return Err(ConfigError {
+                path: "allowed_ambient_capabilities".into(),
+                reason: format!(
+                    "{beyond} is not in allowed_capabilities, and an ambient capability must \
+                     also be in the bounding set; add it there too or remove it here"
+                ),
+            });
+        }
+        let dynamic_users = dynamic_user_range(&o, d.dynamic_users)?;
         let allow_relax = list("allow_relax", d.allow_relax)?;
         if let Some(bad) = allow_relax
             .iter()
@@ -187,7 +243,10 @@ impl PluginConfig {
                 deny: rules(&o, "deny_units")?,
             },
             allowed_users: patterns_or(&o, "allowed_users", d.allowed_users)?,
+            dynamic_users,
+            allowed_groups: patterns_or(&o, "allowed_groups", d.allowed_groups)?,
             allowed_capabilities,
+            allowed_ambient_capabilities,
             allowed_host_paths,
             allow_relax,
             allow_properties: patterns_or(&o, "allow_properties", d.allow_properties)?,
@@ -202,6 +261,41 @@ impl PluginConfig {
         }
         options
     }
+}
+
+/// `dynamic_user_min`/`dynamic_user_max`: a range of uids above root's and below 2^31 (Nomad
+/// parses workload ids as 32-bit signed), without the 16-bit `(uid_t) -1`, 65535.
+fn dynamic_user_range(o: &Object, default: (u32, u32)) -> Result<(u32, u32), ConfigError> {
+    let bound = |key: &str, default: u32| -> Result<u32, ConfigError> {
+        let Some(n) = o.integer(key)? else {
+            return Ok(default);
+        };
+        u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=i32::MAX as u32).contains(n))
+            .ok_or_else(|| ConfigError {
+                path: key.into(),
+                reason: format!("{n} is not a uid from 1 to {}", i32::MAX),
+            })
+    };
+    let min = bound("dynamic_user_min", default.0)?;
+    let max = bound("dynamic_user_max", default.1)?;
+    if min > max {
+        return Err(ConfigError {
+            path: "dynamic_user_max".into(),
+            reason: format!("{max} is below dynamic_user_min ({min})"),
+        });
+    }
+    if (min..=max).contains(&65535) {
+        return Err(ConfigError {
+            path: "dynamic_user_min".into(),
+            reason: format!(
+                "the range {min}-{max} holds 65535, which is not a valid uid; keep the range \
+                 clear of it"
+            ),
+        });
+    }
+    Ok((min, max))
 }
 
 /// A list of name patterns (globs, or regexes after `re:`); a bad one is an error naming it.
@@ -287,6 +381,13 @@ mod tests {
             ("allow_relax", strings(&["private_tmp"])),
             ("allow_properties", strings(&["Limit*"])),
             ("wasm_runtime", "/usr/bin/wasmtime".into()),
+            ("dynamic_user_min", 100_000.into()),
+            ("dynamic_user_max", 199_999.into()),
+            ("allowed_groups", strings(&["app-*", "1001"])),
+            (
+                "allowed_ambient_capabilities",
+                strings(&["net_bind_service"]),
+            ),
         ]))
         .unwrap();
         let texts = |p: &[Pattern]| p.iter().map(|p| p.text().to_string()).collect::<Vec<_>>();
@@ -299,6 +400,12 @@ mod tests {
         assert_eq!(c.allow_relax, ["private_tmp"]);
         assert_eq!(texts(&c.allow_properties), ["Limit*"]);
         assert_eq!(c.wasm_runtime.as_deref(), Some("/usr/bin/wasmtime"));
+        assert_eq!(c.dynamic_users, (100_000, 199_999));
+        assert_eq!(texts(&c.allowed_groups), ["app-*", "1001"]);
+        assert_eq!(
+            c.allowed_ambient_capabilities.to_string(),
+            "CAP_NET_BIND_SERVICE"
+        );
     }
 
     #[test]
@@ -311,9 +418,14 @@ mod tests {
             ("allow_relax", strings(&[])),
             ("allow_properties", strings(&[])),
             ("wasm_runtime", "".into()),
+            ("dynamic_user_min", 80_000.into()),
+            ("dynamic_user_max", 89_999.into()),
+            ("allowed_groups", strings(&[])),
+            ("allowed_ambient_capabilities", strings(&[])),
         ]))
         .unwrap();
         assert_eq!(c, PluginConfig::default());
+        assert!(c.allowed_ambient_capabilities.is_empty());
     }
 
     #[test]
@@ -326,10 +438,25 @@ mod tests {
             ("wasm_runtime", "wasmtime".into()),
             ("allowed_users", strings(&["app-["])),
             ("allow_properties", strings(&["re:("])),
+            ("allowed_groups", strings(&["re:("])),
+            ("allowed_ambient_capabilities", strings(&["cap_fly"])),
+            // Ambient beyond the bounding list would grant what that list withholds.
+            ("allowed_ambient_capabilities", strings(&["sys_admin"])),
+            ("dynamic_user_min", 0.into()),
+            ("dynamic_user_min", (-5).into()),
+            ("dynamic_user_max", 4_294_967_295u64.into()),
+            ("dynamic_user_max", 70_000.into()),
+            ("dynamic_user_min", "lots".into()),
         ] {
             let e = PluginConfig::decode(&encode(&[(key, value)])).unwrap_err();
             assert_eq!(e.path, key);
         }
+        let e = PluginConfig::decode(&encode(&[
+            ("dynamic_user_min", 60_000.into()),
+            ("dynamic_user_max", 70_000.into()),
+        ]))
+        .unwrap_err();
+        assert!(e.reason.contains("65535"), "{}", e.reason);
         let e = PluginConfig::decode(&encode(&[("bus", "session".into())])).unwrap_err();
         assert_eq!(e.path, "bus");
         let e = PluginConfig::decode(&encode(&[("slice", "nomad".into())])).unwrap_err();

@@ -270,6 +270,9 @@ impl driver_server::Driver for Driver {
             .destroy(&task.unit)
             .await
             .map_err(|e| status::from_core(&e))?;
+        if let Some(id) = task.spec.workload_user {
+            crate::core::workload_user::release(id);
+        }
         self.state.forget(&request.task_id);
         tracing::info!(task = request.task_id, unit = %task.unit, "destroyed task");
         Ok(Response::new(pb::DestroyTaskResponse {}))

@@ -106,22 +106,45 @@ pub fn sandbox(
 
 /// The task's capabilities: Nomad's default set within `allowed_capabilities`, plus what
 /// the job adds, minus what it drops. None on a user manager, which cannot change them.
+///
+/// The bounding set only limits what a process could gain; an ambient capability is held by
+/// the task's (non-root) processes outright, so it is privilege of its own: it needs
+/// `allowed_ambient_capabilities`, and, since it is also put in the bounding set,
+/// `allowed_capabilities` too. Neither list alone grants an ambient capability.
 fn capabilities(config: &DriverConfig, plugin: &PluginConfig) -> Result<Capabilities> {
     let request = &config.capabilities;
     if plugin.bus == Bus::User {
         return Ok(Capabilities::default());
     }
-    for (option, asked) in [
-        ("cap_add", request.add),
-        ("ambient_capabilities", request.ambient),
+    // An ambient capability needs both lists; the config refuses an ambient list beyond the
+    // bounding one, and this check holds without that.
+    for (option, asked, allowed, list) in [
+        (
+            "cap_add",
+            request.add,
+            plugin.allowed_capabilities,
+            "allowed_capabilities",
+        ),
+        (
+            "ambient_capabilities",
+            request.ambient,
+            plugin.allowed_ambient_capabilities,
+            "allowed_ambient_capabilities",
+        ),
+        (
+            "ambient_capabilities",
+            request.ambient,
+            plugin.allowed_capabilities,
+            "allowed_capabilities",
+        ),
     ] {
-        let denied = asked.without(plugin.allowed_capabilities);
+        let denied = asked.without(allowed);
         if !denied.is_empty() {
             return Err(Error::invalid(
                 option,
                 format!(
-                    "{denied} is not allowed on this node; add it to allowed_capabilities in \
-                     the plugin's config"
+                    "{denied} is not allowed on this node; add it to {list} in the plugin's \
+                     config"
                 ),
             ));
         }
@@ -201,9 +224,12 @@ fn host_path_allowed(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub user: Option<String>,
+    /// The group as a numeric gid, checked against the policy; `None` for the user's own.
     pub group: Option<String>,
-    /// Run as an ephemeral user systemd allocates (`DynamicUser`).
+    /// Run as an ephemeral user systemd allocates (`DynamicUser`), as the job asked.
     pub dynamic: bool,
+    /// Nomad's dynamic workload user N: `user` and `group` are both `"N"`.
+    pub workload: Option<u32>,
 }
 
 /// The task's user and group. The job's `user`, else the operator's default (system bus
@@ -211,17 +237,15 @@ pub struct Identity {
 /// With `dynamic_user` systemd picks the user, so a job's `user` is refused and Nomad's is
 /// left out.
 ///
-/// Nomad's dynamic workload users (`nomad-<N>`) have no passwd entry, and systemd cannot run
-/// a uid it cannot look up (the unit fails with 217/USER): such a task runs as uid N when
-/// the host resolves N, and otherwise as a systemd dynamic user, which gives the same
-/// guarantee (an unprivileged uid of its own, released when the task stops).
+/// Nomad's dynamic workload users, `nomad-<N>` exactly as Nomad writes them, run as uid N and
+/// gid N (see [`crate::core::workload_user`]) when N is in the operator's `dynamic_user_min`..
+/// `dynamic_user_max`; any other N is refused, as is an N the host already uses (at start).
+/// Every other name, `nomad-` prefixed or not, is an ordinary user for `allowed_users`.
+///
+/// A job's `group` is resolved to its gid, and allowed when it is the user's own primary
+/// group or matches `allowed_groups` (by its name or its gid); gid 0 also needs `allow_root`.
 pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -> Result<Identity> {
     let workload_id = dynamic_workload_id(requested);
-    let dynamic = Identity {
-        user: None,
-        group: config.group.clone(),
-        dynamic: true,
-    };
     if config.sandbox.dynamic_user {
         if !requested.is_empty() && workload_id.is_none() {
             return Err(Error::invalid(
@@ -229,17 +253,21 @@ pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -
                 format!("'{requested}' cannot be combined with dynamic_user; remove one of them"),
             ));
         }
-        return Ok(dynamic);
+        return Ok(Identity {
+            user: None,
+            group: config.group.clone(),
+            dynamic: true,
+            workload: None,
+        });
     }
-    let (user, group) = match (requested, workload_id, plugin.bus) {
-        (_, Some(_), Bus::User) | ("", None, Bus::User) => {
-            return Ok(Identity {
-                user: None,
-                group: None,
-                dynamic: false,
-            });
-        }
-        (_, None, Bus::User) => {
+    let nobody = Identity {
+        user: None,
+        group: None,
+        dynamic: false,
+        workload: None,
+    };
+    if plugin.bus == Bus::User {
+        if !requested.is_empty() && workload_id.is_none() {
             return Err(Error::invalid(
                 "user",
                 format!(
@@ -248,51 +276,152 @@ pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -
                 ),
             ));
         }
-        (_, Some(id), Bus::System) if id != 0 && !uid_resolves(id) => return Ok(dynamic),
-        (_, Some(id), Bus::System) => (
-            id.to_string(),
-            config.group.clone().or(Some(id.to_string())),
-        ),
-        ("", None, Bus::System) => (plugin.default_user.clone(), config.group.clone()),
-        (name, None, Bus::System) => {
-            if !matches_any(&plugin.allowed_users, name) {
-                return Err(Error::invalid(
-                    "user",
-                    format!(
-                        "'{name}' is not allowed on this node; add it (or a glob matching it) to \
-                         allowed_users in the plugin's config"
-                    ),
-                ));
-            }
-            (name.to_string(), config.group.clone())
+        return Ok(nobody);
+    }
+    if let Some(id) = workload_id {
+        let (min, max) = plugin.dynamic_users;
+        if !(min..=max).contains(&id) {
+            return Err(Error::invalid(
+                "user",
+                format!(
+                    "'{requested}' has the form of one of Nomad's dynamic workload users, but \
+                     {id} is outside this node's range {min}-{max} (dynamic_user_min and \
+                     dynamic_user_max in the plugin's config, which must match the agent's)"
+                ),
+            ));
         }
-    };
-    if !plugin.allow_root && is_root(&user) {
+        let group = match &config.group {
+            None => id.to_string(),
+            Some(group) => group_allowed(group, Some(id), plugin)?,
+        };
+        return Ok(Identity {
+            user: Some(id.to_string()),
+            group: Some(group),
+            workload: Some(id),
+            ..nobody
+        });
+    }
+    let user = if requested.is_empty() {
+        plugin.default_user.clone()
+    } else if matches_any(&plugin.allowed_users, requested) {
+        requested.to_string()
+    } else {
         return Err(Error::invalid(
             "user",
             format!(
-                "'{requested}' is root, which this node does not allow; run the task as another \
-                 user, or set allow_root = true in the plugin's config",
-                requested = if requested.is_empty() {
-                    &user
-                } else {
-                    requested
-                }
+                "'{requested}' is not allowed on this node; add it (or a glob matching it) to \
+                 allowed_users in the plugin's config"
+            ),
+        ));
+    };
+    let account = account(&user);
+    if !plugin.allow_root && account.as_ref().is_some_and(|(uid, _)| *uid == 0) {
+        return Err(Error::invalid(
+            "user",
+            format!(
+                "'{user}' is root, which this node does not allow; run the task as another \
+                 user, or set allow_root = true in the plugin's config"
             ),
         ));
     }
+    let group = config
+        .group
+        .as_deref()
+        .map(|g| group_allowed(g, account.and_then(|(_, gid)| gid), plugin))
+        .transpose()?;
     Ok(Identity {
         user: Some(user),
         group,
-        dynamic: false,
+        ..nobody
     })
 }
 
-fn uid_resolves(uid: u32) -> bool {
-    matches!(nix::unistd::User::from_uid(uid.into()), Ok(Some(_)))
+/// The uid and primary gid of `user` (a name or a uid); a uid the host does not know has no
+/// primary group. `None` for a name the host does not know (refused when the unit is built).
+fn account(user: &str) -> Option<(u32, Option<u32>)> {
+    if let Ok(uid) = user.parse::<u32>() {
+        let gid = match nix::unistd::User::from_uid(uid.into()) {
+            Ok(Some(u)) => Some(u.gid.as_raw()),
+            _ => None,
+        };
+        return Some((uid, gid));
+    }
+    match nix::unistd::User::from_name(user) {
+        Ok(Some(u)) => Some((u.uid.as_raw(), Some(u.gid.as_raw()))),
+        _ => None,
+    }
 }
 
-/// N of a `nomad-<N>` user Nomad's client allocated (`helper/users/dynamic`).
+/// The job's `group` as the gid the task gets, if the policy allows it: the user's own
+/// primary group (`primary`), or one `allowed_groups` matches by its name (the host's name
+/// for the gid, however the job spelled it) or its number. gid 0 needs `allow_root` too.
+fn group_allowed(group: &str, primary: Option<u32>, plugin: &PluginConfig) -> Result<String> {
+    let (gid, name) = resolve_group(group)?;
+    let shown = match &name {
+        Some(name) if name != group => format!("'{group}' ({name}, gid {gid})"),
+        _ => format!("'{group}' (gid {gid})"),
+    };
+    if gid == 0 && !plugin.allow_root {
+        return Err(Error::invalid(
+            "group",
+            format!(
+                "{shown} is root's group, which this node does not allow; remove `group`, or \
+                 set allow_root = true (and list the group in allowed_groups) in the plugin's \
+                 config"
+            ),
+        ));
+    }
+    let listed = matches_any(&plugin.allowed_groups, &gid.to_string())
+        || name
+            .as_deref()
+            .is_some_and(|n| matches_any(&plugin.allowed_groups, n));
+    if primary == Some(gid) || listed {
+        return Ok(gid.to_string());
+    }
+    Err(Error::invalid(
+        "group",
+        format!(
+            "{shown} is not the user's own group and is not allowed on this node; remove \
+             `group`, or add the group (or a pattern matching it) to allowed_groups in the \
+             plugin's config"
+        ),
+    ))
+}
+
+/// A group name or gid as `(gid, the host's name for it)`; an unknown name is an error.
+fn resolve_group(group: &str) -> Result<(u32, Option<String>)> {
+    let looked_up = |r: nix::Result<Option<nix::unistd::Group>>| {
+        r.map_err(|e| Error::invalid("group", format!("cannot look up '{group}': {e}")))
+    };
+    if !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit()) {
+        let gid = group
+            .parse::<u32>()
+            .ok()
+            .filter(|g| *g != u32::MAX)
+            .ok_or_else(|| Error::invalid("group", format!("'{group}' is not a valid gid")))?;
+        let name = looked_up(nix::unistd::Group::from_gid(gid.into()))?.map(|g| g.name);
+        return Ok((gid, name));
+    }
+    if group.contains('\0') {
+        return Err(Error::invalid(
+            "group",
+            format!("'{}' is not a valid group name", group.escape_debug()),
+        ));
+    }
+    let Some(found) = looked_up(nix::unistd::Group::from_name(group))? else {
+        return Err(Error::invalid(
+            "group",
+            format!("unknown group '{group}'; create it on this host or set another group"),
+        ));
+    };
+    let gid = found.gid.as_raw();
+    // The host's own name for the gid: an alias sharing a gid is checked as the gid's group.
+    let name = looked_up(nix::unistd::Group::from_gid(gid.into()))?.map_or(found.name, |g| g.name);
+    Ok((gid, Some(name)))
+}
+
+/// N of a `nomad-<N>` user as Nomad's client writes it (`helper/users/dynamic`): ASCII
+/// digits, at most 2^31 - 1.
 fn dynamic_workload_id(user: &str) -> Option<u32> {
     let digits = user.strip_prefix("nomad-")?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -302,13 +431,6 @@ fn dynamic_workload_id(user: &str) -> Option<u32> {
         .parse::<u32>()
         .ok()
         .filter(|n| i32::try_from(*n).is_ok())
-}
-
-fn is_root(user: &str) -> bool {
-    if let Ok(uid) = user.parse::<u32>() {
-        return uid == 0;
-    }
-    matches!(nix::unistd::User::from_name(user), Ok(Some(u)) if u.uid.is_root())
 }
 
 /// The runtime for a `.wasm` command: `wasm_runtime`, or an error saying to set it.
@@ -383,13 +505,14 @@ mod tests {
     #[test]
     fn capabilities_beyond_the_allowed_set_are_refused() {
         let task = pb::TaskConfig::default();
-        for option in ["cap_add", "ambient_capabilities"] {
+        for (option, list_name) in [
+            ("cap_add", "to allowed_capabilities"),
+            ("ambient_capabilities", "to allowed_ambient_capabilities"),
+        ] {
             let c = config(vec![(option, list(&["sys_admin"]))]);
             let e = denied(&task, &c, &PluginConfig::default());
             assert!(
-                e.contains(option)
-                    && e.contains("CAP_SYS_ADMIN")
-                    && e.contains("allowed_capabilities"),
+                e.contains(option) && e.contains("CAP_SYS_ADMIN") && e.contains(list_name),
                 "{e}"
             );
         }
@@ -405,6 +528,42 @@ mod tests {
         assert_eq!(
             caps.bounding.unwrap().to_string(),
             "CAP_KILL, CAP_NET_ADMIN"
+        );
+    }
+
+    #[test]
+    fn ambient_capabilities_need_their_own_list_and_the_bounding_one() {
+        let task = pb::TaskConfig::default();
+        // In the default bounding list, yet no ambient capability is granted by default.
+        for cap in ["dac_override", "setuid", "chown", "net_bind_service"] {
+            let c = config(vec![("ambient_capabilities", list(&[cap]))]);
+            let e = denied(&task, &c, &PluginConfig::default());
+            assert!(
+                e.contains("ambient_capabilities") && e.contains("allowed_ambient_capabilities"),
+                "{cap}: {e}"
+            );
+        }
+        let parse = |n: &[&str]| CapSet::parse("x", n).unwrap();
+        let plugin = PluginConfig {
+            allowed_ambient_capabilities: parse(&["net_bind_service"]),
+            ..PluginConfig::default()
+        };
+        let c = config(vec![("ambient_capabilities", list(&["net_bind_service"]))]);
+        let caps = sandbox(&task, &c, &plugin).unwrap().capabilities;
+        assert_eq!(caps.ambient, parse(&["net_bind_service"]));
+        let c = config(vec![("ambient_capabilities", list(&["dac_override"]))]);
+        assert!(denied(&task, &c, &plugin).contains("allowed_ambient_capabilities"));
+        // The ambient list does not widen the bounding list either.
+        let narrow = PluginConfig {
+            allowed_capabilities: parse(&["kill"]),
+            allowed_ambient_capabilities: parse(&["net_raw"]),
+            ..PluginConfig::default()
+        };
+        let c = config(vec![("ambient_capabilities", list(&["net_raw"]))]);
+        let e = denied(&task, &c, &narrow);
+        assert!(
+            e.contains("CAP_NET_RAW") && e.contains("to allowed_capabilities"),
+            "{e}"
         );
     }
 
@@ -555,27 +714,147 @@ mod tests {
     }
 
     #[test]
-    fn nomads_dynamic_workload_users_run_as_their_number() {
+    fn nomads_workload_users_run_as_their_number_inside_the_dynamic_range() {
         let c = config(vec![]);
         let plugin = PluginConfig {
             allowed_users: vec![],
             ..PluginConfig::default()
         };
-        // No passwd entry for 80001 here: systemd's dynamic user stands in.
-        let unresolved = identity("nomad-80001", &c, &plugin).unwrap();
-        assert_eq!((unresolved.user, unresolved.dynamic), (None, true));
-        // A uid the host knows (nobody's) runs as itself, its group defaulting to the same.
-        let known = identity("nomad-65534", &c, &plugin).unwrap();
-        assert_eq!(known.user.as_deref(), Some("65534"));
-        assert_eq!(known.group.as_deref(), Some("65534"));
-        assert!(!known.dynamic);
-        let e = identity("nomad-0", &c, &plugin).unwrap_err().to_string();
-        assert!(
-            e.contains("'nomad-0' is root") && e.contains("allow_root"),
-            "{e}"
+        let id = identity("nomad-80001", &c, &plugin).unwrap();
+        assert_eq!(id.user.as_deref(), Some("80001"));
+        assert_eq!(id.group.as_deref(), Some("80001"));
+        assert_eq!(id.workload, Some(80001));
+        assert!(!id.dynamic);
+        for edge in ["nomad-80000", "nomad-89999"] {
+            assert!(identity(edge, &c, &plugin).is_ok(), "{edge}");
+        }
+        // Outside the range: an existing account (42 is _apt, group shadow's gid), root,
+        // nobody, or just past the edges. Refused, not run as an ordinary user.
+        for outside in [
+            "nomad-42",
+            "nomad-0",
+            "nomad-65534",
+            "nomad-79999",
+            "nomad-90000",
+        ] {
+            let e = identity(outside, &c, &PluginConfig::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("user")
+                    && e.contains(outside)
+                    && e.contains("80000-89999")
+                    && e.contains("dynamic_user_min"),
+                "{e}"
+            );
+        }
+        // The operator's range, matching the agent's.
+        let moved = PluginConfig {
+            dynamic_users: (100_000, 100_009),
+            ..PluginConfig::default()
+        };
+        assert!(identity("nomad-80001", &c, &moved).is_err());
+        assert_eq!(
+            identity("nomad-100009", &c, &moved).unwrap().workload,
+            Some(100_009)
         );
         // Not Nomad's form: an ordinary name, subject to allowed_users.
-        assert!(identity("nomad-x", &c, &plugin).is_err());
+        for ordinary in [
+            "nomad-x",
+            "nomad-",
+            "nomad-+80001",
+            "nomad-80001 ",
+            "nomad-2147483648",
+        ] {
+            let e = identity(ordinary, &c, &plugin).unwrap_err().to_string();
+            assert!(e.contains("allowed_users"), "{ordinary}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_workload_users_group_is_its_own_unless_the_policy_allows_another() {
+        let own = config(vec![("group", "80001".into())]);
+        let id = identity("nomad-80001", &own, &PluginConfig::default()).unwrap();
+        assert_eq!(id.group.as_deref(), Some("80001"));
+        let shadow = config(vec![("group", "shadow".into())]);
+        let e = identity("nomad-80001", &shadow, &PluginConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("group") && e.contains("allowed_groups"), "{e}");
+    }
+
+    #[test]
+    fn groups_follow_allowed_groups_and_root_needs_allow_root() {
+        let with_group = |g: &str| config(vec![("group", Value::from(g))]);
+        let group_of = |g: &str, plugin: &PluginConfig| {
+            identity("", &with_group(g), plugin).map(|i| i.group.unwrap_or_default())
+        };
+        let default = PluginConfig::default();
+        // The default user's own primary group (nobody's is gid 65534), by name or number.
+        assert_eq!(group_of("65534", &default).unwrap(), "65534");
+        let nobody_group = nix::unistd::Group::from_gid(65534.into())
+            .unwrap()
+            .unwrap()
+            .name;
+        assert_eq!(group_of(&nobody_group, &default).unwrap(), "65534");
+        assert_eq!(identity("", &config(vec![]), &default).unwrap().group, None);
+        for group in ["shadow", "42", "disk", "6"] {
+            let e = group_of(group, &default).unwrap_err().to_string();
+            assert!(
+                e.contains("group") && e.contains(group) && e.contains("allowed_groups"),
+                "{group}: {e}"
+            );
+        }
+        for root in ["root", "0"] {
+            let e = group_of(root, &default).unwrap_err().to_string();
+            assert!(
+                e.contains("group") && e.contains("allow_root"),
+                "{root}: {e}"
+            );
+        }
+        // Listed by name or number, the group is checked as its gid whatever the job wrote.
+        for listed in ["shadow", "42", "sha*"] {
+            let plugin = PluginConfig {
+                allowed_groups: vec![Pattern::parse(listed).unwrap()],
+                ..PluginConfig::default()
+            };
+            assert_eq!(group_of("shadow", &plugin).unwrap(), "42", "{listed}");
+            assert_eq!(group_of("42", &plugin).unwrap(), "42", "{listed}");
+            assert!(group_of("disk", &plugin).is_err(), "{listed}");
+        }
+        // Root's group needs allow_root even when listed, and a listing when allowed.
+        let listed_root = PluginConfig {
+            allowed_groups: vec![Pattern::parse("root").unwrap()],
+            ..PluginConfig::default()
+        };
+        for root in ["root", "0"] {
+            let e = group_of(root, &listed_root).unwrap_err().to_string();
+            assert!(e.contains("allow_root"), "{e}");
+        }
+        let root_allowed = PluginConfig {
+            allow_root: true,
+            ..PluginConfig::default()
+        };
+        assert!(
+            group_of("0", &root_allowed)
+                .unwrap_err()
+                .to_string()
+                .contains("allowed_groups")
+        );
+        let both = PluginConfig {
+            allow_root: true,
+            ..listed_root
+        };
+        assert_eq!(group_of("0", &both).unwrap(), "0");
+        assert_eq!(group_of("root", &both).unwrap(), "0");
+        // Root itself, allowed, has root's group as its own.
+        let as_root = identity("root", &with_group("root"), &root_allowed).unwrap();
+        assert_eq!(as_root.group.as_deref(), Some("0"));
+        // Unknown or malformed groups are named.
+        for bad in ["no-such-group-x", "4294967295", "a\0b"] {
+            let e = group_of(bad, &default).unwrap_err().to_string();
+            assert!(e.contains("group"), "{e}");
+        }
     }
 
     #[test]

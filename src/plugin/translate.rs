@@ -54,6 +54,7 @@ pub fn task_spec(
             .collect(),
         user: identity.user,
         group: identity.group,
+        workload_user: identity.workload,
         working_dir: config.working_dir.as_ref().map(PathBuf::from),
         resources: resources(task.resources.as_ref(), config)?,
         dirs: (!task.alloc_dir.is_empty())
@@ -254,6 +255,23 @@ mod tests {
             };
             assert!(task_spec(&t, &driver_config(), &allowed).is_ok());
         }
+    }
+
+    #[test]
+    fn a_workload_user_runs_as_its_number_with_its_record_asked_for() {
+        let mut t = task();
+        t.user = "nomad-80001".into();
+        let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(spec.user.as_deref(), Some("80001"));
+        assert_eq!(spec.group.as_deref(), Some("80001"));
+        assert_eq!(spec.workload_user, Some(80001));
+        assert!(!spec.sandbox.dynamic_user, "not systemd's DynamicUser");
+        t.user = "nomad-42".into();
+        let e = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("dynamic_user_min"), "{e}");
+        t.user = "nobody".into();
+        let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(spec.workload_user, None);
     }
 
     #[test]

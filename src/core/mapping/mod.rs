@@ -117,6 +117,7 @@ pub(crate) fn test_spec() -> TaskSpec {
         env: Default::default(),
         user: None,
         group: None,
+        workload_user: None,
         working_dir: None,
         resources: Default::default(),
         dirs: None,
