@@ -20,6 +20,7 @@ pub mod logs;
 pub mod mapping;
 pub mod pattern;
 pub mod property;
+pub mod readback;
 pub mod sandbox;
 pub mod signal;
 pub mod standalone;
@@ -28,6 +29,7 @@ pub mod status;
 pub mod stdio;
 pub mod systemd;
 pub mod task;
+pub mod unit_env;
 pub mod unit_name;
 pub mod unit_policy;
 

@@ -66,6 +66,11 @@ pub fn task_spec(
         kill_signal: Signal::INT,
         kill_timeout: DEFAULT_KILL_TIMEOUT,
         host_unit,
+        unit_env_allow: plugin
+            .unit_env_allow
+            .iter()
+            .map(|p| p.text().to_string())
+            .collect(),
     })
 }
 
