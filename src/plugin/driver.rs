@@ -163,6 +163,9 @@ impl driver_server::Driver for Driver {
             .map_err(|e| status::from_core(&e))?;
         spec.resources.core_mhz = settings.compute.core_mhz();
         let engine = self.state.engine().await?;
+        translate::check_installed_unit(&engine, &spec, &settings.config)
+            .await
+            .map_err(|e| status::from_core(&e))?;
         let started = engine
             .start(&spec, translate::stdio(&task, config.logging))
             .await
