@@ -18,8 +18,9 @@
 //! - a setting systemd would not read whole (a line over [`dropin::MAX_LINE`], an environment
 //!   string over the kernel's [`MAX_ENV_STRING`]) is refused before anything is written;
 //! - once systemd has read the drop-in, every setting it carries is read back over the bus
-//!   ([`crate::core::readback`]) before the unit is started: a setting systemd ignored, or
-//!   one a later drop-in overrides, fails the start and removes the drop-in.
+//!   ([`crate::core::readback`]) before the unit is started, and again once it runs: a
+//!   setting systemd ignored, or one a later drop-in overrides, fails the start, and the
+//!   unit is stopped (if it got that far) and the drop-in removed.
 //!
 //! **Nomad never stops what it did not start**: a unit that is already active when a task
 //! asks for it is refused, so a job can never take over (and later stop) a running service.
@@ -264,9 +265,9 @@ impl Engine {
         Ok(ResolvedUnit { id, names })
     }
 
-    /// Reloads systemd with our drop-in in place, checks every setting of it took effect and
-    /// starts the unit. `Ok(Some)`: why the start failed (nothing was started when a
-    /// setting did not take effect).
+    /// Reloads systemd with our drop-in in place, checks every setting of it took effect,
+    /// starts the unit and checks again. `Ok(Some)`: why the start failed (the unit was not
+    /// started when a setting did not take effect before the start).
     async fn launch_host_unit(
         &self,
         unit: &UnitName,
@@ -290,7 +291,12 @@ impl Engine {
             .start_unit(unit, super::engine::JOB_TIMEOUT)
             .await?;
         if job == "done" {
-            return Ok(None);
+            // Read back once more now that it runs: a reload by someone else between our
+            // check and the start could have changed what systemd applied. The caller stops
+            // the unit and removes the drop-in on a difference.
+            let read = self.systemd().unit_properties(unit).await?;
+            return Ok(readback::first_not_applied(props, &read)
+                .map(|why| format!("the unit was stopped again: {why} once it had started")));
         }
         let result = self
             .systemd()
