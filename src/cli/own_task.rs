@@ -13,9 +13,7 @@ use crate::core::{Engine, Error, UnitName, description, host_unit};
 pub async fn require(engine: &Engine, unit: &UnitName) -> Result<(), Error> {
     let snapshot = engine.systemd().snapshot(unit).await?;
     let described = description::parse(&snapshot.description).is_some();
-    let ours = unit.is_task_unit()
-        || host_unit::dropin_path(engine.systemd().bus(), unit).is_ok_and(|p| p.exists());
-    if described && ours {
+    if described && named_ours(engine, unit) {
         return Ok(());
     }
     Err(Error::invalid(
@@ -25,4 +23,11 @@ pub async fn require(engine: &Engine, unit: &UnitName) -> Result<(), Error> {
              command acts only on its own tasks; use systemctl for other units"
         ),
     ))
+}
+
+/// The name half of the rule: a transient task unit, or an installed unit with our drop-in.
+/// For units already described as tasks (`ps`'s listing).
+pub fn named_ours(engine: &Engine, unit: &UnitName) -> bool {
+    unit.is_task_unit()
+        || host_unit::dropin_path(engine.systemd().bus(), unit).is_ok_and(|p| p.exists())
 }

@@ -43,7 +43,13 @@ struct Stopped {
 pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
     let units = if args.all {
-        engine.list().await?.into_iter().map(|t| t.unit).collect()
+        engine
+            .list()
+            .await?
+            .into_iter()
+            .map(|t| t.unit)
+            .filter(|u| own_task::named_ours(&engine, u))
+            .collect()
     } else {
         // Every unit named is checked before any is stopped.
         for unit in &args.units {
