@@ -292,7 +292,9 @@ async fn the_cli_runs_a_template_instance_by_hand_and_stop_removes_the_drop_in()
 
 #[tokio::test]
 async fn an_exec_into_a_template_instance_sees_its_environment_and_returns_its_exit_code() {
-    install(&[("nst-exec@.service", TICKER)]);
+    // Run as nobody: an exec into a unit running as root would need allow_root.
+    let ticker = TICKER.replace("[Service]\n", "[Service]\nUser=nobody\n");
+    install(&[("nst-exec@.service", &ticker)]);
     let (_plugin, mut conn) = plugin_allowing(&["nst-exec@.service"]).await;
     let alloc = Alloc::new("exec");
     let task = with_port(alloc.task_config(unit_config("nst-exec@.service")), "8005");

@@ -1,5 +1,6 @@
 //! `nomad-systemd exec`: run a command inside a running task, interactively when stdin is a
-//! terminal, and exit with the command's status.
+//! terminal, and exit with the command's status. Only into this tool's own task units
+//! ([`super::own_task`]).
 
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio::signal::unix::{SignalKind, signal};
 
+use super::own_task;
 use super::stats::parse_unit;
 use super::{GlobalArgs, format, terminal};
 use crate::core::exec::{self, Exec, ExecIo, ExecStreams};
@@ -37,6 +39,7 @@ pub struct ExecArgs {
 
 pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
+    own_task::require(&engine, &args.unit).await?;
     let interactive = std::io::stdin().is_terminal();
     let tty = args.tty || (interactive && !args.no_tty);
     let io = if tty {

@@ -5,6 +5,7 @@ mod exec;
 mod format;
 mod generate;
 mod logs;
+mod own_task;
 mod progress;
 mod ps;
 mod run;

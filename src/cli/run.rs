@@ -209,6 +209,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         let name = host_unit::resolve(unit, args.unit_instance.as_deref(), &spec.alloc_id)?;
         unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())?;
         spec.host_unit = Some(name);
+        // The operator's own command line: every variable it names passes, except those no
+        // installed unit ever gets.
+        spec.unit_env_allow = vec!["*".into()];
     }
 
     let engine = global.engine().await?;

@@ -1,4 +1,5 @@
-//! `nomad-systemd stop`: stop tasks the way Nomad does and remove their units.
+//! `nomad-systemd stop`: stop tasks the way Nomad does and remove their units. Only this
+//! tool's own task units ([`super::own_task`]).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -6,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use super::own_task;
 use super::progress::Progress;
 use super::stats::parse_unit;
 use super::{GlobalArgs, OutputFormat};
@@ -41,8 +43,18 @@ struct Stopped {
 pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
     let units = if args.all {
-        engine.list().await?.into_iter().map(|t| t.unit).collect()
+        engine
+            .list()
+            .await?
+            .into_iter()
+            .map(|t| t.unit)
+            .filter(|u| own_task::named_ours(&engine, u))
+            .collect()
     } else {
+        // Every unit named is checked before any is stopped.
+        for unit in &args.units {
+            own_task::require(&engine, unit).await?;
+        }
         args.units.clone()
     };
     let stops = units.iter().map(|unit| stop_one(&engine, &args, unit));

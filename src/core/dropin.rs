@@ -14,14 +14,31 @@ use super::signal::Signal;
 
 /// The `[Unit]` section's settings; all others belong to `[Service]`.
 const UNIT_SECTION: &[&str] = &["Description"];
+/// The longest line systemd reads from a unit file: its `LONG_LINE_MAX` (1 MiB, in
+/// `src/basic/fileio.h`) less one, as `read_line` refuses a line of that many bytes. A longer
+/// line does not just lose its setting: the parser gives up on the whole file, so every
+/// setting of the drop-in (limits, `Restart=no`, Nomad's variables) would silently be gone.
+pub const MAX_LINE: usize = 1024 * 1024 - 1;
 
 /// The drop-in text for `props` under `header` (a comment line saying whose file it is).
-/// Errors name the property that has no unit-file form (file descriptors, exec lines).
+/// Errors name the property that has no unit-file form (file descriptors, exec lines) or
+/// whose line would be longer than systemd reads ([`MAX_LINE`]; `env` and the variable for
+/// an environment variable).
 pub fn render(header: &str, props: &[Property]) -> Result<String> {
     let mut unit = String::new();
     let mut service = String::new();
     for p in props {
         let Some(line) = line(p)? else { continue };
+        if let Some(long) = line.lines().find(|l| l.len() > MAX_LINE) {
+            return Err(Error::invalid(
+                p.name.as_ref(),
+                format!(
+                    "its line in the unit's drop-in would be {} bytes; systemd reads at most \
+                     {MAX_LINE} and would drop the whole drop-in",
+                    long.len()
+                ),
+            ));
+        }
         let section = if UNIT_SECTION.contains(&p.name.as_ref()) {
             &mut unit
         } else {
@@ -73,10 +90,41 @@ fn line(p: &Property) -> Result<Option<String>> {
             return per_device(&name, &p.name, entries);
         }
         Value::U64(u64::MAX) => "infinity".into(),
+        // No `CPUQuotaPerSecSec=` exists: the file form is a percentage, to 0.01 %.
+        Value::U64(n) if p.name == "CPUQuotaPerSecUSec" => {
+            let permyriad = n / 100;
+            return Ok(Some(format!(
+                "CPUQuota={}.{:02}%",
+                permyriad / 100,
+                permyriad % 100
+            )));
+        }
         Value::U64(n) if p.name.ends_with("USec") => format!("{n}us"),
         Value::U64(n) => n.to_string(),
         Value::Str(s) => plain(&p.name, s)?,
         Value::Strings(words) if words.is_empty() => return Ok(None),
+        // One line per variable: each has systemd's whole line length to itself.
+        Value::Strings(words) if p.name == "Environment" => {
+            let lines = words
+                .iter()
+                .map(|w| {
+                    let line = format!("Environment={}", quoted(w));
+                    if line.len() > MAX_LINE {
+                        let var = w.split_once('=').map_or(w.as_str(), |(n, _)| n);
+                        return Err(Error::invalid(
+                            "env",
+                            format!(
+                                "'{var}' is {} bytes as a unit-file line; systemd reads at most \
+                                 {MAX_LINE} and would drop the whole drop-in",
+                                line.len()
+                            ),
+                        ));
+                    }
+                    Ok(line)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Some(lines.join("\n")));
+        }
         Value::Strings(words) => words
             .iter()
             .map(|w| quoted(w))
@@ -214,7 +262,8 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "Environment=\"A=a b\" \"B=say \\\"hi\\\" \\\\ 50%%\" \"C=line1\\nline2\"\n"
+                "Environment=\"A=a b\"\nEnvironment=\"B=say \\\"hi\\\" \\\\ 50%%\"\n\
+                 Environment=\"C=line1\\nline2\"\n"
             ),
             "{text}"
         );
@@ -242,6 +291,50 @@ mod tests {
         for list in ["0", "0-2,5", "9", "1,3,8-10"] {
             assert_eq!(cpu_list(&cpuset_mask(list).unwrap()), list);
         }
+    }
+
+    #[test]
+    fn a_line_systemd_would_not_read_is_refused_naming_the_setting() {
+        let big = format!("BIG={}", "x".repeat(MAX_LINE));
+        let e = render(
+            "h",
+            &[Property::new(
+                "Environment",
+                Value::Strings(vec!["A=1".into(), big]),
+            )],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("env") && e.contains("'BIG'"), "{e}");
+        let fits = format!("B={}", "x".repeat(MAX_LINE - "Environment=\"B=\"".len()));
+        assert!(
+            render(
+                "h",
+                &[Property::new("Environment", Value::Strings(vec![fits]))]
+            )
+            .is_ok()
+        );
+        let e = render(
+            "h",
+            &[Property::new(
+                "Description",
+                Value::Str("d".repeat(MAX_LINE)),
+            )],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("Description"), "{e}");
+    }
+
+    #[test]
+    fn a_cpu_quota_is_a_percentage() {
+        assert_eq!(
+            render_one("CPUQuotaPerSecUSec", Value::U64(250_000)),
+            "# h\n[Service]\nCPUQuota=25.00%\n"
+        );
+        assert_eq!(
+            render_one("CPUQuotaPerSecUSec", Value::U64(1_234_567)),
+            "# h\n[Service]\nCPUQuota=123.45%\n"
+        );
     }
 
     #[test]

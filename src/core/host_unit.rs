@@ -8,6 +8,20 @@
 //! stays readable, as a transient task's does). The unit's own `ExecStart`, user, sandboxing
 //! and `StandardOutput` are left alone; its output is read back from the journal.
 //!
+//! The unit is the operator's program, often run as root, so it does not inherit the job's
+//! power:
+//! - its environment is Nomad's `NOMAD_*` variables and the names the operator allows, never
+//!   a loader or shell variable ([`crate::core::unit_env`]);
+//! - the name a task asks for is resolved first: every name of the unit it stands for must
+//!   pass the always-denied list (the caller checks its own rules the same way, see
+//!   [`crate::core::unit_policy::ResolvedUnit`]);
+//! - a setting systemd would not read whole (a line over [`dropin::MAX_LINE`], an environment
+//!   string over the kernel's [`MAX_ENV_STRING`]) is refused before anything is written;
+//! - once systemd has read the drop-in, every setting it carries is read back over the bus
+//!   ([`crate::core::readback`]) before the unit is started, and again once it runs: a
+//!   setting systemd ignored, or one a later drop-in overrides, fails the start, and the
+//!   unit is stopped (if it got that far) and the drop-in removed.
+//!
 //! **Nomad never stops what it did not start**: a unit that is already active when a task
 //! asks for it is refused, so a job can never take over (and later stop) a running service.
 //! Destroying the task stops the unit, removes the drop-in and resets its failed state.
@@ -19,9 +33,12 @@ use super::engine::{Engine, Started};
 use super::error::{Error, Result};
 use super::mapping::{self, environment, lifecycle, logging, network};
 use super::property::Property;
+use super::readback;
 use super::systemd::{ActiveState, Bus, UnitSnapshot};
 use super::task::TaskSpec;
+use super::unit_env;
 use super::unit_name::UnitName;
+use super::unit_policy::{self, ResolvedUnit};
 
 /// Unit types a task may name: those that can be started and run until stopped.
 pub const STARTABLE_TYPES: &[&str] = &["service", "timer", "socket", "path"];
@@ -31,6 +48,9 @@ const DROPIN_NAME: &str = "zz-nomad-systemd.conf";
 const SYSTEM_RUNTIME_DIR: &str = "/run/systemd/system";
 /// Lifecycle settings the unit keeps as its own file says: its type and its slice.
 const KEPT_FROM_UNIT: &[&str] = &["Type", "Slice"];
+/// The longest `NAME=value` string the kernel passes to a program, NUL excluded
+/// (`MAX_ARG_STRLEN`, 32 pages): with a longer one `execve` fails and the unit cannot start.
+pub const MAX_ENV_STRING: usize = 32 * 4096 - 1;
 
 /// The unit a task config names: `unit` itself, or for a template its instance `instance`,
 /// by default `alloc_id` (escaped like `systemd-escape`). Errors name `unit` or
@@ -87,13 +107,27 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
             )],
         ));
     }
-    let mut env = spec.env.clone();
+    let (mut env, mut warnings) = unit_env::filter(&spec.env, &spec.unit_env_allow)?;
     // Nomad points these at /alloc, /local and /secrets, binds that only transient tasks
     // get; an installed unit sees the host's paths.
     if let Some(dirs) = &spec.dirs {
         env.extend(dirs.host_env().map(|(k, v)| (k.to_string(), v)));
     }
-    let (mut props, warnings) = environment::properties(&env)?;
+    if let Some((name, value)) = env
+        .iter()
+        .find(|(k, v)| k.len() + 1 + v.len() > MAX_ENV_STRING)
+    {
+        return Err(Error::invalid(
+            "env",
+            format!(
+                "'{name}' is {} bytes with its value; the kernel passes no environment string \
+                 over {MAX_ENV_STRING} bytes to a program, so the unit could not start",
+                name.len() + 1 + value.len()
+            ),
+        ));
+    }
+    let (mut props, env_warnings) = environment::properties(&env)?;
+    warnings.extend(env_warnings);
     props.extend(mapping::resources(&spec.resources)?);
     props.extend(network::properties(spec)?);
     props.extend(
@@ -163,6 +197,12 @@ impl Engine {
                 ),
             ));
         }
+        let resolved = self.resolve_installed(unit).await?;
+        unit_policy::check_always_denied_resolved(
+            unit,
+            &resolved,
+            unit_policy::own_unit().as_deref(),
+        )?;
         if is_running(&snapshot) {
             return Err(Error::invalid(
                 "unit",
@@ -175,7 +215,7 @@ impl Engine {
         }
         let path = dropin_path(self.systemd().bus(), unit)?;
         write_dropin(&path, &text)?;
-        match self.launch_host_unit(unit).await {
+        match self.launch_host_unit(unit, &props).await {
             Ok(None) => Ok(Started {
                 unit: unit.clone(),
                 warnings,
@@ -195,15 +235,50 @@ impl Engine {
         }
     }
 
-    /// Reloads systemd with our drop-in in place, checks it took effect and starts the unit.
-    /// `Ok(Some)`: why the start failed.
-    async fn launch_host_unit(&self, unit: &UnitName) -> Result<Option<String>> {
+    /// The unit systemd resolves `unit` to: its id and all its names (an alias's target and
+    /// the target's other aliases). [`Error::NotFound`] when no such unit is installed.
+    pub async fn resolve_installed(&self, unit: &UnitName) -> Result<ResolvedUnit> {
+        let props = self.systemd().unit_properties(unit).await?;
+        let text = |name: &str| {
+            props
+                .unit
+                .get(name)
+                .and_then(|v| v.downcast_ref::<&str>().ok().map(str::to_string))
+                .unwrap_or_default()
+        };
+        if matches!(text("LoadState").as_str(), "not-found" | "") {
+            return Err(Error::NotFound(unit.to_string()));
+        }
+        let names = props
+            .unit
+            .get("Names")
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| Vec::<String>::try_from(v).ok())
+            .unwrap_or_default();
+        let id = text("Id");
+        if id.is_empty() {
+            return Err(Error::invalid(
+                "unit",
+                format!("systemd reports no id for '{unit}'"),
+            ));
+        }
+        Ok(ResolvedUnit { id, names })
+    }
+
+    /// Reloads systemd with our drop-in in place, checks every setting of it took effect,
+    /// starts the unit and checks again. `Ok(Some)`: why the start failed (the unit was not
+    /// started when a setting did not take effect before the start).
+    async fn launch_host_unit(
+        &self,
+        unit: &UnitName,
+        props: &[Property],
+    ) -> Result<Option<String>> {
         self.systemd().reload().await?;
-        let snapshot = self.systemd().snapshot(unit).await?;
-        if unit.unit_type() == "service" && snapshot.restart != "no" {
+        let read = self.systemd().unit_properties(unit).await?;
+        if let Some(why) = readback::first_not_applied(props, &read) {
             return Ok(Some(format!(
-                "Restart= is still '{}' after our drop-in (another drop-in sorting after {DROPIN_NAME} overrides it)",
-                snapshot.restart
+                "the unit was not started: {why}. systemd ignored the setting (its journal \
+                 says why) or a drop-in sorting after {DROPIN_NAME} overrides it"
             )));
         }
         // The previous run's failed state would otherwise read as this run's result.
@@ -216,7 +291,12 @@ impl Engine {
             .start_unit(unit, super::engine::JOB_TIMEOUT)
             .await?;
         if job == "done" {
-            return Ok(None);
+            // Read back once more now that it runs: a reload by someone else between our
+            // check and the start could have changed what systemd applied. The caller stops
+            // the unit and removes the drop-in on a difference.
+            let read = self.systemd().unit_properties(unit).await?;
+            return Ok(readback::first_not_applied(props, &read)
+                .map(|why| format!("the unit was stopped again: {why} once it had started")));
         }
         let result = self
             .systemd()

@@ -81,6 +81,7 @@ impl StandaloneTask {
             kill_signal: self.kill_signal.unwrap_or(Signal::TERM),
             kill_timeout: self.kill_timeout.unwrap_or(DEFAULT_KILL_TIMEOUT),
             host_unit: None,
+            unit_env_allow: Vec::new(),
         })
     }
 }

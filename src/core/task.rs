@@ -74,6 +74,11 @@ pub struct TaskSpec {
     /// [`crate::core::host_unit`]); `None` for a transient task.
     #[serde(default)]
     pub host_unit: Option<UnitName>,
+    /// For an installed unit: patterns (see [`crate::core::pattern`]) of the job's variables
+    /// it gets beyond Nomad's `NOMAD_*`; loader and shell variables never pass (see
+    /// [`crate::core::unit_env`]). Unused for a transient task, which gets all of `env`.
+    #[serde(default)]
+    pub unit_env_allow: Vec<String>,
 }
 
 impl TaskSpec {

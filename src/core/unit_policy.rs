@@ -6,6 +6,12 @@
 //! rule matching either allows (or denies) it. Deny wins over allow, nothing is allowed by
 //! default, and some units are never allowed whatever the rules say: Nomad itself, the bus,
 //! systemd's own units, this driver's task units and the unit the driver runs in.
+//!
+//! A name can be an alias (a symlink in a unit directory: Debian's `kmod.service` is
+//! `systemd-modules-load.service`), so the rules are checked against the unit systemd
+//! resolves the name to ([`ResolvedUnit`]): every name it has must pass `deny_units` and the
+//! always-denied list, and the unit itself (its id) must be allowed, not only the name asked
+//! for. Allowing a name never allows the unit it aliases.
 
 use super::error::{Error, Result};
 use super::pattern::Pattern;
@@ -51,6 +57,113 @@ impl UnitPolicy {
             ));
         }
         Ok(())
+    }
+}
+
+/// The unit systemd resolves a name to: its `Id` (the name of its unit file) and all its
+/// `Names` (aliases included), as read from systemd before anything is started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedUnit {
+    pub id: String,
+    pub names: Vec<String>,
+}
+
+impl ResolvedUnit {
+    /// The id and every other name, each once.
+    fn all(&self) -> Vec<&str> {
+        let mut all = vec![self.id.as_str()];
+        for n in &self.names {
+            if !all.contains(&n.as_str()) {
+                all.push(n);
+            }
+        }
+        all
+    }
+}
+
+impl UnitPolicy {
+    /// [`UnitPolicy::check`] over the unit `requested` resolves to: its id is checked as
+    /// `requested` is, and its other names against `deny_units` and the always-denied list.
+    /// Errors name the resolved unit.
+    pub fn check_resolved(
+        &self,
+        requested: &UnitName,
+        resolved: &ResolvedUnit,
+        own_unit: Option<&str>,
+    ) -> Result<()> {
+        self.check(requested, own_unit)?;
+        for name in resolved.all() {
+            if name == requested.as_str() {
+                continue;
+            }
+            let unit = parsed(requested, name)?;
+            let outcome = if name == resolved.id {
+                self.check(&unit, own_unit)
+            } else {
+                check_always_denied(&unit, own_unit).and_then(|()| self.check_denied(&unit))
+            };
+            outcome.map_err(|e| as_alias(requested, resolved, e))?;
+        }
+        Ok(())
+    }
+
+    /// The `deny_units` half of [`UnitPolicy::check`].
+    fn check_denied(&self, unit: &UnitName) -> Result<()> {
+        let template = unit.template();
+        let names: Vec<&str> = std::iter::once(unit.as_str())
+            .chain(template.as_deref())
+            .collect();
+        match self.deny.iter().find(|r| r.matches_any(&names)) {
+            Some(rule) => Err(Error::invalid(
+                "unit",
+                format!(
+                    "'{unit}' is denied by the rule '{}' in the plugin's deny_units",
+                    rule.text()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// [`check_always_denied`] over every name of the unit `requested` resolves to.
+pub fn check_always_denied_resolved(
+    requested: &UnitName,
+    resolved: &ResolvedUnit,
+    own_unit: Option<&str>,
+) -> Result<()> {
+    check_always_denied(requested, own_unit)?;
+    for name in resolved.all() {
+        if name != requested.as_str() {
+            check_always_denied(&parsed(requested, name)?, own_unit)
+                .map_err(|e| as_alias(requested, resolved, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn parsed(requested: &UnitName, name: &str) -> Result<UnitName> {
+    UnitName::parse(name).map_err(|_| {
+        Error::invalid(
+            "unit",
+            format!("'{requested}' resolves to a unit named '{name}', which is not a unit name"),
+        )
+    })
+}
+
+/// A refusal of one of the resolved unit's names, said of the name the job asked for.
+fn as_alias(requested: &UnitName, resolved: &ResolvedUnit, e: Error) -> Error {
+    match e {
+        Error::InvalidConfig { setting, reason } => Error::invalid(
+            setting,
+            format!(
+                "'{requested}' is another name of the unit '{}' (names: {}), and {reason}; \
+                 allowing a name never allows the unit behind it",
+                resolved.id,
+                resolved.all().join(", ")
+            ),
+        ),
+        other => other,
     }
 }
 
@@ -159,6 +272,46 @@ mod tests {
             p.check(&unit("agent.service"), Some("agent.service"))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn an_alias_is_checked_as_the_unit_it_names() {
+        let resolved = |id: &str, names: &[&str]| ResolvedUnit {
+            id: id.into(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+        };
+        let p = policy(
+            &["evil.service", "web.service", "kmod.service"],
+            &["secret*"],
+        );
+        let always = resolved("systemd-journald.service", &["evil.service"]);
+        let e = p
+            .check_resolved(&unit("evil.service"), &always, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("systemd-journald.service") && e.contains("always denied"),
+            "{e}"
+        );
+        let unlisted = resolved("real.service", &["real.service", "evil.service"]);
+        let e = p
+            .check_resolved(&unit("evil.service"), &unlisted, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("real.service") && e.contains("allow_units"),
+            "{e}"
+        );
+        let denied_alias = resolved("web.service", &["web.service", "secret-web.service"]);
+        let e = p
+            .check_resolved(&unit("web.service"), &denied_alias, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secret*"), "{e}");
+        let plain = resolved("web.service", &["web.service"]);
+        assert!(p.check_resolved(&unit("web.service"), &plain, None).is_ok());
+        let e = check_always_denied_resolved(&unit("kmod.service"), &always, None).unwrap_err();
+        assert!(e.to_string().contains("systemd-journald.service"), "{e}");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct PluginConfig {
     pub allow_root: bool,
     /// Which installed units a job may start (`allow_units`, `deny_units`); none by default.
     pub units: UnitPolicy,
+    /// Globs of the job's environment variable names an installed unit gets besides Nomad's
+    /// `NOMAD_*`; none by default, and never a loader or shell variable
+    /// ([`crate::core::unit_env::NEVER_PASSED`]).
+    pub unit_env_allow: Vec<Pattern>,
     /// Globs (`*`, `?`) of the user names a job may ask for; the default user and Nomad's
     /// dynamic workload users (`nomad-<N>` with N in the dynamic range) need no entry.
     pub allowed_users: Vec<Pattern>,
@@ -66,6 +70,7 @@ impl Default for PluginConfig {
             default_user: "nobody".to_string(),
             allow_root: false,
             units: UnitPolicy::default(),
+            unit_env_allow: Vec::new(),
             allowed_users: vec![Pattern::everything()],
             dynamic_users: DYNAMIC_USER_RANGE,
             allowed_groups: Vec::new(),
@@ -95,6 +100,10 @@ pub fn schema() -> Spec {
             defaulted("allow_units", "list(string)", "[]"),
         ),
         ("deny_units", defaulted("deny_units", "list(string)", "[]")),
+        (
+            "unit_env_allow",
+            defaulted("unit_env_allow", "list(string)", "[]"),
+        ),
         (
             "allowed_users",
             defaulted("allowed_users", "list(string)", "[\"*\"]"),
@@ -242,6 +251,7 @@ impl PluginConfig {
                 allow: rules(&o, "allow_units")?,
                 deny: rules(&o, "deny_units")?,
             },
+            unit_env_allow: rules(&o, "unit_env_allow")?,
             allowed_users: patterns_or(&o, "allowed_users", d.allowed_users)?,
             dynamic_users,
             allowed_groups: patterns_or(&o, "allowed_groups", d.allowed_groups)?,
@@ -358,8 +368,10 @@ mod tests {
                 rmpv::Value::Array(vec!["web@.service".into(), "re:db-[0-9]+\\.service".into()]),
             ),
             ("deny_units", rmpv::Value::Array(vec!["*secret*".into()])),
+            ("unit_env_allow", rmpv::Value::Array(vec!["APP_*".into()])),
         ]))
         .unwrap();
+        assert_eq!(c.unit_env_allow[0].text(), "APP_*");
         assert_eq!(c.units.allow.len(), 2);
         assert_eq!(c.units.deny[0].text(), "*secret*");
         assert!(!c.enabled && c.allow_root);
@@ -447,6 +459,7 @@ mod tests {
             ("dynamic_user_max", 4_294_967_295u64.into()),
             ("dynamic_user_max", 70_000.into()),
             ("dynamic_user_min", "lots".into()),
+            ("unit_env_allow", strings(&["re:("])),
         ] {
             let e = PluginConfig::decode(&encode(&[(key, value)])).unwrap_err();
             assert_eq!(e.path, key);

@@ -170,6 +170,9 @@ impl driver_server::Driver for Driver {
             Output::check_fifos(alloc_dir, &stdout, &stderr).map_err(|e| status::from_core(&e))?;
         }
         let engine = self.state.engine().await?;
+        translate::check_installed_unit(&engine, &spec, &settings.config)
+            .await
+            .map_err(|e| status::from_core(&e))?;
         let started = engine
             .start(&spec, translate::stdio(&task, config.logging))
             .await
@@ -412,7 +415,8 @@ impl driver_server::Driver for Driver {
         let task = self.state.task(&request.task_id)?;
         let engine = self.state.engine().await?;
         let timeout = request.timeout.and_then(duration).filter(|d| !d.is_zero());
-        exec::run_once(&engine, &task.unit, &request.command, timeout)
+        let target = self.exec_target(&task)?;
+        exec::run_once(&engine, &target, &request.command, timeout)
             .await
             .map(Response::new)
     }
@@ -426,7 +430,8 @@ impl driver_server::Driver for Driver {
         let engine = self.state.engine().await?;
         let state = self.state.clone();
         exec::stream(engine, request.into_inner(), |id| {
-            state.task(id).map(|t| t.unit.clone())
+            let task = state.task(id)?;
+            self.exec_target(&task)
         })
         .await
         .map(Response::new)
@@ -448,6 +453,24 @@ impl driver_server::Driver for Driver {
 }
 
 impl Driver {
+    /// Where an exec into `task` runs, with the operator's identity rules for an installed
+    /// unit (see [`exec::check_identity`]).
+    fn exec_target(&self, task: &DriverState) -> Result<exec::Target, Status> {
+        let installed = match task.spec.host_unit {
+            Some(_) => Some(
+                self.state
+                    .settings()
+                    .ok_or_else(status::not_configured)?
+                    .config,
+            ),
+            None => None,
+        };
+        Ok(exec::Target {
+            unit: task.unit.clone(),
+            installed,
+        })
+    }
+
     /// Starts following the task's journal into its FIFOs when that is how its logs reach
     /// Nomad (see [`crate::core::journal_follow`]; the followers are units of their own and
     /// outlive a plugin restart). A follower that cannot start costs the task its Nomad logs,

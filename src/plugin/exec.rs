@@ -6,6 +6,13 @@
 //! answer with stdout/stderr data, one close per stream at its end, and finally `exited` with
 //! the result. With a tty there is one stream, sent as stdout. The session ends when the lead
 //! process exits; if the client goes away first, the command is killed.
+//!
+//! A command exec'd into a task runs as the task's unit runs. For a transient task that is the
+//! user the operator's policy allowed at start; an installed unit runs as its own unit file
+//! says (often root), which the job never had to ask for. So an exec into an installed unit
+//! is held to the identity rules a task's `user` is ([`check_identity`]): root (uid or gid 0)
+//! only with `allow_root`, another user only if `allowed_users` matches it, and a unit holding
+//! ambient capabilities (root's powers without uid 0) only with `allow_root`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -16,12 +23,15 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
+use super::config::PluginConfig;
 use super::proto::driver::{
     self as pb, ExecTaskStreamingIoOperation as IoOperation, ExecTaskStreamingResponse as Reply,
 };
 use super::status;
 use crate::core::exec::{self, Exec, ExecIo, ExecStreams};
-use crate::core::{Engine, ExitResult, UnitName};
+use crate::core::property::Value;
+use crate::core::systemd::ExecContext;
+use crate::core::{Bus, Engine, Error, ExitResult, UnitName};
 
 /// Most output an ExecTask keeps per stream; a check's output is a status line or two.
 const MAX_CAPTURE: usize = 4 << 20;
@@ -33,15 +43,134 @@ const CHUNK: usize = 1024;
 const DEFAULT_ROWS: u16 = 24;
 const DEFAULT_COLS: u16 = 80;
 
+/// Where a command runs: the task's unit and, for an installed unit, the operator's config
+/// whose identity rules the unit's user must meet.
+pub struct Target {
+    pub unit: UnitName,
+    pub installed: Option<PluginConfig>,
+}
+
+/// Refuses, before anything runs, an exec into an installed unit whose user or groups a
+/// task could not have asked for (see the module docs). A transient task passes: its user
+/// was checked when it started.
+pub async fn check_identity(engine: &Engine, target: &Target) -> Result<(), Status> {
+    let Some(plugin) = &target.installed else {
+        return Ok(());
+    };
+    if plugin.bus == Bus::User {
+        // A user manager runs everything as its own user.
+        return Ok(());
+    }
+    let snapshot = engine
+        .systemd()
+        .snapshot(&target.unit)
+        .await
+        .map_err(|e| status::from_core(&e))?;
+    identity_allowed(&target.unit, &snapshot.exec_context, plugin)
+        .map_err(|e| status::from_core(&e))
+}
+
+/// The identity rules of a task's `user` applied to what the installed unit runs as.
+fn identity_allowed(
+    unit: &UnitName,
+    ctx: &ExecContext,
+    plugin: &PluginConfig,
+) -> Result<(), Error> {
+    let dynamic = ctx
+        .sandbox
+        .iter()
+        .any(|p| p.name == "DynamicUser" && matches!(p.value, Value::Bool(true)));
+    let refuse = |what: String, knob: &str| {
+        Err(Error::invalid(
+            "exec",
+            format!(
+                "{unit} {what}; a command exec'd into it would too, which this node does not \
+                 allow a job ({knob})"
+            ),
+        ))
+    };
+    if !dynamic {
+        // No User= runs the service as the manager's user: root.
+        let user = if ctx.user.is_empty() {
+            "root"
+        } else {
+            &ctx.user
+        };
+        if uid_of(user) == Some(0) {
+            if !plugin.allow_root {
+                let setting = if ctx.user.is_empty() {
+                    "its unit file sets no User=".to_string()
+                } else {
+                    format!("User={}", ctx.user)
+                };
+                return refuse(
+                    format!("runs as root ({setting})"),
+                    "set allow_root = true in the plugin's config",
+                );
+            }
+        } else if !plugin.allowed_users.iter().any(|p| p.matches(user)) {
+            return refuse(
+                format!("runs as '{user}'"),
+                "add it to allowed_users in the plugin's config",
+            );
+        }
+    }
+    let ambient = ctx
+        .sandbox
+        .iter()
+        .any(|p| p.name == "AmbientCapabilities" && !matches!(p.value, Value::U64(0)));
+    if ambient && !plugin.allow_root {
+        return refuse(
+            "holds ambient capabilities (AmbientCapabilities=), a share of root's power".into(),
+            "set allow_root = true in the plugin's config",
+        );
+    }
+    let groups = std::iter::once(&ctx.group)
+        .chain(&ctx.supplementary_groups)
+        .filter(|g| !g.is_empty());
+    for group in groups {
+        if gid_of(group) == Some(0) && !plugin.allow_root {
+            return refuse(
+                format!("runs with the root group ('{group}')"),
+                "set allow_root = true in the plugin's config",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The uid of a user name or number; `None` when the host does not know it (then it is not
+/// root, and systemd refuses to run it).
+fn uid_of(user: &str) -> Option<u32> {
+    if let Ok(uid) = user.parse::<u32>() {
+        return Some(uid);
+    }
+    nix::unistd::User::from_name(user)
+        .ok()
+        .flatten()
+        .map(|u| u.uid.as_raw())
+}
+
+fn gid_of(group: &str) -> Option<u32> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Some(gid);
+    }
+    nix::unistd::Group::from_name(group)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
+}
+
 /// Runs `argv` to completion (or until `timeout`, then kills it) with stdin closed.
 pub async fn run_once(
     engine: &Engine,
-    task: &UnitName,
+    target: &Target,
     argv: &[String],
     timeout: Option<Duration>,
 ) -> Result<pb::ExecTaskResponse, Status> {
+    check_identity(engine, target).await?;
     let Exec { unit, streams } = engine
-        .exec(task, argv, ExecIo::Pipes)
+        .exec(&target.unit, argv, ExecIo::Pipes)
         .await
         .map_err(|e| status::from_core(&e))?;
     let ExecStreams::Pipes {
@@ -82,18 +211,20 @@ pub async fn run_once(
     })
 }
 
-/// Serves one `nomad alloc exec` session; `find` maps the setup's task id to its unit.
+/// Serves one `nomad alloc exec` session; `find` maps the setup's task id to its target.
 pub async fn stream(
     engine: Engine,
     mut input: Streaming<pb::ExecTaskStreamingRequest>,
-    find: impl FnOnce(&str) -> Result<UnitName, Status>,
+    find: impl FnOnce(&str) -> Result<Target, Status>,
 ) -> Result<ReceiverStream<Result<Reply, Status>>, Status> {
     let setup = input
         .message()
         .await?
         .and_then(|m| m.setup)
         .ok_or_else(|| Status::invalid_argument("first message should always be setup"))?;
-    let task = find(&setup.task_id)?;
+    let target = find(&setup.task_id)?;
+    check_identity(&engine, &target).await?;
+    let task = target.unit;
     let io = if setup.tty {
         ExecIo::Tty {
             rows: DEFAULT_ROWS,
@@ -293,5 +424,61 @@ pub fn exit_result(exit: ExitResult) -> pb::ExitResult {
         exit_code: exit.exit_code,
         signal: exit.signal,
         oom_killed: exit.oom_killed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::pattern::Pattern;
+    use crate::core::property::Property;
+
+    fn ctx(user: &str, group: &str) -> ExecContext {
+        ExecContext {
+            user: user.into(),
+            group: group.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_installed_unit_running_as_root_needs_allow_root() {
+        let unit = UnitName::parse("web.service").unwrap();
+        let plugin = PluginConfig::default();
+        for (user, group) in [
+            ("", ""),
+            ("root", ""),
+            ("0", ""),
+            ("nobody", "root"),
+            ("nobody", "0"),
+        ] {
+            let e = identity_allowed(&unit, &ctx(user, group), &plugin).unwrap_err();
+            assert!(e.to_string().contains("allow_root"), "{user}/{group}: {e}");
+        }
+        assert!(identity_allowed(&unit, &ctx("nobody", ""), &plugin).is_ok());
+        let root_ok = PluginConfig {
+            allow_root: true,
+            ..PluginConfig::default()
+        };
+        assert!(identity_allowed(&unit, &ctx("", ""), &root_ok).is_ok());
+        let mut capable = ctx("nobody", "");
+        capable.sandbox = vec![Property::new("AmbientCapabilities", Value::U64(1 << 21))];
+        let e = identity_allowed(&unit, &capable, &plugin).unwrap_err();
+        assert!(e.to_string().contains("ambient"), "{e}");
+        let mut dynamic = ctx("", "");
+        dynamic.sandbox = vec![Property::new("DynamicUser", Value::Bool(true))];
+        assert!(identity_allowed(&unit, &dynamic, &plugin).is_ok());
+    }
+
+    #[test]
+    fn an_installed_units_user_must_be_an_allowed_user() {
+        let unit = UnitName::parse("web.service").unwrap();
+        let plugin = PluginConfig {
+            allowed_users: vec![Pattern::parse("app-*").unwrap()],
+            ..PluginConfig::default()
+        };
+        let e = identity_allowed(&unit, &ctx("nobody", ""), &plugin).unwrap_err();
+        assert!(e.to_string().contains("allowed_users"), "{e}");
+        assert!(identity_allowed(&unit, &ctx("app-web", ""), &plugin).is_ok());
     }
 }

@@ -9,7 +9,7 @@ use super::proto::driver as pb;
 use crate::core::driver_config::{DriverConfig, LogDriver, UnitConfig};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{
-    Bus, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec, UnitName,
+    Bus, Engine, Error, MemoryMax, Resources, Result, Signal, Stdio, TaskDirs, TaskSpec, UnitName,
 };
 use crate::core::{alloc_fs, host_unit, unit_policy};
 
@@ -70,6 +70,11 @@ pub fn task_spec(
         kill_signal: Signal::INT,
         kill_timeout: DEFAULT_KILL_TIMEOUT,
         host_unit,
+        unit_env_allow: plugin
+            .unit_env_allow
+            .iter()
+            .map(|p| p.text().to_string())
+            .collect(),
     })
 }
 
@@ -81,6 +86,27 @@ fn installed_unit(unit: &UnitConfig, alloc_id: &str, plugin: &PluginConfig) -> R
         .units
         .check(&name, unit_policy::own_unit().as_deref())?;
     Ok(name)
+}
+
+/// The operator's `allow_units`/`deny_units` over the unit systemd resolves the task's
+/// installed unit to, before anything is started: an alias is checked as the unit it names
+/// (see [`unit_policy::ResolvedUnit`]). Nothing to check for a transient task; a unit that
+/// is not installed is left for the start to report.
+pub async fn check_installed_unit(
+    engine: &Engine,
+    spec: &TaskSpec,
+    plugin: &PluginConfig,
+) -> Result<()> {
+    let Some(unit) = &spec.host_unit else {
+        return Ok(());
+    };
+    let resolved = match engine.resolve_installed(unit).await {
+        Err(Error::NotFound(_)) => return Ok(()),
+        other => other?,
+    };
+    plugin
+        .units
+        .check_resolved(unit, &resolved, unit_policy::own_unit().as_deref())
 }
 
 /// The namespace of the allocation's group network (`network { mode = "bridge" }` or CNI),

@@ -128,6 +128,7 @@ pub(crate) fn test_spec() -> TaskSpec {
         kill_signal: super::signal::Signal::TERM,
         kill_timeout: Duration::from_secs(5),
         host_unit: None,
+        unit_env_allow: Vec::new(),
     }
 }
 

@@ -315,6 +315,26 @@ impl Systemd {
         Ok(snapshot)
     }
 
+    /// Everything systemd reports of a unit now: its `Unit` interface's properties and its
+    /// type's (`Service`, `Timer`, ...; empty for a type without one). Unlike
+    /// [`Systemd::snapshot`], a unit systemd could not find is returned as it is (its
+    /// `LoadState` says so), for checks made before anything is started.
+    pub async fn unit_properties(&self, name: &UnitName) -> Result<UnitProperties> {
+        let props = self.properties_of(name).await?;
+        let unit_iface = zbus::names::InterfaceName::from_static_str_unchecked(UNIT_INTERFACE);
+        let type_iface = format!("org.freedesktop.systemd1.{}", type_interface(name));
+        let type_iface = zbus::names::InterfaceName::try_from(type_iface.as_str())
+            .map_err(|e| self.classify("read", name.as_str(), e))?;
+        let (unit, of_type) = {
+            let _slots = self.calls.acquire_many(2).await.ok();
+            futures_util::join!(props.get_all(unit_iface), props.get_all(type_iface))
+        };
+        Ok(UnitProperties {
+            unit: unit.map_err(|e| self.classify("read", name.as_str(), e.into()))?,
+            of_type: of_type.unwrap_or_default(),
+        })
+    }
+
     /// Waits until `done` holds for the unit's state, re-reading it on every change signal
     /// (and, as a safety net, every [`POLL_INTERVAL`]). Returns the last snapshot and whether
     /// `done` held before `timeout` (`None`, or one too long to represent, waits forever).
@@ -481,6 +501,25 @@ impl Systemd {
             },
         }
     }
+}
+
+/// A unit's raw D-Bus properties; see [`Systemd::unit_properties`].
+#[derive(Debug, Default)]
+pub struct UnitProperties {
+    /// `org.freedesktop.systemd1.Unit`: `Id`, `Names`, `LoadState`, `Description`, ...
+    pub unit: std::collections::HashMap<String, zbus::OwnedVariant>,
+    /// The interface of the unit's type (`Service`, ...): its settings.
+    pub of_type: std::collections::HashMap<String, zbus::OwnedVariant>,
+}
+
+/// The D-Bus interface (after `org.freedesktop.systemd1.`) of a unit's type.
+fn type_interface(name: &UnitName) -> String {
+    let t = name.unit_type();
+    let mut chars = t.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// Whose processes a signal goes to.
