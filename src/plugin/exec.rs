@@ -12,7 +12,8 @@
 //! says (often root), which the job never had to ask for. So an exec into an installed unit
 //! is held to the identity rules a task's `user` is ([`check_identity`]): root (uid or gid 0)
 //! only with `allow_root`, another user only if `allowed_users` matches it, and a unit holding
-//! ambient capabilities (root's powers without uid 0) only with `allow_root`.
+//! ambient capabilities (root's powers without uid 0) only within `allowed_ambient_capabilities`
+//! or with `allow_root`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -28,6 +29,7 @@ use super::proto::driver::{
     self as pb, ExecTaskStreamingIoOperation as IoOperation, ExecTaskStreamingResponse as Reply,
 };
 use super::status;
+use crate::core::capability::CapSet;
 use crate::core::exec::{self, Exec, ExecIo, ExecStreams};
 use crate::core::property::Value;
 use crate::core::systemd::ExecContext;
@@ -115,14 +117,25 @@ fn identity_allowed(
             );
         }
     }
+    // The unit's ambient capabilities are what an exec'd command would hold: the same grant a
+    // task's `ambient_capabilities` needs, unless root is allowed anyway.
     let ambient = ctx
         .sandbox
         .iter()
-        .any(|p| p.name == "AmbientCapabilities" && !matches!(p.value, Value::U64(0)));
-    if ambient && !plugin.allow_root {
+        .find_map(|p| match (&*p.name, &p.value) {
+            ("AmbientCapabilities", Value::U64(bits)) => Some(CapSet(*bits)),
+            _ => None,
+        })
+        .unwrap_or_default();
+    if !plugin.allow_root
+        && !ambient
+            .without(plugin.allowed_ambient_capabilities)
+            .is_empty()
+    {
         return refuse(
-            "holds ambient capabilities (AmbientCapabilities=), a share of root's power".into(),
-            "set allow_root = true in the plugin's config",
+            "holds ambient capabilities (AmbientCapabilities=) beyond what a task may hold".into(),
+            "add them to allowed_ambient_capabilities, or set allow_root = true, in the plugin's \
+             config",
         );
     }
     let groups = std::iter::once(&ctx.group)
@@ -465,6 +478,11 @@ mod tests {
         capable.sandbox = vec![Property::new("AmbientCapabilities", Value::U64(1 << 21))];
         let e = identity_allowed(&unit, &capable, &plugin).unwrap_err();
         assert!(e.to_string().contains("ambient"), "{e}");
+        let granted = PluginConfig {
+            allowed_ambient_capabilities: CapSet(1 << 21),
+            ..PluginConfig::default()
+        };
+        assert!(identity_allowed(&unit, &capable, &granted).is_ok());
         let mut dynamic = ctx("", "");
         dynamic.sandbox = vec![Property::new("DynamicUser", Value::Bool(true))];
         assert!(identity_allowed(&unit, &dynamic, &plugin).is_ok());
