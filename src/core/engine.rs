@@ -136,6 +136,8 @@ impl Engine {
             std::fs::write(path, contents)
                 .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
         }
+        self.create_slice(&plan.slice, &plan.slice_properties)
+            .await?;
         let launched = self
             .launch(
                 &unit,
@@ -144,26 +146,95 @@ impl Engine {
                 self.options.start_timeout,
             )
             .await;
-        if let Err(timeout @ Error::Timeout { .. }) = launched {
-            // Stopping cancels the queued job. A unit another unit's dependency still names
-            // stays loaded (inactive, nothing queued) until that reference goes; not an error.
-            match self.remove(&unit).await {
-                Ok(()) | Err(Error::Timeout { .. }) => {}
-                Err(e) => return Err(e),
+        let failure = match launched {
+            Ok(None) => {
+                return Ok(Started {
+                    unit,
+                    warnings: plan.warnings,
+                });
             }
-            return Err(timeout);
+            // Removing the unit stops its slice too.
+            Ok(Some(reason)) => {
+                self.remove(&unit).await?;
+                return Err(Error::StartFailed {
+                    unit: unit.to_string(),
+                    reason,
+                });
+            }
+            Err(timeout @ Error::Timeout { .. }) => {
+                // Stopping cancels the queued job. A unit another unit's dependency still
+                // names stays loaded (inactive, nothing queued) until that reference goes;
+                // not an error.
+                match self.remove(&unit).await {
+                    Ok(()) | Err(Error::Timeout { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                return Err(timeout);
+            }
+            Err(Error::Refused {
+                action,
+                unit: name,
+                message,
+            }) => match self.mistyped_property(spec, &message).await {
+                Some(e) => e,
+                None => Error::Refused {
+                    action,
+                    unit: name,
+                    message,
+                },
+            },
+            Err(e) => e,
+        };
+        // systemd created no unit; the slice made for it goes again.
+        let _ = self.systemd.stop_unit(&plan.slice, JOB_TIMEOUT).await;
+        Err(failure)
+    }
+
+    /// Creates the task's own slice with its limits before its unit goes in. A slice of that
+    /// name already loaded (a retried start of the same run) is used as it is.
+    async fn create_slice(&self, slice: &UnitName, props: &[Property]) -> Result<()> {
+        match self
+            .systemd
+            .start_transient(slice, props, self.options.start_timeout)
+            .await
+        {
+            Ok(job) if job == "done" => Ok(()),
+            Ok(job) => {
+                let _ = self.systemd.stop_unit(slice, JOB_TIMEOUT).await;
+                Err(Error::StartFailed {
+                    unit: slice.to_string(),
+                    reason: format!("systemd's start job for the task's slice ended with '{job}'"),
+                })
+            }
+            Err(Error::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
         }
-        if let Some(reason) = launched? {
-            self.remove(&unit).await?;
-            return Err(Error::StartFailed {
-                unit: unit.to_string(),
-                reason,
-            });
+    }
+
+    /// When systemd refused a task's unit for a value of the wrong D-Bus type, the error
+    /// naming the job's property whose declared type is not the one systemd gives it.
+    async fn mistyped_property(&self, spec: &TaskSpec, message: &str) -> Option<Error> {
+        if spec.sandbox.properties.is_empty() {
+            return None;
         }
-        Ok(Started {
-            unit,
-            warnings: plan.warnings,
-        })
+        for extra in mapping::properties::properties(&spec.sandbox.properties) {
+            let declared = extra.value.signature();
+            let Some(actual) = self.systemd.service_property_type(&extra.name).await else {
+                continue;
+            };
+            if actual != declared {
+                return Some(Error::invalid(
+                    format!("properties.{}", extra.name),
+                    format!(
+                        "systemd gives {name} the D-Bus type '{actual}', but it was declared \
+                         '{declared}' (systemd said: {message}); write the key as \
+                         \"{name}:{actual}\"",
+                        name = extra.name
+                    ),
+                ));
+            }
+        }
+        None
     }
 
     /// Creates a transient unit from `props` (as `ExecStart` where systemd predates
