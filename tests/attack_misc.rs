@@ -310,7 +310,7 @@ async fn deeply_nested_or_huge_configs_are_refused_and_the_plugin_keeps_answerin
         (
             "4 MiB less 1 KiB of empty strings",
             empty_strings_config((4 << 20) - 1024),
-            "bytes",
+            "values",
         ),
     ] {
         let mut task = alloc.task_config(Vec::new());
@@ -332,6 +332,15 @@ async fn deeply_nested_or_huge_configs_are_refused_and_the_plugin_keeps_answerin
     }
     let grown = plugin.rss_kib().saturating_sub(before);
     assert!(grown < 48 << 10, "the plugin grew by {grown} KiB");
+    let huge = cty_object(&[
+        ("command", Value::from("/bin/echo")),
+        ("args", list(&[&"x".repeat(17 << 20)])),
+    ]);
+    let e = conn.start(alloc.task_config(huge)).await.unwrap_err();
+    assert!(
+        e.code() == Code::InvalidArgument && e.message().contains("bytes"),
+        "{e}"
+    );
     // Still answering: a valid task starts and ends.
     let task = alloc.task_config(shell("exit 0", &[]));
     let id = task.id.clone();

@@ -136,7 +136,8 @@ impl Engine {
             std::fs::write(path, contents)
                 .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
         }
-        self.create_slice(&plan.slice, &plan.slice_properties)
+        let created_slice = self
+            .create_slice(&plan.slice, &plan.slice_properties)
             .await?;
         let launched = self
             .launch(
@@ -185,20 +186,24 @@ impl Engine {
             },
             Err(e) => e,
         };
-        // systemd created no unit; the slice made for it goes again.
-        let _ = self.systemd.stop_unit(&plan.slice, JOB_TIMEOUT).await;
+        // systemd created no unit; a slice made for it goes again (one that was there
+        // already holds the run that is there already).
+        if created_slice {
+            let _ = self.systemd.stop_unit(&plan.slice, JOB_TIMEOUT).await;
+        }
         Err(failure)
     }
 
-    /// Creates the task's own slice with its limits before its unit goes in. A slice of that
-    /// name already loaded (a retried start of the same run) is used as it is.
-    async fn create_slice(&self, slice: &UnitName, props: &[Property]) -> Result<()> {
+    /// Creates the task's own slice with its limits before its unit goes in; returns whether
+    /// it did. A slice of that name already loaded (the same run started again) is left as
+    /// it is, and so is the run in it: the unit's own start then fails as already existing.
+    async fn create_slice(&self, slice: &UnitName, props: &[Property]) -> Result<bool> {
         match self
             .systemd
             .start_transient(slice, props, self.options.start_timeout)
             .await
         {
-            Ok(job) if job == "done" => Ok(()),
+            Ok(job) if job == "done" => Ok(true),
             Ok(job) => {
                 let _ = self.systemd.stop_unit(slice, JOB_TIMEOUT).await;
                 Err(Error::StartFailed {
@@ -206,7 +211,7 @@ impl Engine {
                     reason: format!("systemd's start job for the task's slice ended with '{job}'"),
                 })
             }
-            Err(Error::AlreadyExists(_)) => Ok(()),
+            Err(Error::AlreadyExists(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }

@@ -10,10 +10,11 @@
 
 use rmp::Marker;
 
-/// Largest encoded config, in bytes. Above what a task config can usefully hold (an argument
-/// longer than the kernel's 128 KiB per-string limit cannot be executed anyway), below
-/// Nomad's 4 MiB gRPC message limit.
-pub const MAX_BYTES: usize = 2 << 20;
+/// Largest encoded config, in bytes: far above what a task config can usefully hold (an
+/// argument of 128 KiB or more cannot even be executed), and a quarter of the largest gRPC
+/// message the plugin accepts, so one config can hold only so much of the plugin's memory.
+/// Memory per decoded value is bounded by [`MAX_VALUES`].
+pub const MAX_BYTES: usize = 16 << 20;
 /// Deepest nesting of lists, maps and blocks. Nomad's own schema nests three levels.
 pub const MAX_DEPTH: usize = 32;
 /// Most values (each list item, map key and map value counts) in one config.
