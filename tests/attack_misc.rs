@@ -69,6 +69,31 @@ async fn assert_refused(
         ),
     }
     support::assert_no_unit(&engine, &unit).await;
+    assert_slice_gone(&unit.task_slice("system-nomad.slice").unwrap()).await;
+}
+
+/// Asserts that systemd lists no unit `slice` (within a moment: a stopped slice is collected
+/// right after). Listing does not load a unit, as asking for it by name would.
+async fn assert_slice_gone(slice: &UnitName) {
+    let mut listed = String::new();
+    for _ in 0..20 {
+        let out = Command::new("systemctl")
+            .args([
+                "list-units",
+                "--plain",
+                "--no-legend",
+                "--all",
+                slice.as_str(),
+            ])
+            .output()
+            .expect("systemctl list-units");
+        listed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if listed.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{slice} is left: {listed}");
 }
 
 /// `systemctl show` of `properties` of `unit`.
@@ -259,22 +284,7 @@ async fn an_exec_session_is_held_to_the_tasks_limits_and_properties() {
         "{out}"
     );
     conn.destroy(&id).await;
-    // Listing does not load a unit, as asking for it by name would.
-    let listed = Command::new("systemctl")
-        .args([
-            "list-units",
-            "--plain",
-            "--no-legend",
-            "--all",
-            slice.as_str(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&listed.stdout).trim(),
-        "",
-        "the slice is gone"
-    );
+    assert_slice_gone(&slice).await;
 }
 
 /// `depth` lists inside one another around a nil, as the value of `args`.
@@ -461,4 +471,17 @@ async fn an_exec_argument_the_kernel_would_not_execute_is_refused_before_systemd
         e.message()
     );
     conn.destroy(&id).await;
+}
+
+#[tokio::test]
+async fn the_drivers_known_property_types_are_systemds() {
+    let engine = support::engine().await;
+    let mut wrong = Vec::new();
+    for (name, ours) in nomad_systemd::core::mapping::properties::KNOWN {
+        let theirs = engine.systemd().service_property_type(name).await;
+        if theirs.as_deref() != Some(*ours) {
+            wrong.push(format!("{name}: ours '{ours}', systemd's {theirs:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -13,8 +13,8 @@ use crate::core::error::{Error, Result};
 use crate::core::property::{Property, Value};
 use crate::core::sandbox::{ExtraProperty, TypedValue};
 
-/// Properties whose type the job need not declare.
-const KNOWN: &[(&str, &str)] = &[
+/// Properties whose type the job need not declare, with systemd's D-Bus type for each.
+pub const KNOWN: &[(&str, &str)] = &[
     ("CPUSchedulingPolicy", "i"),
     ("CPUSchedulingPriority", "i"),
     ("CPUSchedulingResetOnFork", "b"),
