@@ -485,3 +485,51 @@ async fn the_drivers_known_property_types_are_systemds() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+#[tokio::test]
+async fn exec_into_a_timer_task_says_it_has_no_process() {
+    let dir = std::path::Path::new("/run/systemd/system");
+    std::fs::write(
+        dir.join("attack-misc-tick.service"),
+        "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("attack-misc-tick.timer"),
+        "[Timer]\nOnActiveSec=1h\n",
+    )
+    .unwrap();
+    assert!(
+        Command::new("systemctl")
+            .arg("daemon-reload")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (_plugin, mut conn) = plugin_with(&[("allow_units", list(&["attack-misc-*"]))]).await;
+    let alloc = Alloc::new("timer");
+    let task = alloc.task_config(cty_object(&[(
+        "unit",
+        Value::from("attack-misc-tick.timer"),
+    )]));
+    let id = task.id.clone();
+    conn.start(task).await.expect("the timer starts");
+    let e = conn.exec(&id, &["/bin/true"], None).await.unwrap_err();
+    assert!(
+        e.code() == Code::InvalidArgument
+            && e.message()
+                .contains("attack-misc-tick.timer is a timer unit")
+            && e.message().contains("no process of its own"),
+        "{:?}: {}",
+        e.code(),
+        e.message()
+    );
+    conn.destroy(&id).await;
+    for unit in ["attack-misc-tick.service", "attack-misc-tick.timer"] {
+        std::fs::remove_file(dir.join(unit)).unwrap();
+    }
+    Command::new("systemctl")
+        .arg("daemon-reload")
+        .status()
+        .unwrap();
+}
