@@ -9,9 +9,13 @@
 //! absent blocks are `nil`, absent block lists are empty arrays. Unknown keys are ignored, as
 //! Nomad's Go drivers ignore them.
 
+mod bounds;
+
 use std::fmt;
 
 use rmpv::Value;
+
+pub use bounds::{MAX_BYTES, MAX_DEPTH, MAX_VALUES};
 
 /// A configuration value that cannot be used, with where it is (`logging.driver`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,16 +47,24 @@ pub struct Object {
 }
 
 impl Object {
-    /// Decodes a whole config. Empty input (no config block at all) is an empty object.
+    /// Decodes a whole config. Empty input (no config block at all) is an empty object. A
+    /// config larger, deeper or with more values than the bounds in [`bounds`] allow is
+    /// refused before anything is decoded, so no input costs more than a bounded amount of
+    /// stack and memory.
     pub fn decode(bytes: &[u8]) -> Result<Object> {
         if bytes.is_empty() {
             return Ok(Object::default());
         }
-        let mut reader = bytes;
-        let value = rmpv::decode::read_value(&mut reader).map_err(|e| ConfigError {
+        bounds::check(bytes).map_err(|reason| ConfigError {
             path: String::new(),
-            reason: format!("not a msgpack-encoded config ({e})"),
+            reason: format!("the config {reason}"),
         })?;
+        let mut reader = bytes;
+        let value = rmpv::decode::read_value_with_max_depth(&mut reader, 4 * MAX_DEPTH + 8)
+            .map_err(|e| ConfigError {
+                path: String::new(),
+                reason: format!("not a msgpack-encoded config ({e})"),
+            })?;
         if !reader.is_empty() {
             return Err(ConfigError {
                 path: String::new(),

@@ -150,6 +150,9 @@ impl Engine {
                 beneath.write_file("dns", path, contents)?;
             }
         }
+        let created_slice = self
+            .create_slice(&plan.slice, &plan.slice_properties)
+            .await?;
         let launched = self
             .launch(
                 &unit,
@@ -158,26 +161,99 @@ impl Engine {
                 self.options.start_timeout,
             )
             .await;
-        if let Err(timeout @ Error::Timeout { .. }) = launched {
-            // Stopping cancels the queued job. A unit another unit's dependency still names
-            // stays loaded (inactive, nothing queued) until that reference goes; not an error.
-            match self.remove(&unit).await {
-                Ok(()) | Err(Error::Timeout { .. }) => {}
-                Err(e) => return Err(e),
+        let failure = match launched {
+            Ok(None) => {
+                return Ok(Started {
+                    unit,
+                    warnings: plan.warnings,
+                });
             }
-            return Err(timeout);
+            // Removing the unit stops its slice too.
+            Ok(Some(reason)) => {
+                self.remove(&unit).await?;
+                return Err(Error::StartFailed {
+                    unit: unit.to_string(),
+                    reason,
+                });
+            }
+            Err(timeout @ Error::Timeout { .. }) => {
+                // Stopping cancels the queued job. A unit another unit's dependency still
+                // names stays loaded (inactive, nothing queued) until that reference goes;
+                // not an error.
+                match self.remove(&unit).await {
+                    Ok(()) | Err(Error::Timeout { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                return Err(timeout);
+            }
+            Err(Error::Refused {
+                action,
+                unit: name,
+                message,
+            }) => match self.mistyped_property(spec, &message).await {
+                Some(e) => e,
+                None => Error::Refused {
+                    action,
+                    unit: name,
+                    message,
+                },
+            },
+            Err(e) => e,
+        };
+        // systemd created no unit; a slice made for it goes again (one that was there
+        // already holds the run that is there already).
+        if created_slice {
+            let _ = self.systemd.stop_unit(&plan.slice, JOB_TIMEOUT).await;
         }
-        if let Some(reason) = launched? {
-            self.remove(&unit).await?;
-            return Err(Error::StartFailed {
-                unit: unit.to_string(),
-                reason,
-            });
+        Err(failure)
+    }
+
+    /// Creates the task's own slice with its limits before its unit goes in; returns whether
+    /// it did. A slice of that name already loaded (the same run started again) is left as
+    /// it is, and so is the run in it: the unit's own start then fails as already existing.
+    async fn create_slice(&self, slice: &UnitName, props: &[Property]) -> Result<bool> {
+        match self
+            .systemd
+            .start_transient(slice, props, self.options.start_timeout)
+            .await
+        {
+            Ok(job) if job == "done" => Ok(true),
+            Ok(job) => {
+                let _ = self.systemd.stop_unit(slice, JOB_TIMEOUT).await;
+                Err(Error::StartFailed {
+                    unit: slice.to_string(),
+                    reason: format!("systemd's start job for the task's slice ended with '{job}'"),
+                })
+            }
+            Err(Error::AlreadyExists(_)) => Ok(false),
+            Err(e) => Err(e),
         }
-        Ok(Started {
-            unit,
-            warnings: plan.warnings,
-        })
+    }
+
+    /// When systemd refused a task's unit for a value of the wrong D-Bus type, the error
+    /// naming the job's property whose declared type is not the one systemd gives it.
+    async fn mistyped_property(&self, spec: &TaskSpec, message: &str) -> Option<Error> {
+        if spec.sandbox.properties.is_empty() {
+            return None;
+        }
+        for extra in mapping::properties::properties(&spec.sandbox.properties) {
+            let declared = extra.value.signature();
+            let Some(actual) = self.systemd.service_property_type(&extra.name).await else {
+                continue;
+            };
+            if actual != declared {
+                return Some(Error::invalid(
+                    format!("properties.{}", extra.name),
+                    format!(
+                        "systemd gives {name} the D-Bus type '{actual}', but it was declared \
+                         '{declared}' (systemd said: {message}); write the key as \
+                         \"{name}:{actual}\"",
+                        name = extra.name
+                    ),
+                ));
+            }
+        }
+        None
     }
 
     /// Creates a transient unit from `props` (as `ExecStart` where systemd predates

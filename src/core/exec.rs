@@ -12,8 +12,15 @@
 //! fork-and-setns dance in a multi-threaded process, and a window in which the command runs
 //! outside the task's cgroup; and it would still have to copy the task's sandboxing by hand.
 //! A sibling unit gets all of that from systemd, and works the same for the CLI, which only
-//! knows the unit's name. The cost: the exec'd command is not held to the task's own memory
-//! limit (only the slice's accounting covers it).
+//! knows the unit's name.
+//!
+//! **Limits.** A transient task's own slice carries the task's cgroup limits (see
+//! [`crate::core::mapping::slice_properties`]), so the task and every exec in it share one
+//! memory, tasks, CPU and IO budget, as processes exec'd into a Nomad `exec` task share its
+//! cgroup. The exec unit also repeats the task unit's own limits, per-process settings
+//! (`Limit*`, `Nice`, `UMask`, `OOMScoreAdjust`, …) and sandbox, so a task whose slice carries
+//! no limits (an installed unit's, or a task started by an older version) still holds each
+//! exec'd command to them.
 //!
 //! **Life of an exec unit.** `Type=exec` (a command that cannot be executed fails the start),
 //! `RemainAfterExit=no` (when the lead process exits, systemd kills what it left behind, which
@@ -33,7 +40,7 @@ use nix::pty::{Winsize, openpty};
 use super::engine::Engine;
 use super::error::{Error, Result};
 use super::exit::ExitResult;
-use super::mapping::command::{DEFAULT_PATH, search_path};
+use super::mapping::command::{DEFAULT_PATH, check_exec_size, search_path};
 use super::property::{ExecCommand, Property, Value};
 use super::signal::Signal;
 use super::systemd::{ExecContext, UnitSnapshot};
@@ -79,6 +86,16 @@ impl Engine {
     /// for an exited task or an unusable command, [`Error::StartFailed`] when systemd could
     /// not run it.
     pub async fn exec(&self, task: &UnitName, argv: &[String], io: ExecIo) -> Result<Exec> {
+        if task.unit_type() != "service" {
+            return Err(Error::invalid(
+                "task",
+                format!(
+                    "{task} is a {} unit: it runs no process of its own to exec into; exec \
+                     needs a service",
+                    task.unit_type()
+                ),
+            ));
+        }
         let snapshot = self.systemd().snapshot(task).await?;
         if snapshot.has_exited() {
             return Err(Error::invalid(
@@ -266,8 +283,11 @@ fn properties(
             Value::Binds(ctx.bind_read_only_paths.clone()),
         ));
     }
-    // A command exec'd into the task is confined exactly as the task is.
+    // A command exec'd into the task is confined exactly as the task is, and held to its
+    // limits.
     props.extend(ctx.sandbox.iter().cloned());
+    props.extend(ctx.process.iter().cloned());
+    props.extend(ctx.limits.iter().cloned());
     if tty && let Ok(path) = nix::unistd::ttyname(stdio[0].as_ref()) {
         props.push(Property::new(
             "TTYPath",
@@ -303,6 +323,7 @@ fn resolve(argv: &[String], ctx: &ExecContext) -> Result<String> {
     if argv.iter().any(|a| a.contains('\0')) {
         return Err(Error::invalid("command", "an argument contains a NUL byte"));
     }
+    check_exec_size("command", argv, &ctx.environment)?;
     if command.starts_with('/') {
         return Ok(command.clone());
     }

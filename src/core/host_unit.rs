@@ -56,6 +56,12 @@ pub const MAX_ENV_STRING: usize = 32 * 4096 - 1;
 /// by default `alloc_id` (escaped like `systemd-escape`). Errors name `unit` or
 /// `unit_instance`.
 pub fn resolve(unit: &str, instance: Option<&str>, alloc_id: &str) -> Result<UnitName> {
+    if let Some((_, suffix)) = unit.rsplit_once('.')
+        && UNIT_TYPES.contains(&suffix)
+        && !STARTABLE_TYPES.contains(&suffix)
+    {
+        return Err(not_startable(unit, suffix));
+    }
     let name = if unit.contains("@.") {
         let instance = instance.unwrap_or(alloc_id);
         if instance.is_empty() {
@@ -82,16 +88,34 @@ pub fn resolve(unit: &str, instance: Option<&str>, alloc_id: &str) -> Result<Uni
         parsed
     };
     if !STARTABLE_TYPES.contains(&name.unit_type()) {
-        return Err(Error::invalid(
-            "unit",
-            format!(
-                "'{unit}' is a {} unit; a task can run a {} unit",
-                name.unit_type(),
-                STARTABLE_TYPES.join(", ")
-            ),
-        ));
+        return Err(not_startable(unit, name.unit_type()));
     }
     Ok(name)
+}
+
+/// Every unit type systemd has.
+const UNIT_TYPES: &[&str] = &[
+    "service",
+    "socket",
+    "device",
+    "mount",
+    "automount",
+    "swap",
+    "target",
+    "path",
+    "timer",
+    "slice",
+    "scope",
+];
+
+fn not_startable(unit: &str, unit_type: &str) -> Error {
+    Error::invalid(
+        "unit",
+        format!(
+            "'{unit}' is a {unit_type} unit; a task can run a {} unit",
+            STARTABLE_TYPES.join(", ")
+        ),
+    )
 }
 
 /// What the drop-in sets for a task on a service, and warnings for what cannot apply. Other
@@ -400,6 +424,13 @@ mod tests {
                 .contains("target")
         );
         assert!(resolve("x.slice", None, "a1").is_err());
+        for (unit, kind) in [("dev-sda.device", "device"), ("dev-sda2.swap", "swap")] {
+            let e = resolve(unit, None, "a1").unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("is a {kind} unit")) && !e.contains("suffix"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,14 @@ use crate::core::task::{TaskSpec, mount_points};
 pub(crate) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The kernel's limit on one argument or environment string, its NUL included
+/// (`MAX_ARG_STRLEN`, 32 pages): `execve` fails with `E2BIG` past it.
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+/// The most the argument and environment strings may take together, pointers included. The
+/// kernel allows a quarter of the stack limit (2 MiB under the default 8 MiB); systemd adds
+/// variables of its own, for which a margin is kept.
+pub const MAX_ARGS_TOTAL: usize = (2 << 20) - (64 << 10);
+
 pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
     let head = match &spec.runtime {
         None => vec![resolve(spec, &spec.command, "command")?],
@@ -30,7 +38,13 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
             return Err(Error::invalid("args", "an argument contains a NUL byte"));
         }
     }
-    let argv = head.into_iter().chain(spec.args.iter().cloned()).collect();
+    let argv: Vec<String> = head.into_iter().chain(spec.args.iter().cloned()).collect();
+    let env: Vec<String> = spec
+        .unit_env()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    check_exec_size("args", &argv, &env)?;
     let exec = ExecCommand {
         path,
         argv,
@@ -40,6 +54,55 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
         "ExecStartEx",
         Value::ExecEx(vec![exec]),
     )])
+}
+
+/// Refuses an argv (`setting` names it) that the kernel would refuse to execute together with
+/// `env`: systemd would start the unit, fail `execve` with `E2BIG` and report only exit status
+/// 203.
+pub fn check_exec_size(setting: &str, argv: &[String], env: &[String]) -> Result<()> {
+    if let Some((i, arg)) = argv
+        .iter()
+        .enumerate()
+        .find(|(_, a)| a.len() >= MAX_ARG_STRLEN)
+    {
+        let which = if i == 0 {
+            "the command".to_string()
+        } else {
+            format!("argument {i}")
+        };
+        return Err(Error::invalid(
+            setting,
+            format!(
+                "{which} is {} bytes; the kernel executes no argument of {MAX_ARG_STRLEN} bytes \
+                 or more (MAX_ARG_STRLEN); pass large data in a file under local/ instead",
+                arg.len()
+            ),
+        ));
+    }
+    if let Some(var) = env.iter().find(|e| e.len() >= MAX_ARG_STRLEN) {
+        let name = var.split('=').next().unwrap_or_default();
+        return Err(Error::invalid(
+            format!("env.{name}"),
+            format!(
+                "is {} bytes; the kernel executes no environment string of {MAX_ARG_STRLEN} \
+                 bytes or more (MAX_ARG_STRLEN); pass large data in a file instead",
+                var.len()
+            ),
+        ));
+    }
+    let pointer = std::mem::size_of::<usize>();
+    let total: usize = argv.iter().chain(env).map(|s| s.len() + 1 + pointer).sum();
+    if total > MAX_ARGS_TOTAL {
+        return Err(Error::invalid(
+            setting,
+            format!(
+                "the arguments and environment take {total} bytes; the kernel executes at most \
+                 about 2 MiB of them (ARG_MAX, a quarter of the default stack limit), less \
+                 what systemd adds"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Rewrites `ExecStartEx` as the older `ExecStart` for systemd before v243. That form expands
@@ -135,6 +198,27 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_kernel_would_not_execute_is_refused_naming_the_limit() {
+        let argv = |arg: String| vec!["/bin/echo".to_string(), arg];
+        assert!(check_exec_size("args", &argv("x".repeat(MAX_ARG_STRLEN - 1)), &[]).is_ok());
+        let e = check_exec_size("args", &argv("x".repeat(1 << 20)), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("args") && e.contains("argument 1") && e.contains("MAX_ARG_STRLEN"),
+            "{e}"
+        );
+        let env = vec![format!("BIG={}", "x".repeat(MAX_ARG_STRLEN))];
+        let e = check_exec_size("args", &argv("x".into()), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("env.BIG"), "{e}");
+        let many: Vec<String> = (0..20).map(|_| "x".repeat(120 << 10)).collect();
+        let e = check_exec_size("args", &many, &[]).unwrap_err().to_string();
+        assert!(e.contains("ARG_MAX"), "{e}");
+    }
     use crate::core::mapping::test_spec;
     use crate::core::property::find;
     use crate::core::task::TaskDirs;

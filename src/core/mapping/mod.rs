@@ -24,7 +24,7 @@ pub mod tasks;
 use std::path::PathBuf;
 
 use super::error::{Error, Result};
-use super::property::Property;
+use super::property::{Property, Value};
 use super::stdio::Output;
 use super::task::{Resources, TaskSpec};
 use super::unit_name::UnitName;
@@ -34,6 +34,10 @@ use super::unit_name::UnitName;
 pub struct UnitPlan {
     pub name: UnitName,
     pub properties: Vec<Property>,
+    /// The task's own slice, created first with [`UnitPlan::slice_properties`]: the unit and
+    /// the units that exec into it run there and share its limits.
+    pub slice: UnitName,
+    pub slice_properties: Vec<Property>,
     /// Things that were adjusted rather than refused, for the task's events or the terminal.
     pub warnings: Vec<String>,
     /// Files the unit's binds expect on the host (a generated resolv.conf): path and
@@ -70,7 +74,9 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     properties.extend(mounts::properties(spec)?);
     properties.extend(logging::properties(spec));
     let name = spec.unit_name();
-    let lifecycle = lifecycle::properties(spec, name.task_slice(slice)?.as_str());
+    sandbox::check_unit_name(&spec.sandbox, &name)?;
+    let task_slice = name.task_slice(slice)?;
+    let lifecycle = lifecycle::properties(spec, task_slice.as_str());
     let extra = properties::properties(&spec.sandbox.properties);
     if let Some(taken) = extra.iter().find(|e| {
         properties
@@ -86,6 +92,8 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     properties.extend(extra);
     properties.extend(lifecycle);
     Ok(UnitPlan {
+        slice_properties: slice_properties(spec, &name)?,
+        slice: task_slice,
         name,
         properties,
         warnings,
@@ -101,6 +109,31 @@ pub fn resources(res: &Resources) -> Result<Vec<Property>> {
     properties.extend(tasks::properties(res));
     properties.extend(io::properties(res)?);
     Ok(properties)
+}
+
+/// The task's own slice: its cgroup limits (the same as the unit's, OOM settings aside, which
+/// are per process), so that the task and every command exec'd into it share one budget, and
+/// accounting on, so the slice's usage can be read.
+pub fn slice_properties(spec: &TaskSpec, unit: &UnitName) -> Result<Vec<Property>> {
+    let mut props = vec![Property::new(
+        "Description",
+        Value::Str(format!(
+            "Limits shared by Nomad task {} and its exec sessions ({unit})",
+            spec.name
+        )),
+    )];
+    props.extend(
+        resources(&spec.resources)?
+            .into_iter()
+            .filter(|p| !p.name.starts_with("OOM")),
+    );
+    props.extend([
+        Property::new("CPUAccounting", Value::Bool(true)),
+        Property::new("MemoryAccounting", Value::Bool(true)),
+        Property::new("TasksAccounting", Value::Bool(true)),
+        Property::new("IOAccounting", Value::Bool(true)),
+    ]);
+    Ok(props)
 }
 
 #[cfg(test)]
@@ -135,6 +168,7 @@ pub(crate) fn test_spec() -> TaskSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::property::find;
 
     #[test]
     fn plan_sets_restart_no_exactly_once_and_last() {
@@ -161,6 +195,24 @@ mod tests {
         let names: Vec<_> = plan.properties.iter().map(|p| p.name.as_ref()).collect();
         let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
         assert!(at("LimitNOFILE") < at("Restart"));
+    }
+
+    #[test]
+    fn the_tasks_slice_carries_its_limits_for_its_execs_too() {
+        let mut spec = test_spec();
+        spec.resources.memory_mb = 64;
+        spec.resources.pids_limit = 16;
+        spec.resources.oom_score_adjust = 500;
+        let plan = plan(&spec, "system-nomad.slice").unwrap();
+        assert_eq!(plan.slice.as_str(), "system-nomad-a1_web_i1.slice");
+        let p = &plan.slice_properties;
+        assert!(matches!(find(p, "MemoryMax"), Some(Value::U64(n)) if *n == 64 << 20));
+        assert!(matches!(find(p, "TasksMax"), Some(Value::U64(16))));
+        assert!(matches!(find(p, "MemorySwapMax"), Some(Value::U64(0))));
+        assert!(find(p, "OOMPolicy").is_none() && find(p, "OOMScoreAdjust").is_none());
+        assert!(
+            matches!(find(&plan.properties, "Slice"), Some(Value::Str(s)) if s == plan.slice.as_str())
+        );
     }
 
     #[test]

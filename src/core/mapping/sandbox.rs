@@ -9,8 +9,35 @@
 //! with `SIGSYS`, so a program probing for an optional call (`uname`, `ptrace`, ...) would die
 //! instead of handling the error.
 
+use crate::core::error::{Error, Result};
 use crate::core::property::{Property, Value};
 use crate::core::sandbox::Sandbox;
+use crate::core::unit_name::UnitName;
+
+/// What systemd's private `/tmp` directory name (`systemd-private-<boot id>-<unit>-XXXXXX`,
+/// under `/tmp` and `/var/tmp`) holds besides the unit's name.
+const PRIVATE_TMP_NAME_OVERHEAD: usize = "systemd-private-".len() + 32 + 1 + 1 + 6;
+/// The longest unit name whose private `/tmp` directory name fits a file name (255 bytes).
+pub const MAX_UNIT_NAME_WITH_PRIVATE_TMP: usize = 255 - PRIVATE_TMP_NAME_OVERHEAD;
+
+/// Refuses a task whose unit name is too long for systemd to create its private `/tmp`: the
+/// start would fail in the namespace setup with nothing but exit status 226.
+pub fn check_unit_name(sandbox: &Sandbox, unit: &UnitName) -> Result<()> {
+    let len = unit.as_str().len();
+    if !sandbox.private_tmp || len <= MAX_UNIT_NAME_WITH_PRIVATE_TMP {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "name",
+        format!(
+            "the task name makes its unit name {unit} {len} bytes; with a private /tmp at most \
+             {MAX_UNIT_NAME_WITH_PRIVATE_TMP} fit, because systemd names that directory \
+             systemd-private-<boot id>-<unit>-<random> and a file name holds 255 bytes. \
+             Shorten the task name by at least {} bytes (a byte outside A-Z a-z 0-9 : _ . - counts as 4)",
+            len - MAX_UNIT_NAME_WITH_PRIVATE_TMP
+        ),
+    ))
+}
 
 pub fn properties(sandbox: &Sandbox) -> Vec<Property> {
     let mut props = vec![
@@ -51,6 +78,27 @@ mod tests {
     use super::*;
     use crate::core::property::find;
     use crate::core::sandbox::{ProtectHome, ProtectSystem};
+
+    #[test]
+    fn a_task_name_too_long_for_its_private_tmp_is_refused_naming_the_limit() {
+        let unit = |task: &str| UnitName::for_task("1a2b3c4d", task, "0a1b2c3d");
+        let fits = unit(&"x".repeat(167));
+        assert_eq!(fits.as_str().len(), MAX_UNIT_NAME_WITH_PRIVATE_TMP);
+        assert!(check_unit_name(&Sandbox::default(), &fits).is_ok());
+        let long = unit(&"x".repeat(168));
+        let e = check_unit_name(&Sandbox::default(), &long)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("name") && e.contains("199") && e.contains("at least 1 "),
+            "{e}"
+        );
+        let no_tmp = Sandbox {
+            private_tmp: false,
+            ..Sandbox::default()
+        };
+        assert!(check_unit_name(&no_tmp, &long).is_ok());
+    }
 
     #[test]
     fn the_default_sandbox_is_spelled_out() {

@@ -262,6 +262,32 @@ impl Systemd {
             .collect())
     }
 
+    /// The D-Bus type (`t`, `as`, …) systemd gives the service property `name`, from the
+    /// introspection data of a loaded service unit; `None` when systemd reports no such
+    /// property or no service is loaded. Reads only: nothing is loaded to answer it.
+    pub async fn service_property_type(&self, name: &str) -> Option<String> {
+        let listed = {
+            let _slot = self.slot().await;
+            self.manager
+                .list_units_by_patterns(vec!["active".into()], vec!["*.service".into()])
+                .await
+                .ok()?
+        };
+        let path = listed.into_iter().next()?.6;
+        let xml = {
+            let proxy = zbus::fdo::IntrospectableProxy::builder(&self.conn)
+                .destination("org.freedesktop.systemd1")
+                .path(path)
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .await
+                .ok()?;
+            let _slot = self.slot().await;
+            proxy.introspect().await.ok()?
+        };
+        property_type(&xml, SERVICE_INTERFACE, name)
+    }
+
     /// A reader of the unit's D-Bus properties, uncached: every read asks systemd.
     async fn properties_of(&self, name: &UnitName) -> Result<zbus::fdo::PropertiesProxy<'static>> {
         self.properties_at(object_path(name))
@@ -522,6 +548,17 @@ fn type_interface(name: &UnitName) -> String {
         .unwrap_or_default()
 }
 
+/// The `type` of property `name` of `interface` in D-Bus introspection XML.
+fn property_type(xml: &str, interface: &str, name: &str) -> Option<String> {
+    let start = xml.find(&format!("<interface name=\"{interface}\""))?;
+    let section = &xml[start..];
+    let section = &section[..section.find("</interface>")?];
+    let at = section.find(&format!("<property name=\"{name}\" type=\""))?;
+    let rest = &section[at..];
+    let rest = &rest[rest.find("type=\"")? + "type=\"".len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
 /// Whose processes a signal goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Whom {
@@ -562,5 +599,22 @@ mod tests {
             object_path(&name),
             "/org/freedesktop/systemd1/unit/nomad_2da1_2dweb_2di1_2eservice"
         );
+    }
+
+    #[test]
+    fn a_property_type_is_read_from_its_interface_only() {
+        let xml = r#"<node>
+ <interface name="org.freedesktop.systemd1.Unit">
+  <property name="Id" type="s" access="read"></property>
+ </interface>
+ <interface name="org.freedesktop.systemd1.Service">
+  <property name="Type" type="s" access="read"></property>
+  <property name="IPAccounting" type="b" access="read"></property>
+ </interface>
+</node>"#;
+        let ty = |name| property_type(xml, SERVICE_INTERFACE, name);
+        assert_eq!(ty("IPAccounting").as_deref(), Some("b"));
+        assert_eq!(ty("Id"), None);
+        assert_eq!(ty("IP"), None);
     }
 }

@@ -92,6 +92,12 @@ pub struct ExecContext {
     /// The task's confinement, as settings an exec unit repeats: its sandbox switches,
     /// capabilities, system call filter, path restrictions, root and device access.
     pub sandbox: Vec<Property>,
+    /// Per-process settings an exec unit repeats: resource limits (`Limit*`), `Nice`,
+    /// `UMask`, `OOMScoreAdjust`, `/proc` restrictions, private IPC and network.
+    pub process: Vec<Property>,
+    /// The unit's own cgroup limits (memory, swap, tasks, CPU quota and set, IO bandwidth),
+    /// which an exec unit repeats on its own cgroup.
+    pub limits: Vec<Property>,
 }
 
 impl ExecContext {
@@ -106,6 +112,8 @@ impl ExecContext {
             bind_read_only_paths: binds(service, "BindReadOnlyPaths"),
             network_namespace_path: string(service, "NetworkNamespacePath"),
             sandbox: sandbox(service),
+            process: process(service),
+            limits: limits(service),
         }
     }
 }
@@ -138,6 +146,113 @@ const SANDBOX_WORDS: &[&str] = &[
 const MAX_ERRNO: i32 = 4095;
 /// Path lists; empty means unset.
 const SANDBOX_PATHS: &[&str] = &["ReadOnlyPaths", "ReadWritePaths", "InaccessiblePaths"];
+
+/// The kernel's resource limits, each as systemd reads and sets it: `Limit<NAME>` (setting it
+/// sets the soft and the hard limit) and `Limit<NAME>Soft`.
+const RLIMITS: &[&str] = &[
+    "CPU",
+    "FSIZE",
+    "DATA",
+    "STACK",
+    "CORE",
+    "RSS",
+    "NOFILE",
+    "AS",
+    "NPROC",
+    "MEMLOCK",
+    "LOCKS",
+    "SIGPENDING",
+    "MSGQUEUE",
+    "NICE",
+    "RTPRIO",
+    "RTTIME",
+];
+
+/// Per-process settings an exec'd command shares with the task, with their D-Bus types.
+/// Read back from a unit that did not set them, they are the manager's own defaults, which an
+/// exec unit gets anyway.
+const PROCESS_SETTINGS: &[(&str, &str)] = &[
+    ("Nice", "i"),
+    ("UMask", "u"),
+    ("OOMScoreAdjust", "i"),
+    ("ProtectProc", "s"),
+    ("ProcSubset", "s"),
+    ("PrivateIPC", "b"),
+    ("PrivateNetwork", "b"),
+];
+
+/// Cgroup limits an exec'd command is held to, as the task is: `t` values (`u64::MAX` is
+/// systemd's `infinity`), then the CPU set and per-device IO limits.
+const LIMIT_NUMBERS: &[&str] = &[
+    "MemoryMax",
+    "MemoryHigh",
+    "MemorySwapMax",
+    "TasksMax",
+    "CPUQuotaPerSecUSec",
+];
+const LIMIT_DEVICES: &[&str] = &[
+    "IOReadBandwidthMax",
+    "IOWriteBandwidthMax",
+    "IOReadIOPSMax",
+    "IOWriteIOPSMax",
+];
+
+/// The [`PROCESS_SETTINGS`] and [`RLIMITS`] the unit reports, as properties to start another
+/// unit with.
+fn process(service: &HashMap<String, OwnedVariant>) -> Vec<Property> {
+    let mut props = Vec::new();
+    for (name, ty) in PROCESS_SETTINGS {
+        let value = match *ty {
+            "b" => number::<bool>(service, name).map(Value::Bool),
+            "i" => number::<i32>(service, name).map(Value::I32),
+            "u" => number::<u32>(service, name).map(Value::U32),
+            "t" => number::<u64>(service, name).map(Value::U64),
+            _ => service
+                .contains_key(*name)
+                .then(|| Value::Str(string(service, name))),
+        };
+        if let Some(value) = value {
+            props.push(Property::named(name.to_string(), value));
+        }
+    }
+    for limit in RLIMITS {
+        for name in [format!("Limit{limit}"), format!("Limit{limit}Soft")] {
+            if let Some(n) = number::<u64>(service, &name) {
+                props.push(Property::named(name, Value::U64(n)));
+            }
+        }
+    }
+    props
+}
+
+/// The unit's cgroup limits, as properties to start another unit with.
+fn limits(service: &HashMap<String, OwnedVariant>) -> Vec<Property> {
+    let mut props = Vec::new();
+    for name in LIMIT_NUMBERS {
+        if let Some(n) = number::<u64>(service, name) {
+            props.push(Property::new(name, Value::U64(n)));
+        }
+    }
+    let cpus = service
+        .get("AllowedCPUs")
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| Vec::<u8>::try_from(v).ok())
+        .unwrap_or_default();
+    if cpus.iter().any(|b| *b != 0) {
+        props.push(Property::new("AllowedCPUs", Value::Bytes(cpus)));
+    }
+    for name in LIMIT_DEVICES {
+        let devices = service
+            .get(*name)
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| Vec::<(String, u64)>::try_from(v).ok())
+            .unwrap_or_default();
+        if !devices.is_empty() {
+            props.push(Property::new(name, Value::DeviceLimits(devices)));
+        }
+    }
+    props
+}
 
 /// The task's confinement as properties to start another unit with. Defaults read back from
 /// systemd are repeated as they are (harmless); unset words and lists are left out.
