@@ -63,6 +63,11 @@ pub async fn check_identity(engine: &Engine, target: &Target) -> Result<(), Stat
         // A user manager runs everything as its own user.
         return Ok(());
     }
+    if target.unit.unit_type() != "service" {
+        // A timer, socket or path unit runs nothing to exec into: the core refuses the exec
+        // and says so, which is more use to the job than its (absent) identity.
+        return Ok(());
+    }
     let snapshot = engine
         .systemd()
         .snapshot(&target.unit)
