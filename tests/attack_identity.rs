@@ -743,3 +743,113 @@ async fn a_bad_denied_id_list_is_a_config_error_naming_the_option() {
         }
     }
 }
+
+/// Writes `text` as installed unit `name` and makes systemd read it.
+fn install_unit(name: &str, text: &str) {
+    std::fs::write(Path::new("/run/systemd/system").join(name), text).unwrap();
+    let status = std::process::Command::new("systemctl")
+        .arg("daemon-reload")
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn an_exec_into_an_installed_unit_is_held_to_the_group_policy() {
+    let fresh = unique("ai-svc");
+    let fresh_gid = add_group(&fresh);
+    let user = unique("ai-svcuser");
+    let (uid, own_gid) = add_user(&user, &["disk", &fresh]);
+    // Its user's memberships, and the groups its unit file adds.
+    let units = [
+        (
+            "nai-member.service",
+            format!("[Service]\nUser={user}\nExecStart=/bin/sleep 300\n"),
+            "'disk' (gid 6)",
+        ),
+        (
+            "nai-extra.service",
+            "[Service]\nUser=nobody\nSupplementaryGroups=shadow\nExecStart=/bin/sleep 300\n"
+                .to_string(),
+            "shadow",
+        ),
+        (
+            "nai-group.service",
+            "[Service]\nUser=nobody\nGroup=disk\nExecStart=/bin/sleep 300\n".to_string(),
+            "'disk' (gid 6)",
+        ),
+    ];
+    let names: Vec<&str> = units.iter().map(|(n, _, _)| *n).collect();
+    for (name, text, _) in &units {
+        install_unit(name, text);
+    }
+    let probe = ["/bin/sh", "-c", "echo groups=$(id -G | tr ' ' ,)"];
+    let (_plugin, mut conn) = plugin_with(&[("allow_units", strings(&names))]).await;
+    for (name, _, group) in &units {
+        let alloc = Alloc::new("unit-groups");
+        let task = alloc.task_config(cty_object(&[("unit", Value::from(*name))]));
+        conn.start(task.clone()).await.expect("StartTask");
+        let e = conn
+            .exec(&task.id, &probe, Some(SHORT))
+            .await
+            .expect_err("the exec ran");
+        assert!(
+            e.message().contains(name)
+                && e.message().contains(group)
+                && e.message().contains("allowed_groups"),
+            "{name}: {e:?}"
+        );
+        conn.destroy(&task.id).await;
+    }
+    // Granted, the exec runs with exactly those groups.
+    let (_plugin, mut conn) = plugin_with(&[
+        ("allow_units", strings(&names)),
+        ("allowed_groups", strings(&["disk", "shadow", &fresh])),
+    ])
+    .await;
+    let mut member = vec![own_gid, gid_of("disk"), fresh_gid];
+    member.sort_unstable();
+    let mut extra = vec![65534, gid_of("shadow")];
+    extra.sort_unstable();
+    for (name, expected) in [
+        ("nai-member.service", member),
+        ("nai-extra.service", extra),
+        ("nai-group.service", vec![gid_of("disk")]),
+    ] {
+        let alloc = Alloc::new("unit-groups");
+        let task = alloc.task_config(cty_object(&[("unit", Value::from(name))]));
+        conn.start(task.clone()).await.expect("StartTask");
+        let out = conn
+            .exec(&task.id, &probe, Some(SHORT))
+            .await
+            .expect("ExecTask");
+        conn.destroy(&task.id).await;
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(groups_printed(&out), expected, "{name}: {out}");
+    }
+    // Deny wins over the grant.
+    let (_plugin, mut conn) = plugin_with(&[
+        ("allow_units", strings(&names)),
+        ("allowed_groups", strings(&["*"])),
+        ("denied_host_uids", Value::from(uid.to_string())),
+        ("denied_host_gids", Value::from(fresh_gid.to_string())),
+    ])
+    .await;
+    for (name, knob) in [
+        ("nai-member.service", "denied_host_uids"),
+        ("nai-extra.service", ""),
+    ] {
+        let alloc = Alloc::new("unit-groups");
+        let task = alloc.task_config(cty_object(&[("unit", Value::from(name))]));
+        conn.start(task.clone()).await.expect("StartTask");
+        let result = conn.exec(&task.id, &probe, Some(SHORT)).await;
+        conn.destroy(&task.id).await;
+        match knob {
+            "" => assert!(result.is_ok(), "{name}: {result:?}"),
+            knob => assert!(
+                result.as_ref().unwrap_err().message().contains(knob),
+                "{name}: {result:?}"
+            ),
+        }
+    }
+}
