@@ -434,3 +434,422 @@ async fn an_ambient_list_beyond_the_bounding_list_is_a_config_error() {
         "{err}"
     );
 }
+
+/// useradd and groupadd lock the account files; this binary's tests take turns.
+static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `name`, made unique to this test run (account names stay under 32 bytes).
+fn unique(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}
+
+fn as_root(program: &str, args: &[&str]) {
+    let _turn = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Creates group `name` in the sandbox's throw-away root; returns its gid.
+fn add_group(name: &str) -> u32 {
+    as_root("groupadd", &[name]);
+    nix::unistd::Group::from_name(name)
+        .unwrap()
+        .expect("the new group")
+        .gid
+        .as_raw()
+}
+
+/// Creates a login account `name` (its own primary group) that is a member of `groups`, as
+/// a host's admin would (`useradd -G`); returns its uid and primary gid.
+fn add_user(name: &str, groups: &[&str]) -> (u32, u32) {
+    let mut args = vec!["--no-create-home", "--shell", "/bin/sh"];
+    let joined = groups.join(",");
+    if !groups.is_empty() {
+        args.extend(["--groups", &joined]);
+    }
+    args.push(name);
+    as_root("useradd", &args);
+    let user = nix::unistd::User::from_name(name)
+        .unwrap()
+        .expect("the new user");
+    (user.uid.as_raw(), user.gid.as_raw())
+}
+
+fn gid_of(name: &str) -> u32 {
+    nix::unistd::Group::from_name(name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("group {name}"))
+        .gid
+        .as_raw()
+}
+
+/// The gids a task printed as `groups=a,b,c`, sorted.
+fn groups_printed(out: &str) -> Vec<u32> {
+    let mut gids: Vec<u32> = printed(out, "groups")
+        .split(',')
+        .map(|g| g.parse().unwrap())
+        .collect();
+    gids.sort_unstable();
+    gids
+}
+
+const PROBE_GROUPS: &str = "echo uid=$(id -u) gid=$(id -g) groups=$(id -G | tr ' ' ,); \
+                            cat /etc/shadow >/dev/null 2>&1; echo shadow_rc=$?; echo END";
+
+#[tokio::test]
+async fn a_login_users_supplementary_groups_need_allowed_groups() {
+    // A host account in shadow and disk, and in a group made for the test: what `useradd -G`
+    // does for an admin. allowed_users = ["*"] (the default) lets a job name it.
+    let fresh = unique("ai-crew");
+    let fresh_gid = add_group(&fresh);
+    let user = unique("ai-login");
+    let (uid, own_gid) = add_user(&user, &["shadow", "disk", &fresh]);
+    let (shadow, disk) = (gid_of("shadow"), gid_of("disk"));
+
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("members");
+    for (options, first) in [
+        (vec![], "'disk' (gid 6)"),
+        // Its own primary group, spelled out, changes nothing.
+        (
+            vec![("group", Value::from(user.as_str()))],
+            "'disk' (gid 6)",
+        ),
+    ] {
+        let task = alloc.task_config(shell_with(PROBE_GROUPS, &options));
+        refused(
+            &mut conn,
+            task,
+            &user,
+            &["user", &user, first, "allowed_groups"],
+        )
+        .await;
+        let task = alloc.task_config(shell_with(PROBE_GROUPS, &options));
+        refused(
+            &mut conn,
+            task,
+            &uid.to_string(),
+            &["user", first, "allowed_groups"],
+        )
+        .await;
+    }
+    assert!(!alloc.has_stdout(), "no task ran");
+
+    // Listing some of its groups is not enough: every one must be allowed.
+    let (_plugin, mut conn) =
+        plugin_with(&[("allowed_groups", strings(&["shadow", "disk"]))]).await;
+    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+    refused(&mut conn, task, &user, &["user", &fresh, "allowed_groups"]).await;
+    // Nor does asking for an allowed group instead: systemd still adds the memberships.
+    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[("group", "shadow".into())]));
+    refused(&mut conn, task, &user, &["user", &fresh, "allowed_groups"]).await;
+    assert!(!alloc.has_stdout(), "no task ran");
+
+    // All of them listed (by name or gid): the task runs and really holds them.
+    let (_plugin, mut conn) = plugin_with(&[(
+        "allowed_groups",
+        strings(&["shadow", &disk.to_string(), "ai-crew-*"]),
+    )])
+    .await;
+    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+    let out = run(&mut conn, &alloc, task, &user).await;
+    assert_eq!(printed(&out, "uid"), uid.to_string(), "{out}");
+    assert_eq!(printed(&out, "gid"), own_gid.to_string(), "{out}");
+    let mut expected = vec![own_gid, shadow, disk, fresh_gid];
+    expected.sort_unstable();
+    assert_eq!(groups_printed(&out), expected, "{out}");
+    assert_eq!(
+        printed(&out, "shadow_rc"),
+        "0",
+        "the shadow group is real: {out}"
+    );
+}
+
+#[tokio::test]
+async fn a_login_user_in_roots_group_needs_allow_root_and_the_listing() {
+    let user = unique("ai-wheel");
+    add_user(&user, &["root"]);
+    let alloc = Alloc::new("wheel");
+    for settings in [
+        vec![],
+        vec![("allowed_groups", strings(&["root"]))],
+        vec![("allow_root", true.into())],
+    ] {
+        let (_plugin, mut conn) = plugin_with(&settings).await;
+        let knob = if settings.is_empty() || settings[0].0 == "allowed_groups" {
+            "allow_root"
+        } else {
+            "allowed_groups"
+        };
+        let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+        refused(
+            &mut conn,
+            task,
+            &user,
+            &["user", &user, "'root' (gid 0)", knob],
+        )
+        .await;
+    }
+    assert!(!alloc.has_stdout(), "no task ran");
+    let (_plugin, mut conn) = plugin_with(&[
+        ("allowed_groups", strings(&["root"])),
+        ("allow_root", true.into()),
+    ])
+    .await;
+    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+    let out = run(&mut conn, &alloc, task, &user).await;
+    assert!(groups_printed(&out).contains(&0), "{out}");
+}
+
+#[tokio::test]
+async fn systemd_adds_no_memberships_when_the_group_is_roots() {
+    // systemd skips initgroups for gid 0; the policy mirrors that, and this checks the claim.
+    let user = unique("ai-rootgrp");
+    let (uid, _) = add_user(&user, &["disk"]);
+    let (_plugin, mut conn) = plugin_with(&[
+        ("allowed_groups", strings(&["root"])),
+        ("allow_root", true.into()),
+    ])
+    .await;
+    let alloc = Alloc::new("rootgrp");
+    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[("group", "root".into())]));
+    let out = run(&mut conn, &alloc, task, &user).await;
+    assert_eq!(printed(&out, "uid"), uid.to_string(), "{out}");
+    assert_eq!(groups_printed(&out), [0], "no disk membership: {out}");
+}
+
+#[tokio::test]
+async fn denied_host_uids_refuse_the_user_whatever_allows_it() {
+    let user = unique("ai-denied");
+    let (uid, _) = add_user(&user, &[]);
+    let around = format!("{}-{}", uid - 1, uid + 1);
+    let (_plugin, mut conn) = plugin_with(&[
+        (
+            "denied_host_uids",
+            Value::from(format!("0-10,{around},80100-80199")),
+        ),
+        ("allowed_users", strings(&[&user, &uid.to_string()])),
+    ])
+    .await;
+    let alloc = Alloc::new("denied-uid");
+    for (user, uid) in [
+        (user.as_str(), uid),
+        (&uid.to_string(), uid),
+        ("nomad-80150", 80150),
+    ] {
+        let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+        refused(
+            &mut conn,
+            task,
+            user,
+            &["user", &format!("uid {uid}"), "denied_host_uids"],
+        )
+        .await;
+    }
+    assert!(!alloc.has_stdout(), "no task ran");
+    // Outside the set: nobody (the default) and another workload user run.
+    for user in ["", "nomad-80200"] {
+        let alloc = Alloc::new("denied-uid");
+        let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+        let out = run(&mut conn, &alloc, task, user).await;
+        assert!(out.contains("uid="), "{user}: {out}");
+    }
+    // Nomad checks the default user too.
+    let (_plugin, mut conn) = plugin_with(&[("denied_host_uids", "65534".into())]).await;
+    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+    refused(&mut conn, task, "", &["user", "nobody", "denied_host_uids"]).await;
+}
+
+#[tokio::test]
+async fn denied_host_gids_refuse_any_group_the_task_would_hold_whatever_allows_it() {
+    let fresh = unique("ai-deny");
+    let fresh_gid = add_group(&fresh);
+    let user = unique("ai-member");
+    let (_, own_gid) = add_user(&user, &[&fresh]);
+    let alloc = Alloc::new("denied-gid");
+    let allow_all = ("allowed_groups", strings(&["*"]));
+    // A membership, the user's primary group, the job's group: each denied though allowed.
+    for (denied, group, option) in [
+        (fresh_gid, None, "user"),
+        (own_gid, None, "user"),
+        (own_gid, Some("shadow"), "user"),
+        (gid_of("shadow"), Some("shadow"), "group"),
+    ] {
+        let (_plugin, mut conn) = plugin_with(&[
+            allow_all.clone(),
+            ("denied_host_gids", Value::from(format!("0,{denied}"))),
+        ])
+        .await;
+        let options: Vec<(&str, Value)> = group.map(|g| ("group", g.into())).into_iter().collect();
+        let task = alloc.task_config(shell_with(PROBE_GROUPS, &options));
+        refused(
+            &mut conn,
+            task,
+            &user,
+            &[option, &format!("gid {denied}"), "denied_host_gids"],
+        )
+        .await;
+    }
+    // A workload user's own gid.
+    let (_plugin, mut conn) = plugin_with(&[("denied_host_gids", "80000-80999".into())]).await;
+    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+    refused(
+        &mut conn,
+        task,
+        "nomad-80160",
+        &["gid 80160", "denied_host_gids"],
+    )
+    .await;
+    assert!(!alloc.has_stdout(), "no task ran");
+    // Not in the set: runs.
+    let (_plugin, mut conn) =
+        plugin_with(&[allow_all, ("denied_host_gids", Value::from("0-5,7-41"))]).await;
+    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+    let out = run(&mut conn, &alloc, task, &user).await;
+    let mut expected = vec![own_gid, fresh_gid];
+    expected.sort_unstable();
+    assert_eq!(groups_printed(&out), expected, "{out}");
+}
+
+#[tokio::test]
+async fn a_bad_denied_id_list_is_a_config_error_naming_the_option() {
+    for option in ["denied_host_uids", "denied_host_gids"] {
+        for (bad, piece) in [
+            ("100-1", "\"100-1\""),
+            ("0-999, 1500", "\" 1500\""),
+            ("1-2-3", "\"1-2-3\""),
+            ("root", "\"root\""),
+            ("1,,2", "\"\""),
+            ("-5", "\"-5\""),
+            ("4294967296", "\"4294967296\""),
+        ] {
+            let plugin = Plugin::launch();
+            let mut conn = plugin.connect().await;
+            let err = conn
+                .set_config(cty_object(&[(option, bad.into())]), nomad_config())
+                .await
+                .unwrap_err();
+            assert!(
+                err.message().contains(option) && err.message().contains(piece),
+                "{option} = {bad:?}: {err}"
+            );
+        }
+    }
+}
+
+/// Writes `text` as installed unit `name` and makes systemd read it.
+fn install_unit(name: &str, text: &str) {
+    std::fs::write(Path::new("/run/systemd/system").join(name), text).unwrap();
+    let status = std::process::Command::new("systemctl")
+        .arg("daemon-reload")
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn an_exec_into_an_installed_unit_is_held_to_the_group_policy() {
+    let fresh = unique("ai-svc");
+    let fresh_gid = add_group(&fresh);
+    let user = unique("ai-svcuser");
+    let (uid, own_gid) = add_user(&user, &["disk", &fresh]);
+    // Its user's memberships, and the groups its unit file adds.
+    let units = [
+        (
+            "nai-member.service",
+            format!("[Service]\nUser={user}\nExecStart=/bin/sleep 300\n"),
+            "'disk' (gid 6)",
+        ),
+        (
+            "nai-extra.service",
+            "[Service]\nUser=nobody\nSupplementaryGroups=shadow\nExecStart=/bin/sleep 300\n"
+                .to_string(),
+            "shadow",
+        ),
+        (
+            "nai-group.service",
+            "[Service]\nUser=nobody\nGroup=disk\nExecStart=/bin/sleep 300\n".to_string(),
+            "'disk' (gid 6)",
+        ),
+    ];
+    let names: Vec<&str> = units.iter().map(|(n, _, _)| *n).collect();
+    for (name, text, _) in &units {
+        install_unit(name, text);
+    }
+    let probe = ["/bin/sh", "-c", "echo groups=$(id -G | tr ' ' ,)"];
+    let (_plugin, mut conn) = plugin_with(&[("allow_units", strings(&names))]).await;
+    for (name, _, group) in &units {
+        let alloc = Alloc::new("unit-groups");
+        let task = alloc.task_config(cty_object(&[("unit", Value::from(*name))]));
+        conn.start(task.clone()).await.expect("StartTask");
+        let e = conn
+            .exec(&task.id, &probe, Some(SHORT))
+            .await
+            .expect_err("the exec ran");
+        assert!(
+            e.message().contains(name)
+                && e.message().contains(group)
+                && e.message().contains("allowed_groups"),
+            "{name}: {e:?}"
+        );
+        conn.destroy(&task.id).await;
+    }
+    // Granted, the exec runs with exactly those groups.
+    let (_plugin, mut conn) = plugin_with(&[
+        ("allow_units", strings(&names)),
+        ("allowed_groups", strings(&["disk", "shadow", &fresh])),
+    ])
+    .await;
+    let mut member = vec![own_gid, gid_of("disk"), fresh_gid];
+    member.sort_unstable();
+    let mut extra = vec![65534, gid_of("shadow")];
+    extra.sort_unstable();
+    for (name, expected) in [
+        ("nai-member.service", member),
+        ("nai-extra.service", extra),
+        ("nai-group.service", vec![gid_of("disk")]),
+    ] {
+        let alloc = Alloc::new("unit-groups");
+        let task = alloc.task_config(cty_object(&[("unit", Value::from(name))]));
+        conn.start(task.clone()).await.expect("StartTask");
+        let out = conn
+            .exec(&task.id, &probe, Some(SHORT))
+            .await
+            .expect("ExecTask");
+        conn.destroy(&task.id).await;
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(groups_printed(&out), expected, "{name}: {out}");
+    }
+    // Deny wins over the grant.
+    let (_plugin, mut conn) = plugin_with(&[
+        ("allow_units", strings(&names)),
+        ("allowed_groups", strings(&["*"])),
+        ("denied_host_uids", Value::from(uid.to_string())),
+        ("denied_host_gids", Value::from(fresh_gid.to_string())),
+    ])
+    .await;
+    for (name, knob) in [
+        ("nai-member.service", "denied_host_uids"),
+        ("nai-extra.service", ""),
+    ] {
+        let alloc = Alloc::new("unit-groups");
+        let task = alloc.task_config(cty_object(&[("unit", Value::from(name))]));
+        conn.start(task.clone()).await.expect("StartTask");
+        let result = conn.exec(&task.id, &probe, Some(SHORT)).await;
+        conn.destroy(&task.id).await;
+        match knob {
+            "" => assert!(result.is_ok(), "{name}: {result:?}"),
+            knob => assert!(
+                result.as_ref().unwrap_err().message().contains(knob),
+                "{name}: {result:?}"
+            ),
+        }
+    }
+}

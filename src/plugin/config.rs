@@ -1,6 +1,7 @@
 //! The agent's `plugin "nomad-systemd" { config { ... } }` block: its schema and its values.
 
 use super::hclspec::{defaulted, object};
+use super::id_ranges::IdRanges;
 use super::proto::hclspec::Spec;
 use crate::core::capability::{CapSet, DEFAULT_NAMES};
 use crate::core::cty::{ConfigError, Object};
@@ -43,6 +44,12 @@ pub struct PluginConfig {
     /// Patterns of the groups (names or gids) a job may name in `group` besides its user's
     /// own primary group; gid 0 needs `allow_root` as well.
     pub allowed_groups: Vec<Pattern>,
+    /// uids no task may run as (Nomad's exec driver's option of the same name and syntax):
+    /// checked against the task's user after the allow-lists, and it wins over them.
+    pub denied_host_uids: IdRanges,
+    /// gids no task may hold: its `group` and every group of its user (primary and
+    /// memberships), as Nomad's exec driver checks them; wins over `allowed_groups`.
+    pub denied_host_gids: IdRanges,
     /// What a task's bounding set may hold: its default (Nomad's usual set, within this) and
     /// what `cap_add` may ask for.
     pub allowed_capabilities: CapSet,
@@ -74,6 +81,8 @@ impl Default for PluginConfig {
             allowed_users: vec![Pattern::everything()],
             dynamic_users: DYNAMIC_USER_RANGE,
             allowed_groups: Vec::new(),
+            denied_host_uids: IdRanges::default(),
+            denied_host_gids: IdRanges::default(),
             allowed_capabilities: CapSet::default_set(),
             allowed_ambient_capabilities: CapSet::default(),
             allowed_host_paths: Vec::new(),
@@ -127,6 +136,14 @@ pub fn schema() -> Spec {
         (
             "allowed_groups",
             defaulted("allowed_groups", "list(string)", "[]"),
+        ),
+        (
+            "denied_host_uids",
+            defaulted("denied_host_uids", "string", "\"\""),
+        ),
+        (
+            "denied_host_gids",
+            defaulted("denied_host_gids", "string", "\"\""),
         ),
         (
             "allowed_capabilities",
@@ -209,6 +226,11 @@ impl PluginConfig {
             });
         }
         let dynamic_users = dynamic_user_range(&o, d.dynamic_users)?;
+        let ids = |key: &str| -> Result<IdRanges, ConfigError> {
+            IdRanges::parse(key, o.string(key)?.as_deref().unwrap_or(""))
+        };
+        let denied_host_uids = ids("denied_host_uids")?;
+        let denied_host_gids = ids("denied_host_gids")?;
         let allow_relax = list("allow_relax", d.allow_relax)?;
         if let Some(bad) = allow_relax
             .iter()
@@ -255,6 +277,8 @@ impl PluginConfig {
             allowed_users: patterns_or(&o, "allowed_users", d.allowed_users)?,
             dynamic_users,
             allowed_groups: patterns_or(&o, "allowed_groups", d.allowed_groups)?,
+            denied_host_uids,
+            denied_host_gids,
             allowed_capabilities,
             allowed_ambient_capabilities,
             allowed_host_paths,
@@ -400,8 +424,13 @@ mod tests {
                 "allowed_ambient_capabilities",
                 strings(&["net_bind_service"]),
             ),
+            ("denied_host_uids", "0-999,1500".into()),
+            ("denied_host_gids", "27".into()),
         ]))
         .unwrap();
+        assert!(c.denied_host_uids.contains(999) && c.denied_host_uids.contains(1500));
+        assert!(!c.denied_host_uids.contains(1000));
+        assert!(c.denied_host_gids.contains(27) && !c.denied_host_gids.contains(0));
         let texts = |p: &[Pattern]| p.iter().map(|p| p.text().to_string()).collect::<Vec<_>>();
         assert_eq!(texts(&c.allowed_users), ["app-*"]);
         assert_eq!(
@@ -434,6 +463,8 @@ mod tests {
             ("dynamic_user_max", 89_999.into()),
             ("allowed_groups", strings(&[])),
             ("allowed_ambient_capabilities", strings(&[])),
+            ("denied_host_uids", "".into()),
+            ("denied_host_gids", "".into()),
         ]))
         .unwrap();
         assert_eq!(c, PluginConfig::default());
@@ -460,6 +491,10 @@ mod tests {
             ("dynamic_user_max", 70_000.into()),
             ("dynamic_user_min", "lots".into()),
             ("unit_env_allow", strings(&["re:("])),
+            ("denied_host_uids", "100-1".into()),
+            ("denied_host_uids", "0-999, 1500".into()),
+            ("denied_host_gids", "disk".into()),
+            ("denied_host_gids", 6.into()),
         ] {
             let e = PluginConfig::decode(&encode(&[(key, value)])).unwrap_err();
             assert_eq!(e.path, key);

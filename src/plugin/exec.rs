@@ -10,10 +10,12 @@
 //! A command exec'd into a task runs as the task's unit runs. For a transient task that is the
 //! user the operator's policy allowed at start; an installed unit runs as its own unit file
 //! says (often root), which the job never had to ask for. So an exec into an installed unit
-//! is held to the identity rules a task's `user` is ([`check_identity`]): root (uid or gid 0)
-//! only with `allow_root`, another user only if `allowed_users` matches it, and a unit holding
-//! ambient capabilities (root's powers without uid 0) only within `allowed_ambient_capabilities`
-//! or with `allow_root`.
+//! is held to the identity rules a task's `user` and `group` are ([`check_identity`]): root
+//! (uid or gid 0) only with `allow_root`, another user only if `allowed_users` matches it, any
+//! group besides the user's primary one (`Group=`, `SupplementaryGroups=`, the user's
+//! memberships) only if `allowed_groups` grants it, nothing `denied_host_uids`/`denied_host_gids`
+//! lists, and a unit holding ambient capabilities (root's powers without uid 0) only within
+//! `allowed_ambient_capabilities` or with `allow_root`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -25,6 +27,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::config::PluginConfig;
+use super::policy;
 use super::proto::driver::{
     self as pb, ExecTaskStreamingIoOperation as IoOperation, ExecTaskStreamingResponse as Reply,
 };
@@ -77,7 +80,14 @@ pub async fn check_identity(engine: &Engine, target: &Target) -> Result<(), Stat
         .map_err(|e| status::from_core(&e))
 }
 
-/// The identity rules of a task's `user` applied to what the installed unit runs as.
+/// The identity rules of a task's `user` and `group` applied to what the installed unit runs
+/// as: its user (root needs `allow_root`, anyone else `allowed_users`), its ambient
+/// capabilities, and every group an exec'd command would hold: `Group=` (else the user's
+/// primary group), `SupplementaryGroups=` and the user's own memberships, which systemd adds
+/// with `initgroups` ([`policy::supplementary`]). A group other than the user's primary one
+/// needs `allowed_groups`, root's group `allow_root`; a unit running as root (allowed) holds
+/// every group's access anyway. `denied_host_uids`/`denied_host_gids` refuse the user and any
+/// of those groups, or the user's primary group, whatever else allows them.
 fn identity_allowed(
     unit: &UnitName,
     ctx: &ExecContext,
@@ -96,14 +106,16 @@ fn identity_allowed(
             ),
         ))
     };
+    // No User= runs the service as the manager's user: root.
+    let user = if ctx.user.is_empty() {
+        "root"
+    } else {
+        &ctx.user
+    };
+    let account = if dynamic { None } else { policy::account(user) };
+    let as_root = account.as_ref().is_some_and(|a| a.uid == 0);
     if !dynamic {
-        // No User= runs the service as the manager's user: root.
-        let user = if ctx.user.is_empty() {
-            "root"
-        } else {
-            &ctx.user
-        };
-        if uid_of(user) == Some(0) {
+        if as_root {
             if !plugin.allow_root {
                 let setting = if ctx.user.is_empty() {
                     "its unit file sets no User=".to_string()
@@ -119,6 +131,14 @@ fn identity_allowed(
             return refuse(
                 format!("runs as '{user}'"),
                 "add it to allowed_users in the plugin's config",
+            );
+        }
+        if let Some(a) = &account
+            && plugin.denied_host_uids.contains(a.uid)
+        {
+            return refuse(
+                format!("runs as '{user}' (uid {})", a.uid),
+                "denied_host_uids in the plugin's config denies it",
             );
         }
     }
@@ -143,30 +163,65 @@ fn identity_allowed(
              config",
         );
     }
-    let groups = std::iter::once(&ctx.group)
-        .chain(&ctx.supplementary_groups)
-        .filter(|g| !g.is_empty());
-    for group in groups {
-        if gid_of(group) == Some(0) && !plugin.allow_root {
+    let own = account.as_ref().and_then(|a| a.gid);
+    // Every group the command would hold, with where it comes from.
+    let mut held: Vec<(u32, String)> = Vec::new();
+    for (setting, names) in [
+        ("Group=", std::slice::from_ref(&ctx.group)),
+        ("SupplementaryGroups=", &ctx.supplementary_groups[..]),
+    ] {
+        for name in names.iter().filter(|g| !g.is_empty()) {
+            // A group the host does not know fails the unit's own start (216/GROUP).
+            if let Some(gid) = gid_of(name) {
+                held.push((gid, format!("{setting}{name}")));
+            }
+        }
+    }
+    let primary = if ctx.group.is_empty() {
+        own
+    } else {
+        gid_of(&ctx.group)
+    };
+    if let (Some(a), Some(gid)) = (&account, primary) {
+        for gid in policy::supplementary(a, gid)? {
+            held.push((
+                gid,
+                format!("its user's membership in {}", policy::shown_group(gid)),
+            ));
+        }
+        // Nomad's check covers all of the user's groups, its primary one included.
+        if let Some(own) = own {
+            for gid in policy::memberships(a, own)? {
+                if plugin.denied_host_gids.contains(gid) {
+                    return refuse(
+                        format!("runs as '{user}', a member of {}", policy::shown_group(gid)),
+                        "denied_host_gids in the plugin's config denies it",
+                    );
+                }
+            }
+        }
+    }
+    for (gid, from) in held {
+        if plugin.denied_host_gids.contains(gid) {
             return refuse(
-                format!("runs with the root group ('{group}')"),
+                format!("runs with group {} ({from})", policy::shown_group(gid)),
+                "denied_host_gids in the plugin's config denies it",
+            );
+        }
+        if gid == 0 && !plugin.allow_root {
+            return refuse(
+                format!("runs with the root group ({from})"),
                 "set allow_root = true in the plugin's config",
+            );
+        }
+        if !as_root && Some(gid) != own && !policy::group_granted(gid, plugin) {
+            return refuse(
+                format!("runs with group {} ({from})", policy::shown_group(gid)),
+                "add the group to allowed_groups in the plugin's config",
             );
         }
     }
     Ok(())
-}
-
-/// The uid of a user name or number; `None` when the host does not know it (then it is not
-/// root, and systemd refuses to run it).
-fn uid_of(user: &str) -> Option<u32> {
-    if let Ok(uid) = user.parse::<u32>() {
-        return Some(uid);
-    }
-    nix::unistd::User::from_name(user)
-        .ok()
-        .flatten()
-        .map(|u| u.uid.as_raw())
 }
 
 fn gid_of(group: &str) -> Option<u32> {
@@ -450,6 +505,7 @@ mod tests {
     use super::*;
     use crate::core::pattern::Pattern;
     use crate::core::property::Property;
+    use crate::plugin::id_ranges::IdRanges;
 
     fn ctx(user: &str, group: &str) -> ExecContext {
         ExecContext {
@@ -491,6 +547,60 @@ mod tests {
         let mut dynamic = ctx("", "");
         dynamic.sandbox = vec![Property::new("DynamicUser", Value::Bool(true))];
         assert!(identity_allowed(&unit, &dynamic, &plugin).is_ok());
+    }
+
+    #[test]
+    fn an_installed_units_groups_need_allowed_groups_and_denied_ids_win() {
+        let unit = UnitName::parse("web.service").unwrap();
+        let plugin = PluginConfig::default();
+        let mut extra = ctx("nobody", "");
+        extra.supplementary_groups = vec!["shadow".into()];
+        for c in [ctx("nobody", "shadow"), ctx("nobody", "42"), extra.clone()] {
+            let e = identity_allowed(&unit, &c, &plugin)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("shadow") && e.contains("allowed_groups"), "{e}");
+        }
+        // The user's own primary group needs nothing.
+        assert!(identity_allowed(&unit, &ctx("nobody", "65534"), &plugin).is_ok());
+        let granted = PluginConfig {
+            allowed_groups: vec![Pattern::parse("shadow").unwrap()],
+            ..PluginConfig::default()
+        };
+        assert!(identity_allowed(&unit, &ctx("nobody", "shadow"), &granted).is_ok());
+        assert!(identity_allowed(&unit, &extra, &granted).is_ok());
+        let denied = |uids: &str, gids: &str| PluginConfig {
+            denied_host_uids: IdRanges::parse("denied_host_uids", uids).unwrap(),
+            denied_host_gids: IdRanges::parse("denied_host_gids", gids).unwrap(),
+            ..granted.clone()
+        };
+        for (plugin, c, knob) in [
+            (denied("65534", ""), ctx("nobody", ""), "denied_host_uids"),
+            (
+                denied("", "40-50"),
+                ctx("nobody", "shadow"),
+                "denied_host_gids",
+            ),
+            (denied("", "40-50"), extra.clone(), "denied_host_gids"),
+            (
+                denied("", "65534"),
+                ctx("nobody", "shadow"),
+                "denied_host_gids",
+            ),
+        ] {
+            let e = identity_allowed(&unit, &c, &plugin)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(knob), "{e}");
+        }
+        let root = PluginConfig {
+            allow_root: true,
+            ..denied("0", "")
+        };
+        let e = identity_allowed(&unit, &ctx("", ""), &root)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("denied_host_uids"), "{e}");
     }
 
     #[test]

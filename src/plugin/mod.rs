@@ -14,6 +14,7 @@ mod handle;
 mod handshake;
 mod hclog;
 mod hclspec;
+mod id_ranges;
 mod policy;
 pub mod proto;
 mod server;

@@ -244,6 +244,12 @@ pub struct Identity {
 ///
 /// A job's `group` is resolved to its gid, and allowed when it is the user's own primary
 /// group or matches `allowed_groups` (by its name or its gid); gid 0 also needs `allow_root`.
+///
+/// `allowed_users` grants a user, not its groups: systemd gives a `User=` process the
+/// account's supplementary groups too (`initgroups`, see [`held_groups_allowed`]), so each of
+/// them must be allowed as a `group` would be. The operator's `default_user` is exempt, as
+/// it is from `allowed_users`. Last, `denied_host_uids`/`denied_host_gids` refuse the user
+/// and every group it has or asks for, whatever the allow-lists say ([`not_denied`]).
 pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -> Result<Identity> {
     let workload_id = dynamic_workload_id(requested);
     if config.sandbox.dynamic_user {
@@ -253,6 +259,7 @@ pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -
                 format!("'{requested}' cannot be combined with dynamic_user; remove one of them"),
             ));
         }
+        dynamic_user_not_denied(plugin)?;
         return Ok(Identity {
             user: None,
             group: config.group.clone(),
@@ -291,12 +298,24 @@ pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -
             ));
         }
         let group = match &config.group {
-            None => id.to_string(),
+            None => id,
             Some(group) => group_allowed(group, Some(id), plugin)?,
         };
+        let account = Account {
+            name: Some(crate::core::workload_user::name(id)),
+            uid: id,
+            gid: Some(id),
+        };
+        held_groups_allowed(requested, &account, group, plugin)?;
+        not_denied(
+            requested,
+            &account,
+            config.group.as_ref().map(|_| group),
+            plugin,
+        )?;
         return Ok(Identity {
             user: Some(id.to_string()),
-            group: Some(group),
+            group: Some(group.to_string()),
             workload: Some(id),
             ..nobody
         });
@@ -315,7 +334,7 @@ pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -
         ));
     };
     let account = account(&user);
-    if !plugin.allow_root && account.as_ref().is_some_and(|(uid, _)| *uid == 0) {
+    if !plugin.allow_root && account.as_ref().is_some_and(|a| a.uid == 0) {
         return Err(Error::invalid(
             "user",
             format!(
@@ -327,35 +346,223 @@ pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -
     let group = config
         .group
         .as_deref()
-        .map(|g| group_allowed(g, account.and_then(|(_, gid)| gid), plugin))
+        .map(|g| group_allowed(g, account.as_ref().and_then(|a| a.gid), plugin))
         .transpose()?;
+    if let Some(account) = &account {
+        if !requested.is_empty()
+            && let Some(gid) = group.or(account.gid)
+        {
+            held_groups_allowed(&user, account, gid, plugin)?;
+        }
+        not_denied(&user, account, group, plugin)?;
+    }
     Ok(Identity {
         user: Some(user),
-        group,
+        group: group.map(|g| g.to_string()),
         ..nobody
     })
 }
 
-/// The uid and primary gid of `user` (a name or a uid); a uid the host does not know has no
-/// primary group. `None` for a name the host does not know (refused when the unit is built).
-fn account(user: &str) -> Option<(u32, Option<u32>)> {
+/// A host account as systemd resolves `User=`: its name (looked up for a uid), uid and
+/// primary gid. A uid the host does not know has neither name nor primary group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Account {
+    pub name: Option<String>,
+    pub uid: u32,
+    pub gid: Option<u32>,
+}
+
+/// The account of `user` (a name or a uid); `None` for a name the host does not know
+/// (refused when the unit is built).
+pub(super) fn account(user: &str) -> Option<Account> {
     if let Ok(uid) = user.parse::<u32>() {
-        let gid = match nix::unistd::User::from_uid(uid.into()) {
-            Ok(Some(u)) => Some(u.gid.as_raw()),
-            _ => None,
-        };
-        return Some((uid, gid));
+        let found = nix::unistd::User::from_uid(uid.into()).ok().flatten();
+        return Some(Account {
+            name: found.as_ref().map(|u| u.name.clone()),
+            uid,
+            gid: found.map(|u| u.gid.as_raw()),
+        });
     }
     match nix::unistd::User::from_name(user) {
-        Ok(Some(u)) => Some((u.uid.as_raw(), Some(u.gid.as_raw()))),
+        Ok(Some(u)) => Some(Account {
+            name: Some(u.name),
+            uid: u.uid.as_raw(),
+            gid: Some(u.gid.as_raw()),
+        }),
         _ => None,
     }
 }
 
+/// The groups `initgroups(account, gid)` sets: `gid` and every group the host's group
+/// database (`/etc/group`, and whatever else NSS reads) lists the account as a member of.
+/// An account without a name has just `gid`.
+pub(super) fn memberships(account: &Account, gid: u32) -> Result<Vec<u32>> {
+    let Some(name) = &account.name else {
+        return Ok(vec![gid]);
+    };
+    let failed = |why: String| {
+        Error::invalid(
+            "user",
+            format!("cannot look up the groups of '{name}': {why}"),
+        )
+    };
+    let c_name = std::ffi::CString::new(name.as_str()).map_err(|e| failed(e.to_string()))?;
+    let gids = nix::unistd::getgrouplist(&c_name, gid.into()).map_err(|e| failed(e.to_string()))?;
+    Ok(gids.into_iter().map(|g| g.as_raw()).collect())
+}
+
+/// The groups besides `gid` that systemd gives a process running as `account` with primary
+/// group `gid`. systemd (`exec_child` → `get_supplementary_groups`, v252 and later) calls
+/// `initgroups(user, gid)` for every `User=` unless `gid` is 0, so these are the account's
+/// memberships then, and none with root's group.
+pub(super) fn supplementary(account: &Account, gid: u32) -> Result<Vec<u32>> {
+    if gid == 0 {
+        return Ok(Vec::new());
+    }
+    let mut gids = memberships(account, gid)?;
+    gids.retain(|g| *g != gid);
+    gids.sort_unstable();
+    gids.dedup();
+    Ok(gids)
+}
+
+/// Whether `allowed_groups` grants gid `gid` (by the number or by the host's name for it)
+/// and, for gid 0, `allow_root` too.
+pub(super) fn group_granted(gid: u32, plugin: &PluginConfig) -> bool {
+    let listed = matches_any(&plugin.allowed_groups, &gid.to_string())
+        || group_name(gid).is_some_and(|n| matches_any(&plugin.allowed_groups, &n));
+    listed && (gid != 0 || plugin.allow_root)
+}
+
+/// The host's name for gid `gid`, if it has one.
+pub(super) fn group_name(gid: u32) -> Option<String> {
+    nix::unistd::Group::from_gid(gid.into())
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+}
+
+/// `'name' (gid N)` for messages.
+pub(super) fn shown_group(gid: u32) -> String {
+    match group_name(gid) {
+        Some(name) => format!("'{name}' (gid {gid})"),
+        None => format!("gid {gid}"),
+    }
+}
+
+/// Refuses `user` when the account holds a supplementary group (see [`supplementary`]) that
+/// is not its own primary group and that `allowed_groups` (plus `allow_root` for gid 0) does
+/// not grant: the task would hold that group too.
+fn held_groups_allowed(
+    user: &str,
+    account: &Account,
+    gid: u32,
+    plugin: &PluginConfig,
+) -> Result<()> {
+    for held in supplementary(account, gid)? {
+        if Some(held) == account.gid || group_granted(held, plugin) {
+            continue;
+        }
+        let grant = if held == 0 {
+            "set allow_root = true and add the group to allowed_groups"
+        } else {
+            "add the group (or a pattern matching it) to allowed_groups"
+        };
+        return Err(Error::invalid(
+            "user",
+            format!(
+                "'{user}' is a member of group {}, which systemd would give the task too, and \
+                 that group is not allowed on this node (allowed_users grants a user, not its \
+                 groups); run the task as another user, or {grant} in the plugin's config",
+                shown_group(held)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Nomad's `denied_host_uids`/`denied_host_gids`: refuses the account's uid, its primary
+/// group and every group it is a member of, and the job's `group` (and memberships under
+/// it). Applies whatever the allow-lists say.
+fn not_denied(
+    user: &str,
+    account: &Account,
+    group: Option<u32>,
+    plugin: &PluginConfig,
+) -> Result<()> {
+    if plugin.denied_host_uids.contains(account.uid) {
+        return Err(Error::invalid(
+            "user",
+            format!(
+                "'{user}' is uid {}, which this node denies its tasks (denied_host_uids in the \
+                 plugin's config); run the task as another user",
+                account.uid
+            ),
+        ));
+    }
+    if plugin.denied_host_gids.is_empty() {
+        return Ok(());
+    }
+    if let Some(gid) = group
+        && plugin.denied_host_gids.contains(gid)
+    {
+        return Err(Error::invalid(
+            "group",
+            format!(
+                "{} is denied to tasks on this node (denied_host_gids in the plugin's config); \
+                 remove `group` or name another",
+                shown_group(gid)
+            ),
+        ));
+    }
+    let mut gids = Vec::new();
+    for primary in account.gid.into_iter().chain(group) {
+        gids.extend(memberships(account, primary)?);
+    }
+    if let Some(denied) = gids
+        .into_iter()
+        .find(|g| plugin.denied_host_gids.contains(*g))
+    {
+        return Err(Error::invalid(
+            "user",
+            format!(
+                "'{user}' belongs to group {}, which is denied to tasks on this node \
+                 (denied_host_gids in the plugin's config); run the task as another user",
+                shown_group(denied)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// With `dynamic_user` systemd picks a uid and gid from its range for them when the task
+/// starts, so no id of that range may be denied.
+fn dynamic_user_not_denied(plugin: &PluginConfig) -> Result<()> {
+    let (low, high) = DYNAMIC_USER_IDS;
+    for (ids, option) in [
+        (&plugin.denied_host_uids, "denied_host_uids"),
+        (&plugin.denied_host_gids, "denied_host_gids"),
+    ] {
+        if ids.overlaps(low, high) {
+            return Err(Error::invalid(
+                "dynamic_user",
+                format!(
+                    "systemd picks the task's ids from {low}-{high}, and this node denies some of \
+                     them ({option} in the plugin's config); remove dynamic_user"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The uids and gids systemd allocates for `DynamicUser=` (its compiled-in default range).
+pub(super) const DYNAMIC_USER_IDS: (u32, u32) = (61184, 65519);
+
 /// The job's `group` as the gid the task gets, if the policy allows it: the user's own
 /// primary group (`primary`), or one `allowed_groups` matches by its name (the host's name
 /// for the gid, however the job spelled it) or its number. gid 0 needs `allow_root` too.
-fn group_allowed(group: &str, primary: Option<u32>, plugin: &PluginConfig) -> Result<String> {
+fn group_allowed(group: &str, primary: Option<u32>, plugin: &PluginConfig) -> Result<u32> {
     let (gid, name) = resolve_group(group)?;
     let shown = match &name {
         Some(name) if name != group => format!("'{group}' ({name}, gid {gid})"),
@@ -376,7 +583,7 @@ fn group_allowed(group: &str, primary: Option<u32>, plugin: &PluginConfig) -> Re
             .as_deref()
             .is_some_and(|n| matches_any(&plugin.allowed_groups, n));
     if primary == Some(gid) || listed {
-        return Ok(gid.to_string());
+        return Ok(gid);
     }
     Err(Error::invalid(
         "group",
@@ -855,6 +1062,87 @@ mod tests {
             let e = group_of(bad, &default).unwrap_err().to_string();
             assert!(e.contains("group"), "{e}");
         }
+    }
+
+    #[test]
+    fn denied_host_ids_win_over_every_allowance() {
+        use crate::plugin::id_ranges::IdRanges;
+        let denied = |uids: &str, gids: &str| PluginConfig {
+            denied_host_uids: IdRanges::parse("denied_host_uids", uids).unwrap(),
+            denied_host_gids: IdRanges::parse("denied_host_gids", gids).unwrap(),
+            allowed_groups: vec![Pattern::parse("shadow").unwrap()],
+            ..PluginConfig::default()
+        };
+        let c = config(vec![]);
+        let shadow = config(vec![("group", "shadow".into())]);
+        // The user's uid (the operator's default too, as Nomad checks "nobody"), by name or
+        // uid, and workload users.
+        for (user, uids) in [
+            ("", "65534"),
+            ("nobody", "65000-65534"),
+            ("65534", "65534"),
+            ("nomad-80001", "80000-80010"),
+        ] {
+            let e = identity(user, &c, &denied(uids, ""))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("user") && e.contains("denied_host_uids"),
+                "{user}: {e}"
+            );
+        }
+        // The user's primary group, even when the job asks for another.
+        for job in [&c, &shadow] {
+            let e = identity("nobody", job, &denied("", "65534"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("denied_host_gids"), "{e}");
+        }
+        // The job's group, though allowed_groups lists it.
+        for user in ["nobody", "nomad-80001"] {
+            let e = identity(user, &shadow, &denied("", "42"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("group") && e.contains("shadow") && e.contains("denied_host_gids"),
+                "{e}"
+            );
+        }
+        let e = identity("nomad-80001", &c, &denied("", "80001"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("denied_host_gids"), "{e}");
+        // Ids outside the sets are fine.
+        let id = identity("nobody", &shadow, &denied("0-999", "0-41,43-999")).unwrap();
+        assert_eq!(id.group.as_deref(), Some("42"));
+        // dynamic_user's ids are picked by systemd from its range: none may be denied.
+        let dynamic = config(vec![("dynamic_user", true.into())]);
+        for (uids, gids) in [("61184", ""), ("", "60000-70000")] {
+            let e = identity("", &dynamic, &denied(uids, gids))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("dynamic_user") && e.contains("denied_host"),
+                "{e}"
+            );
+        }
+        assert!(identity("", &dynamic, &denied("0-61183", "65520-70000")).is_ok());
+    }
+
+    #[test]
+    fn the_groups_systemd_adds_are_the_accounts_memberships_unless_the_gid_is_root() {
+        let nobody = account("nobody").unwrap();
+        assert_eq!((nobody.uid, nobody.gid), (65534, Some(65534)));
+        assert_eq!(account("65534"), Some(nobody.clone()));
+        assert_eq!(memberships(&nobody, 42).unwrap()[0], 42);
+        assert!(supplementary(&nobody, 0).unwrap().is_empty());
+        let unnamed = Account {
+            name: None,
+            uid: 4_000_000,
+            gid: None,
+        };
+        assert_eq!(memberships(&unnamed, 7).unwrap(), [7]);
+        assert!(supplementary(&unnamed, 7).unwrap().is_empty());
     }
 
     #[test]
