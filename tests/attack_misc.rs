@@ -146,6 +146,32 @@ async fn a_broad_allow_properties_never_grants_a_host_directory() {
 }
 
 #[tokio::test]
+async fn a_broad_allow_properties_never_opens_probes_or_hooks_the_host_as_root() {
+    let (_plugin, mut conn) = plugin_with(&[("allow_properties", list(&["*"]))]).await;
+    let alloc = Alloc::new("hostreach");
+    // Each would have root act on the host for the task: hand it an open /etc/shadow, tell it
+    // through the start's outcome whether a root-only path exists, attach pinned BPF
+    // programs, or put it into the host firewall's sets.
+    for (key, value, reason) in [
+        ("OpenFile:as", "/etc/shadow:shadow:read-only", "open file"),
+        ("ConditionPathExists:as", "/root/.ssh/id_ed25519", "as root"),
+        ("AssertPathIsDirectory:as", "/root", "as root"),
+        ("BPFProgram:as", "egress:/sys/fs/bpf/x", "BPF"),
+        ("IPIngressFilterPath:as", "/sys/fs/bpf/x", "BPF"),
+        ("NFTSet:as", "cgroup:inet:filter:trusted", "nftables"),
+    ] {
+        let task = alloc.task_config(shell("true", &[("properties", map(&[(key, value)]))]));
+        assert_refused(
+            &mut conn,
+            task,
+            Code::InvalidArgument,
+            &[&format!("properties.{key}"), reason],
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
 async fn a_broad_allow_properties_never_grants_power_actions_or_realtime_priority() {
     let (_plugin, mut conn) = plugin_with(&[("allow_properties", list(&["*"]))]).await;
     let alloc = Alloc::new("privileged");

@@ -150,6 +150,25 @@ pub const REFUSED: &[Refusal] = &[
         "systemd would read, and on stop delete, this host file as root",
     ),
     always(
+        Names::Prefix(&["OpenFile"]),
+        "systemd would open this host path (or socket) as root and hand the task the open \
+         file, whatever its permissions",
+    ),
+    always(
+        Names::Prefix(&["Condition", "Assert"]),
+        "systemd would test host paths, files and state as root for the task and report the \
+         answer through the start's success or failure",
+    ),
+    always(
+        Names::Exact(&["BPFProgram", "IPIngressFilterPath", "IPEgressFilterPath"]),
+        "systemd would attach BPF programs pinned on the host to the task's cgroup",
+    ),
+    always(
+        Names::Exact(&["NFTSet"]),
+        "systemd would add the task's cgroup, user or group to the host's nftables sets, \
+         which the host's firewall rules act on",
+    ),
+    always(
         Names::Prefix(&["UtmpIdentifier", "UtmpMode"]),
         "systemd would write the host's login records (utmp, wtmp) for the task",
     ),
