@@ -18,7 +18,7 @@ use super::stats::{self, TaskStats};
 use super::status::{TaskStatus, TaskSummary};
 use super::stdio::{Output, Stdio};
 use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
-use super::task::{DEFAULT_KILL_TIMEOUT, TaskDirs, TaskSpec};
+use super::task::{DEFAULT_KILL_TIMEOUT, TaskSpec};
 use super::unit_name::UnitName;
 use super::workload_user;
 
@@ -135,11 +135,10 @@ impl Engine {
         let output = match stdio {
             Stdio::Journal => Output::journal(&spec.name, &unit)?,
             Stdio::Files { stdout, stderr } => Output::files(&stdout, &stderr)?,
-            Stdio::Fifos { stdout, stderr } => Output::fifos(
-                spec.dirs.as_ref().map(TaskDirs::alloc_dir),
-                &stdout,
-                &stderr,
-            )?,
+            Stdio::Fifos { stdout, stderr } => {
+                let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir().to_path_buf());
+                Output::wait_for_fifos(alloc_dir, stdout, stderr).await?
+            }
             Stdio::To(output) => output,
         };
         let plan = plan.with_output(&output);

@@ -16,7 +16,7 @@
 //! units' FIFOs across plugin crashes and restarts, so lines are neither lost nor repeated,
 //! and there is no cursor to keep: a recovered task's log units simply keep running.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::engine::{Engine, JOB_TIMEOUT};
 use super::error::{Error, Result};
@@ -99,8 +99,10 @@ impl Engine {
             let name = log_unit(spec, stream);
             // The job controls what is at the FIFO's path: opened here, beneath the allocation
             // directory and only if it is a FIFO, and handed to the log unit as a descriptor.
-            let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir());
-            let output = Output::fifos(alloc_dir, fifo, Path::new(DEV_NULL))?;
+            let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir().to_path_buf());
+            let output =
+                Output::wait_for_fifos(alloc_dir, fifo.to_path_buf(), PathBuf::from(DEV_NULL))
+                    .await?;
             let mut props = vec![
                 Property::new(
                     "Description",
