@@ -68,6 +68,11 @@ fn log_unit(spec: &TaskSpec, stream: Carried) -> UnitName {
     )
 }
 
+/// [`log_unit`] from Nomad's task id alone (see [`UnitName::for_task_id`]).
+fn log_unit_of_id(id: &str, stream: Carried) -> Option<UnitName> {
+    UnitName::for_task_id(&format!("{id}{}", stream.name()))
+}
+
 impl Engine {
     /// Starts the task's log units, which copy `unit`'s journal into `stdout` and `stderr`
     /// (Nomad's FIFOs) until [`Engine::stop_following`]; with `this_activation`, only the
@@ -142,6 +147,17 @@ impl Engine {
         Ok(())
     }
 
+    /// [`Engine::stop_following`] for a task known only by Nomad's task id (one this process
+    /// did not start or recover); an id without the task id's shape has none.
+    pub async fn stop_following_id(&self, id: &str) -> Result<()> {
+        for stream in Carried::BOTH {
+            if let Some(unit) = log_unit_of_id(id, stream) {
+                self.destroy(&unit).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Stops and removes the task's log units; none running is fine.
     pub async fn stop_following(&self, spec: &TaskSpec) -> Result<()> {
         for stream in Carried::BOTH {
@@ -201,5 +217,12 @@ mod tests {
         assert_ne!(out, err);
         assert_ne!(out, spec.unit_name());
         assert!(out.is_task_unit());
+        // Found again from Nomad's task id alone, for a task this process does not track.
+        for stream in Carried::BOTH {
+            assert_eq!(
+                log_unit_of_id(&spec.id, stream),
+                Some(log_unit(&spec, stream))
+            );
+        }
     }
 }
