@@ -16,6 +16,9 @@ use prost::Message;
 use support::plugin::{Alloc, Connection, Plugin, driver_config, stop, task_unit};
 use tonic::Code;
 
+/// The test that takes the bus daemon away runs alone; the others share the bus.
+static BUS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn shell(script: &str) -> Vec<u8> {
     driver_config("/bin/sh", &["-c", script])
 }
@@ -92,6 +95,7 @@ async fn wait_result(conn: &mut Connection, id: &str) -> pb::ExitResult {
 
 #[tokio::test]
 async fn a_fifo_whose_reader_opens_a_second_after_start_still_gets_the_output() {
+    let _turn = BUS.read().await;
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("late");
     let fifo = fifo_without_reader(&alloc, ".late-reader.stdout.fifo");
@@ -118,6 +122,7 @@ async fn a_fifo_whose_reader_opens_a_second_after_start_still_gets_the_output() 
 
 #[tokio::test]
 async fn a_fifo_no_reader_opens_is_a_retryable_error_within_the_bound_and_no_unit() {
+    let _turn = BUS.read().await;
     let engine = support::engine().await;
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("deaf");
@@ -139,6 +144,7 @@ async fn a_fifo_no_reader_opens_is_a_retryable_error_within_the_bound_and_no_uni
 
 #[tokio::test]
 async fn a_start_retried_by_a_new_plugin_after_kill_9_adopts_the_running_unit() {
+    let _turn = BUS.read().await;
     let alloc = Alloc::new("retried");
     let task = alloc.task_config(shell("echo up; while :; do sleep 0.1; done"));
     let (mut first, mut conn) = Plugin::configured().await;
@@ -172,6 +178,7 @@ async fn a_start_retried_by_a_new_plugin_after_kill_9_adopts_the_running_unit() 
 
 #[tokio::test]
 async fn a_start_under_the_same_id_with_another_config_is_refused_and_the_unit_kept() {
+    let _turn = BUS.read().await;
     let alloc = Alloc::new("clash");
     let task = alloc.task_config(shell("while :; do sleep 0.1; done"));
     let (mut first, mut conn) = Plugin::configured().await;
@@ -195,6 +202,7 @@ async fn a_start_under_the_same_id_with_another_config_is_refused_and_the_unit_k
 
 #[tokio::test]
 async fn destroy_from_a_new_plugin_whose_recovery_failed_removes_the_unit() {
+    let _turn = BUS.read().await;
     let engine = support::engine().await;
     let alloc = Alloc::new("orphan");
     let task = alloc.task_config(shell("while :; do sleep 0.1; done"));
@@ -236,6 +244,7 @@ async fn destroy_from_a_new_plugin_whose_recovery_failed_removes_the_unit() {
 
 #[tokio::test]
 async fn destroy_with_force_kills_a_task_ignoring_its_signals_at_once() {
+    let _turn = BUS.read().await;
     let engine = support::engine().await;
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("stubborn");
@@ -253,6 +262,7 @@ async fn destroy_with_force_kills_a_task_ignoring_its_signals_at_once() {
 
 #[tokio::test]
 async fn an_unknown_signal_name_is_sigint_as_in_nomads_exec() {
+    let _turn = BUS.read().await;
     let (_plugin, mut conn) = Plugin::configured().await;
     let script = "trap 'exit 42' INT; echo ready; while :; do sleep 0.1; done";
 
@@ -281,4 +291,54 @@ async fn an_unknown_signal_name_is_sigint_as_in_nomads_exec() {
     let result = wait_result(&mut conn, &task.id).await;
     assert_eq!((result.exit_code, result.signal), (42, 0), "{result:?}");
     conn.destroy(&task.id).await;
+}
+
+fn systemctl(args: &[&str]) {
+    let done = std::process::Command::new("systemctl")
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(done.success(), "systemctl {args:?}");
+}
+
+#[tokio::test]
+async fn recovery_waits_out_the_bus_daemon_being_away() {
+    let _turn = BUS.write().await;
+    let alloc = Alloc::new("outage");
+    let task = alloc.task_config(shell("while :; do sleep 0.1; done"));
+    let (mut first, mut conn) = Plugin::configured().await;
+    let handle = conn.start(task.clone()).await.expect("StartTask");
+    first.kill_9();
+
+    let (_second, mut conn) = Plugin::configured().await;
+    // No bus for two seconds: the plugin can reach systemd neither on its connection nor
+    // on a new one.
+    systemctl(&["stop", "dbus.socket", "dbus.service"]);
+    let mut driver = conn.driver.clone();
+    let recovering = tokio::spawn(async move {
+        driver
+            .recover_task(pb::RecoverTaskRequest {
+                task_id: String::new(),
+                handle: Some(handle),
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    systemctl(&["start", "dbus.socket", "dbus.service"]);
+    let recovered = tokio::time::timeout(Duration::from_secs(30), recovering)
+        .await
+        .expect("RecoverTask answers")
+        .unwrap();
+    assert!(recovered.is_ok(), "{recovered:?}");
+    let waiter = conn.wait_in_background(&task.id);
+    stop(&mut conn.driver, &task.id, "SIGTERM", 5)
+        .await
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(20), waiter)
+        .await
+        .expect("WaitTask answers")
+        .unwrap();
+    assert_eq!(waited.result.unwrap().signal, 15);
+    conn.destroy(&task.id).await;
+    assert_eq!(units_of(&alloc).await, 0);
 }
