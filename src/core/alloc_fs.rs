@@ -22,6 +22,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::stat::{SFlag, fchmod, fstat};
@@ -29,6 +30,11 @@ use pathrs::flags::{OpenFlags, RenameFlags, ResolverFlags};
 use pathrs::{Handle, Root};
 
 use super::error::{Error, Result};
+
+/// Between the first attempts to open a FIFO that has no reader yet; doubled up to
+/// [`FIFO_MAX_PAUSE`].
+const FIFO_FIRST_PAUSE: Duration = Duration::from_millis(5);
+const FIFO_MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// What a path is expected to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,25 +152,44 @@ impl Beneath {
         Ok(handle)
     }
 
-    /// Opens the FIFO at `path` write-only for a task's output, as Nomad's log FIFOs are
-    /// opened: non-blocking for the open itself (a FIFO without a reader fails with a hint
-    /// instead of hanging), then an ordinary blocking, appending descriptor. Anything that
-    /// is not a FIFO is refused before it is opened for writing.
-    pub fn open_fifo(&self, setting: &str, path: &Path) -> Result<OwnedFd> {
+    /// Opens the FIFO at `path` write-only for a task's output, as Nomad's own `fifo`
+    /// package opens its writer: blocking until a reader is there (Nomad's logmon opens its
+    /// end asynchronously, maybe after the task's start was asked for), but for at most
+    /// `wait`. The open is retried without blocking until then, so no thread is left hanging
+    /// on a FIFO nobody reads, and the descriptor the task gets is an ordinary blocking,
+    /// appending one. Anything that is not a FIFO is refused before it is opened for writing;
+    /// every attempt reopens the one handle that was checked.
+    ///
+    /// Errors: [`Error::NotReady`] when no reader opened the FIFO within `wait` (worth a
+    /// retry); [`Error::InvalidConfig`] when the path is not a FIFO reached without symlinks.
+    pub fn open_fifo(&self, setting: &str, path: &Path, wait: Duration) -> Result<OwnedFd> {
         let handle = self.expect(setting, path, Kind::Fifo)?;
-        let file = handle
-            .reopen(OpenFlags::O_WRONLY | OpenFlags::O_NONBLOCK)
-            .map_err(|e| {
-                let hint = if errno(&e) == Some(nix::libc::ENXIO) {
-                    " (a FIFO with no reader)"
-                } else {
-                    ""
-                };
-                Error::io(
-                    format!("cannot open {} for the task's output{hint}", path.display()),
-                    io_error(e),
-                )
-            })?;
+        let deadline = Instant::now() + wait;
+        let mut pause = FIFO_FIRST_PAUSE;
+        let file = loop {
+            match handle.reopen(OpenFlags::O_WRONLY | OpenFlags::O_NONBLOCK) {
+                Ok(file) => break file,
+                Err(e) if errno(&e) == Some(nix::libc::ENXIO) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(Error::NotReady {
+                            what: format!("the {setting} {}", path.display()),
+                            seconds: wait.as_secs(),
+                            reason: "no reader opened it (Nomad's log collector was not                                      reading yet)"
+                                .into(),
+                        });
+                    }
+                    std::thread::sleep(pause.min(deadline - now));
+                    pause = (pause * 2).min(FIFO_MAX_PAUSE);
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("cannot open {} for the task's output", path.display()),
+                        io_error(e),
+                    ));
+                }
+            }
+        };
         let fd = OwnedFd::from(file);
         fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_APPEND))
             .map_err(|e| Error::io(format!("cannot set flags on {}", path.display()), e.into()))?;
@@ -299,12 +324,17 @@ impl Beneath {
     }
 }
 
-/// The task output FIFO `path` (the stream `setting`), opened for writing (see
+/// The task output FIFO `path` (the stream `setting`), opened for writing within `wait` (see
 /// [`Beneath::open_fifo`]) beneath `alloc_dir` when it is below it; otherwise (no allocation
 /// directory, or Nomad put the FIFO elsewhere) its parent directory is the trusted one, and
 /// the FIFO itself still must not be a symlink.
-pub fn open_log_fifo(alloc_dir: Option<&Path>, setting: &str, path: &Path) -> Result<OwnedFd> {
-    log_fifo_dir(alloc_dir, setting, path)?.open_fifo(setting, path)
+pub fn open_log_fifo(
+    alloc_dir: Option<&Path>,
+    setting: &str,
+    path: &Path,
+    wait: Duration,
+) -> Result<OwnedFd> {
+    log_fifo_dir(alloc_dir, setting, path)?.open_fifo(setting, path, wait)
 }
 
 /// Checks, without opening it for writing, that the output FIFO `path` is a FIFO reached as
@@ -420,36 +450,75 @@ mod tests {
         std::fs::write(&target, "secret").unwrap();
         let fifo = tmp.path().join("out.fifo");
         symlink(&target, &fifo).unwrap();
-        let e = refused(open_log_fifo(Some(tmp.path()), "stdout FIFO", &fifo));
+        let e = refused(open_log_fifo(
+            Some(tmp.path()),
+            "stdout FIFO",
+            &fifo,
+            Duration::ZERO,
+        ));
         assert!(
             e.contains("stdout FIFO") && e.contains("symbolic link"),
             "{e}"
         );
         std::fs::remove_file(&fifo).unwrap();
         std::fs::write(&fifo, "").unwrap();
-        let e = refused(open_log_fifo(Some(tmp.path()), "stdout FIFO", &fifo));
+        let e = refused(open_log_fifo(
+            Some(tmp.path()),
+            "stdout FIFO",
+            &fifo,
+            Duration::ZERO,
+        ));
         assert!(e.contains("not a FIFO"), "{e}");
         let e = refused(check_log_fifo(Some(tmp.path()), "stdout FIFO", &fifo));
         assert!(e.contains("not a FIFO"), "{e}");
         // Outside the allocation directory the FIFO itself still must not be a symlink.
-        let e = refused(open_log_fifo(None, "stdout FIFO", &tmp.path().join("none")));
+        let e = refused(open_log_fifo(
+            None,
+            "stdout FIFO",
+            &tmp.path().join("none"),
+            Duration::ZERO,
+        ));
         assert!(e.contains("does not exist"), "{e}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "secret");
     }
 
     #[test]
-    fn a_fifo_with_a_reader_opens_blocking_and_appending() {
+    fn a_fifo_opens_once_its_reader_does_within_the_bound() {
         let tmp = tempfile::tempdir().unwrap();
         let fifo = tmp.path().join("out.fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        let e = open_log_fifo(Some(tmp.path()), "stdout FIFO", &fifo).unwrap_err();
+        let started = Instant::now();
+        let e = open_log_fifo(
+            Some(tmp.path()),
+            "stdout FIFO",
+            &fifo,
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::NotReady { .. }) && e.is_transient(),
+            "{e}"
+        );
         assert!(e.to_string().contains("no reader"), "{e}");
-        let _reader = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags_nonblock()
-            .open(&fifo)
-            .unwrap();
-        let fd = open_log_fifo(Some(tmp.path()), "stdout FIFO", &fifo).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // A reader that opens while the writer waits: the open succeeds.
+        let late = fifo.clone();
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags_nonblock()
+                .open(&late)
+                .unwrap()
+        });
+        let fd = open_log_fifo(
+            Some(tmp.path()),
+            "stdout FIFO",
+            &fifo,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let _reader = reader.join().unwrap();
         let flags = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL).unwrap());
         assert!(flags.contains(OFlag::O_APPEND) && !flags.contains(OFlag::O_NONBLOCK));
     }

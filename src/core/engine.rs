@@ -18,7 +18,7 @@ use super::stats::{self, TaskStats};
 use super::status::{TaskStatus, TaskSummary};
 use super::stdio::{Output, Stdio};
 use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
-use super::task::{DEFAULT_KILL_TIMEOUT, TaskDirs, TaskSpec};
+use super::task::{DEFAULT_KILL_TIMEOUT, TaskSpec};
 use super::unit_name::UnitName;
 use super::workload_user;
 
@@ -135,11 +135,10 @@ impl Engine {
         let output = match stdio {
             Stdio::Journal => Output::journal(&spec.name, &unit)?,
             Stdio::Files { stdout, stderr } => Output::files(&stdout, &stderr)?,
-            Stdio::Fifos { stdout, stderr } => Output::fifos(
-                spec.dirs.as_ref().map(TaskDirs::alloc_dir),
-                &stdout,
-                &stderr,
-            )?,
+            Stdio::Fifos { stdout, stderr } => {
+                let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir().to_path_buf());
+                Output::wait_for_fifos(alloc_dir, stdout, stderr).await?
+            }
             Stdio::To(output) => output,
         };
         let plan = plan.with_output(&output);
@@ -206,6 +205,31 @@ impl Engine {
             let _ = self.systemd.stop_unit(&plan.slice, JOB_TIMEOUT).await;
         }
         Err(failure)
+    }
+
+    /// The unit of this very task when it is already there: a start retried with the same
+    /// task id (Nomad retries StartTask after the plugin crashed, and the first attempt may
+    /// have created the unit) adopts it instead of starting a second copy. `Ok(None)` when
+    /// no unit of the task's name is loaded; [`Error::AlreadyExists`] when one is but it was
+    /// started from another config (its [`TaskSpec::fingerprint`] differs), which is left
+    /// alone. An installed unit ([`TaskSpec::host_unit`]) is not named by the task id and is
+    /// never adopted.
+    pub async fn adopt(&self, spec: &TaskSpec) -> Result<Option<UnitName>> {
+        if spec.host_unit.is_some() {
+            return Ok(None);
+        }
+        let unit = spec.unit_name();
+        let snapshot = match self.systemd.snapshot(&unit).await {
+            Ok(s) => s,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let digest = snapshot.log_fields.get(mapping::logging::FIELD_TASK_CONFIG);
+        if digest.map(String::as_str) == Some(spec.fingerprint().as_str()) {
+            Ok(Some(unit))
+        } else {
+            Err(Error::AlreadyExists(unit.to_string()))
+        }
     }
 
     /// Creates the task's own slice with its limits before its unit goes in; returns whether
@@ -411,6 +435,23 @@ impl Engine {
             Err(Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
             Ok(_) => self.remove(unit).await,
+        }
+    }
+
+    /// Sends SIGKILL to every process of a running service unit at once, as Nomad's exec
+    /// driver does when a task is destroyed with force (no grace after a first signal); a
+    /// unit that is gone or has exited is left as it is.
+    pub async fn kill_now(&self, unit: &UnitName) -> Result<()> {
+        if unit.unit_type() != "service" {
+            return Ok(());
+        }
+        match self.systemd.snapshot(unit).await {
+            Ok(s) if !s.has_exited() => {
+                self.kill_tolerating_exit(unit, Whom::All, Signal::KILL)
+                    .await
+            }
+            Ok(_) | Err(Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 

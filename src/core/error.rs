@@ -48,6 +48,15 @@ pub enum Error {
         seconds: u64,
     },
 
+    /// Something the task needs was not ready within the time we wait for it (a log FIFO
+    /// whose reader never opened). Nothing was created; retrying later may succeed.
+    #[error("{what} was not ready within {seconds}s: {reason}")]
+    NotReady {
+        what: String,
+        seconds: u64,
+        reason: String,
+    },
+
     /// A local I/O operation (task directories, journal, cgroupfs) failed.
     #[error("{context}: {source}")]
     Io {
@@ -72,8 +81,12 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same request later can succeed (systemd busy or unreachable).
+    /// Whether retrying the same request later can succeed (systemd busy or unreachable, a
+    /// log FIFO's reader not open yet).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unreachable { .. } | Error::Timeout { .. })
+        matches!(
+            self,
+            Error::Unreachable { .. } | Error::Timeout { .. } | Error::NotReady { .. }
+        )
     }
 }

@@ -16,7 +16,7 @@
 //! units' FIFOs across plugin crashes and restarts, so lines are neither lost nor repeated,
 //! and there is no cursor to keep: a recovered task's log units simply keep running.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::engine::{Engine, JOB_TIMEOUT};
 use super::error::{Error, Result};
@@ -68,6 +68,11 @@ fn log_unit(spec: &TaskSpec, stream: Carried) -> UnitName {
     )
 }
 
+/// [`log_unit`] from Nomad's task id alone (see [`UnitName::for_task_id`]).
+fn log_unit_of_id(id: &str, stream: Carried) -> Option<UnitName> {
+    UnitName::for_task_id(&format!("{id}{}", stream.name()))
+}
+
 impl Engine {
     /// Starts the task's log units, which copy `unit`'s journal into `stdout` and `stderr`
     /// (Nomad's FIFOs) until [`Engine::stop_following`]; with `this_activation`, only the
@@ -99,8 +104,10 @@ impl Engine {
             let name = log_unit(spec, stream);
             // The job controls what is at the FIFO's path: opened here, beneath the allocation
             // directory and only if it is a FIFO, and handed to the log unit as a descriptor.
-            let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir());
-            let output = Output::fifos(alloc_dir, fifo, Path::new(DEV_NULL))?;
+            let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir().to_path_buf());
+            let output =
+                Output::wait_for_fifos(alloc_dir, fifo.to_path_buf(), PathBuf::from(DEV_NULL))
+                    .await?;
             let mut props = vec![
                 Property::new(
                     "Description",
@@ -136,6 +143,17 @@ impl Engine {
             // No half-followed task: the other stream's log unit goes too.
             self.stop_following(spec).await?;
             return Err(failure);
+        }
+        Ok(())
+    }
+
+    /// [`Engine::stop_following`] for a task known only by Nomad's task id (one this process
+    /// did not start or recover); an id without the task id's shape has none.
+    pub async fn stop_following_id(&self, id: &str) -> Result<()> {
+        for stream in Carried::BOTH {
+            if let Some(unit) = log_unit_of_id(id, stream) {
+                self.destroy(&unit).await?;
+            }
         }
         Ok(())
     }
@@ -199,5 +217,12 @@ mod tests {
         assert_ne!(out, err);
         assert_ne!(out, spec.unit_name());
         assert!(out.is_task_unit());
+        // Found again from Nomad's task id alone, for a task this process does not track.
+        for stream in Carried::BOTH {
+            assert_eq!(
+                log_unit_of_id(&spec.id, stream),
+                Some(log_unit(&spec, stream))
+            );
+        }
     }
 }

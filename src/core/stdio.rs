@@ -17,6 +17,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
@@ -25,6 +26,10 @@ use super::error::{Error, Result};
 use super::unit_name::UnitName;
 
 const DEV_NULL: &str = "/dev/null";
+/// How long a task's start waits for the reader of Nomad's log FIFOs. Nomad's logmon opens
+/// them asynchronously just before StartTask, so a reader normally comes within
+/// milliseconds; one that never comes fails the start as worth retrying.
+pub const LOG_FIFO_WAIT: Duration = Duration::from_secs(10);
 /// journald's socket for stream logging.
 const JOURNAL_STDOUT_SOCKET: &str = "/run/systemd/journal/stdout";
 /// syslog priorities the two journal streams are logged at.
@@ -65,22 +70,44 @@ impl Output {
         ))
     }
 
-    /// Writes into Nomad's log FIFOs, which must already have a reader (Nomad's logmon opens
-    /// them before the task starts). Each is opened beneath `alloc_dir`, following no symlink,
-    /// and only if it is a FIFO (see [`alloc_fs::open_log_fifo`]): the job controls what is at
-    /// those paths. A path of `/dev/null` (a disabled stream) is `/dev/null`.
-    pub fn fifos(alloc_dir: Option<&Path>, stdout: &Path, stderr: &Path) -> Result<Output> {
+    /// Writes into Nomad's log FIFOs, waiting (blocking) up to `wait` in all for their reader,
+    /// which Nomad's logmon opens asynchronously. Each is opened beneath `alloc_dir`, following
+    /// no symlink, and only if it is a FIFO (see [`alloc_fs::open_log_fifo`]): the job controls
+    /// what is at those paths. A path of `/dev/null` (a disabled stream) is `/dev/null`. A
+    /// reader that does not come is [`Error::NotReady`].
+    pub fn fifos(
+        alloc_dir: Option<&Path>,
+        stdout: &Path,
+        stderr: &Path,
+        wait: Duration,
+    ) -> Result<Output> {
+        let deadline = Instant::now() + wait;
         let open = |setting: &str, path: &Path| {
             if path == Path::new(DEV_NULL) {
                 open_for_writing(path)
             } else {
-                alloc_fs::open_log_fifo(alloc_dir, setting, path)
+                let left = deadline.saturating_duration_since(Instant::now());
+                alloc_fs::open_log_fifo(alloc_dir, setting, path, left)
             }
         };
         Ok(Output::from_fds(
             open("stdout FIFO", stdout)?,
             open("stderr FIFO", stderr)?,
         ))
+    }
+
+    /// [`Output::fifos`] with [`LOG_FIFO_WAIT`], on a thread of its own, for async callers: the
+    /// wait for a reader blocks.
+    pub async fn wait_for_fifos(
+        alloc_dir: Option<PathBuf>,
+        stdout: PathBuf,
+        stderr: PathBuf,
+    ) -> Result<Output> {
+        tokio::task::spawn_blocking(move || {
+            Output::fifos(alloc_dir.as_deref(), &stdout, &stderr, LOG_FIFO_WAIT)
+        })
+        .await
+        .map_err(|e| Error::io("cannot open the task's log FIFOs", std::io::Error::other(e)))?
     }
 
     /// Checks Nomad's log FIFOs as [`Output::fifos`] would open them, without opening them

@@ -95,6 +95,16 @@ impl TaskSpec {
         }
     }
 
+    /// A digest of the whole resolved task, which its unit carries (see
+    /// [`crate::core::mapping::logging::FIELD_TASK_CONFIG`]): a start retried with the same
+    /// task id compares it to tell "this very task" from "another task under this id". Equal
+    /// specs give equal digests in every process of one build.
+    pub fn fingerprint(&self) -> String {
+        // Every map in a spec is ordered, so the encoding is deterministic.
+        let encoded = serde_json::to_vec(self).unwrap_or_default();
+        format!("{:016x}", super::unit_name::fnv1a(&encoded))
+    }
+
     /// The unit this run of the task is started as.
     pub fn unit_name(&self) -> UnitName {
         if let Some(unit) = &self.host_unit {

@@ -45,6 +45,18 @@ impl UnitName {
         UnitName(format!("{PREFIX}{alloc}-{task}-{instance}{SUFFIX}"))
     }
 
+    /// The unit [`UnitName::for_task`] names for Nomad's task id
+    /// `<alloc_id>/<task_name>/<instance>` (the name is what lies between the first and the
+    /// last `/`); `None` for an id without that shape.
+    pub fn for_task_id(id: &str) -> Option<UnitName> {
+        let (alloc, rest) = id.split_once('/')?;
+        let (name, instance) = rest.rsplit_once('/')?;
+        if alloc.is_empty() || name.is_empty() || instance.is_empty() {
+            return None;
+        }
+        Some(UnitName::for_task(alloc, name, instance))
+    }
+
     /// Accepts a unit name given by a person or read back from systemd. A name without a type
     /// suffix is taken as a `.service`. Rejects anything systemd would not accept as a plain
     /// unit name or a template's instance (`name@instance.type`); a bare template
@@ -228,7 +240,7 @@ fn short_component(s: &str, max: usize) -> String {
 }
 
 /// FNV-1a: a stable hash, so truncated names stay the same across builds and machines.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
@@ -237,6 +249,18 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_id_names_the_unit_its_task_runs_as() {
+        let unit = UnitName::for_task_id("1a2b3c4d-9999/web/0a1b2c3d").unwrap();
+        assert_eq!(unit, UnitName::for_task("1a2b3c4d-9999", "web", "0a1b2c3d"));
+        // A name holding a '/' is what lies between the first and the last one.
+        let odd = UnitName::for_task_id("1a2b3c4d/a/b/0a1b2c3d").unwrap();
+        assert_eq!(odd, UnitName::for_task("1a2b3c4d", "a/b", "0a1b2c3d"));
+        for bad in ["", "nope", "a/b", "/web/1", "a//1", "a/web/"] {
+            assert_eq!(UnitName::for_task_id(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_task_slice_is_one_level_below_its_parent() {

@@ -2,9 +2,12 @@
 //!
 //! Contracts Nomad relies on (a 1.8–1.10 client crashes or loses tasks otherwise): WaitTask
 //! and InspectTask always carry a result; StartTask's handle echoes the TaskConfig it got and
-//! holds all recovery needs; RecoverTask reads the id from `handle.config.id` and treats an
-//! already-tracked id as success; the Fingerprint and TaskEvents streams never end on their
-//! own; DestroyTask forgets the task.
+//! holds all recovery needs; a StartTask retried with the same task id by a new plugin process
+//! adopts the unit the first attempt started; RecoverTask reads the id from
+//! `handle.config.id`, treats an already-tracked id as success and waits out systemd being
+//! briefly away; the Fingerprint and TaskEvents streams never end on their own; DestroyTask
+//! forgets the task, and removes the unit of an id it does not track (Nomad destroys a task
+//! whose recovery failed).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -27,6 +30,11 @@ use crate::core::driver_config::DriverConfig;
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{Engine, Error, ExitResult, Output, Signal, TaskState, UnitName};
 
+/// How long RecoverTask keeps retrying while systemd does not answer, before Nomad is told
+/// the task cannot be recovered (and destroys it and starts another copy).
+const RECOVER_PATIENCE: Duration = Duration::from_secs(15);
+const RECOVER_FIRST_PAUSE: Duration = Duration::from_millis(250);
+const RECOVER_MAX_PAUSE: Duration = Duration::from_secs(2);
 /// Between attempts to reach systemd again while a WaitTask is outstanding.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// Nomad's default stats interval, for a request that names none.
@@ -127,8 +135,31 @@ impl driver_server::Driver for Driver {
         }
         let driver_state = DriverState::decode(handle.version, &handle.driver_state)
             .map_err(|reason| Status::invalid_argument(format!("task {id}: {reason}")))?;
-        let engine = self.state.engine().await?;
-        match engine.status(&driver_state.unit).await {
+        // A failure here makes Nomad destroy the task and start another copy, so systemd
+        // being briefly away (its bus restarting, a busy manager) is waited out first.
+        let mut pause = RECOVER_FIRST_PAUSE;
+        let deadline = tokio::time::Instant::now() + RECOVER_PATIENCE;
+        let found = loop {
+            let outcome = match self.state.settings() {
+                None => return Err(status::not_configured()),
+                Some(settings) => match self.state.connect(&settings).await {
+                    Ok(engine) => engine.status(&driver_state.unit).await,
+                    Err(e) => Err(e),
+                },
+            };
+            match outcome {
+                Err(e) if e.is_transient() && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::warn!(task = id, error = %e, "cannot recover the task yet; retrying");
+                    if matches!(e, Error::Unreachable { .. }) {
+                        self.state.disconnect().await;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RECOVER_MAX_PAUSE);
+                }
+                other => break other,
+            }
+        };
+        match found {
             Ok(s) => tracing::info!(task = id, unit = %s.unit, state = ?s.state, "recovered task"),
             Err(Error::NotFound(_)) => {
                 return Err(Status::not_found(format!(
@@ -150,6 +181,8 @@ impl driver_server::Driver for Driver {
             .into_inner()
             .task
             .ok_or_else(|| Status::invalid_argument("StartTask without a task config"))?;
+        // A task this process started or recovered: Nomad's exec answers an error too (Nomad
+        // retries a start only after the plugin died, which a live process has not).
         if self.state.is_tracked(&task.id) {
             return Err(Status::already_exists(format!(
                 "task {} is already running",
@@ -162,6 +195,32 @@ impl driver_server::Driver for Driver {
         let mut spec = translate::task_spec(&task, &config, &settings.config)
             .map_err(|e| status::from_core(&e))?;
         spec.resources.core_mhz = settings.compute.core_mhz();
+        let engine = self.state.engine().await?;
+        // Nomad retries StartTask with the same task id after the plugin crashed; the first
+        // attempt may have started the unit. That unit is this task: adopt it, as RecoverTask
+        // would, instead of starting a second copy next to it.
+        if let Some(unit) = engine
+            .adopt(&spec)
+            .await
+            .map_err(|e| status::from_core(&e))?
+        {
+            let started_at_us = engine
+                .status(&unit)
+                .await
+                .map(|s| s.started_at_us)
+                .unwrap_or_else(|_| now_us());
+            tracing::info!(task = task.id, unit = %unit, "adopted the task's running unit");
+            let driver_state = DriverState {
+                unit,
+                started_at_us,
+                logging: config.logging,
+                spec,
+            };
+            self.follow_logs(&engine, &task, &driver_state).await;
+            let response = started_response(task.clone(), &driver_state);
+            self.state.track(&task.id, driver_state);
+            return Ok(Response::new(response));
+        }
         if translate::follows_journal(&spec, config.logging) {
             // The follower opens the FIFOs once the task runs; what is at their paths is the
             // job's, so a task whose FIFO is not one never starts.
@@ -169,7 +228,6 @@ impl driver_server::Driver for Driver {
             let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir());
             Output::check_fifos(alloc_dir, &stdout, &stderr).map_err(|e| status::from_core(&e))?;
         }
-        let engine = self.state.engine().await?;
         translate::check_installed_unit(&engine, &spec, &settings.config)
             .await
             .map_err(|e| status::from_core(&e))?;
@@ -187,20 +245,10 @@ impl driver_server::Driver for Driver {
             logging: config.logging,
             spec,
         };
-        let bytes = driver_state.encode();
         self.follow_logs(&engine, &task, &driver_state).await;
+        let response = started_response(task.clone(), &driver_state);
         self.state.track(&task.id, driver_state);
-        Ok(Response::new(pb::StartTaskResponse {
-            result: pb::start_task_response::Result::Success as i32,
-            driver_error_msg: String::new(),
-            handle: Some(pb::TaskHandle {
-                version: handle::VERSION,
-                config: Some(task),
-                state: pb::TaskState::Running as i32,
-                driver_state: bytes,
-            }),
-            network_override: None,
-        }))
+        Ok(Response::new(response))
     }
 
     async fn wait_task(
@@ -226,11 +274,10 @@ impl driver_server::Driver for Driver {
     ) -> Result<Response<pb::StopTaskResponse>, Status> {
         let request = request.into_inner();
         let task = self.state.task(&request.task_id)?;
-        // A job without kill_signal sends "", which Nomad's own executors read as SIGINT.
-        let signal = match request.signal.as_str() {
-            "" => Signal::INT,
-            name => parse_signal(name)?,
-        };
+        // A job without kill_signal sends "", which Nomad's own executors read as SIGINT; a
+        // name we do not know is SIGINT too, as Nomad's exec driver treats it in SignalTask
+        // (an error would only make Nomad retry the stop for minutes).
+        let signal = signal_or_int(&request.task_id, &request.signal);
         let timeout = request
             .timeout
             .and_then(duration)
@@ -248,7 +295,7 @@ impl driver_server::Driver for Driver {
     ) -> Result<Response<pb::DestroyTaskResponse>, Status> {
         let request = request.into_inner();
         let Ok(task) = self.state.task(&request.task_id) else {
-            return Ok(Response::new(pb::DestroyTaskResponse {}));
+            return self.destroy_untracked(&request).await;
         };
         let engine = self.state.engine().await?;
         if !request.force {
@@ -266,6 +313,13 @@ impl driver_server::Driver for Driver {
         if translate::follows_journal(&task.spec, task.logging) {
             engine
                 .stop_following(&task.spec)
+                .await
+                .map_err(|e| status::from_core(&e))?;
+        }
+        if request.force {
+            // Nomad's exec kills a destroyed task at once, without a grace period.
+            engine
+                .kill_now(&task.unit)
                 .await
                 .map_err(|e| status::from_core(&e))?;
         }
@@ -398,7 +452,7 @@ impl driver_server::Driver for Driver {
     ) -> Result<Response<pb::SignalTaskResponse>, Status> {
         let request = request.into_inner();
         let task = self.state.task(&request.task_id)?;
-        let signal = parse_signal(&request.signal)?;
+        let signal = signal_or_int(&request.task_id, &request.signal);
         let engine = self.state.engine().await?;
         engine
             .signal(&task.unit, signal)
@@ -453,6 +507,47 @@ impl driver_server::Driver for Driver {
 }
 
 impl Driver {
+    /// DestroyTask of a task id this process does not track: Nomad destroys a task whose
+    /// RecoverTask failed, and a crashed plugin's successor never learnt of it. Its unit is
+    /// found by the name the task id gives it (and its log units likewise) and removed with
+    /// the same rules as a tracked task's; no such unit is success.
+    async fn destroy_untracked(
+        &self,
+        request: &pb::DestroyTaskRequest,
+    ) -> Result<Response<pb::DestroyTaskResponse>, Status> {
+        let done = Response::new(pb::DestroyTaskResponse {});
+        let Some(unit) = UnitName::for_task_id(&request.task_id) else {
+            return Ok(done);
+        };
+        let engine = self.state.engine().await?;
+        match engine.status(&unit).await {
+            Err(Error::NotFound(_)) => {}
+            Ok(s) if s.state != TaskState::Exited && !request.force => {
+                return Err(Status::failed_precondition(format!(
+                    "task {} is still running; stop it first or destroy with force",
+                    request.task_id
+                )));
+            }
+            Ok(_) => {
+                engine
+                    .kill_now(&unit)
+                    .await
+                    .map_err(|e| status::from_core(&e))?;
+                engine
+                    .destroy(&unit)
+                    .await
+                    .map_err(|e| status::from_core(&e))?;
+                tracing::info!(task = request.task_id, unit = %unit, "destroyed untracked task");
+            }
+            Err(e) => return Err(status::from_core(&e)),
+        }
+        engine
+            .stop_following_id(&request.task_id)
+            .await
+            .map_err(|e| status::from_core(&e))?;
+        Ok(done)
+    }
+
     /// Where an exec into `task` runs, with the operator's identity rules for an installed
     /// unit (see [`exec::check_identity`]).
     fn exec_target(&self, task: &DriverState) -> Result<exec::Target, Status> {
@@ -525,8 +620,36 @@ fn duration(d: prost_types::Duration) -> Option<Duration> {
     Duration::try_from(d).ok()
 }
 
-fn parse_signal(name: &str) -> Result<Signal, Status> {
-    Signal::from_str(name).map_err(|e| status::from_core(&e))
+/// The signal `name` names; SIGINT (with a warning) for an empty or unknown name, as
+/// Nomad's exec driver does.
+fn signal_or_int(task_id: &str, name: &str) -> Signal {
+    if name.is_empty() {
+        return Signal::INT;
+    }
+    Signal::from_str(name).unwrap_or_else(|_| {
+        tracing::warn!(
+            task = task_id,
+            signal = name,
+            "unknown signal for the task, using SIGINT instead"
+        );
+        Signal::INT
+    })
+}
+
+/// StartTask's answer for a running task: the handle echoes Nomad's config and carries what
+/// recovery needs.
+fn started_response(task: pb::TaskConfig, state: &DriverState) -> pb::StartTaskResponse {
+    pb::StartTaskResponse {
+        result: pb::start_task_response::Result::Success as i32,
+        driver_error_msg: String::new(),
+        handle: Some(pb::TaskHandle {
+            version: handle::VERSION,
+            config: Some(task),
+            state: pb::TaskState::Running as i32,
+            driver_state: state.encode(),
+        }),
+        network_override: None,
+    }
 }
 
 /// A task event Nomad routes to the task by alloc id and task name.

@@ -14,14 +14,18 @@ pub const FIELD_ALLOC_ID: &str = "NOMAD_ALLOC_ID";
 pub const FIELD_TASK_NAME: &str = "NOMAD_TASK_NAME";
 pub const FIELD_JOB_NAME: &str = "NOMAD_JOB_NAME";
 pub const FIELD_GROUP_NAME: &str = "NOMAD_GROUP_NAME";
+/// The task's [`TaskSpec::fingerprint`], which lets a retried start recognise its unit.
+pub const FIELD_TASK_CONFIG: &str = "NOMAD_TASK_CONFIG_DIGEST";
 
 /// The journal metadata of the task's log lines.
 pub fn properties(spec: &TaskSpec) -> Vec<Property> {
+    let digest = spec.fingerprint();
     let fields = [
         (FIELD_ALLOC_ID, &spec.alloc_id),
         (FIELD_TASK_NAME, &spec.name),
         (FIELD_JOB_NAME, &spec.job_name),
         (FIELD_GROUP_NAME, &spec.group_name),
+        (FIELD_TASK_CONFIG, &digest),
     ]
     .into_iter()
     .map(|(k, v)| format!("{k}={v}").into_bytes())
@@ -61,6 +65,11 @@ mod tests {
         };
         assert!(fields.contains(&b"NOMAD_ALLOC_ID=a1".to_vec()));
         assert!(fields.contains(&b"NOMAD_TASK_NAME=web".to_vec()));
+        let digest = format!("NOMAD_TASK_CONFIG_DIGEST={}", test_spec().fingerprint());
+        assert!(fields.contains(&digest.into_bytes()));
+        let mut other = test_spec();
+        other.args.push("x".into());
+        assert_ne!(other.fingerprint(), test_spec().fingerprint());
         assert_eq!(find(&props, "LogExtraFields").unwrap().signature(), "aay");
         assert_eq!(
             find(&props, "StandardOutputFileDescriptor")
