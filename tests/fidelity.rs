@@ -243,6 +243,35 @@ async fn destroy_from_a_new_plugin_whose_recovery_failed_removes_the_unit() {
 }
 
 #[tokio::test]
+async fn destroy_from_a_new_plugin_releases_a_workload_users_record() {
+    let _turn = BUS.read().await;
+    let engine = support::engine().await;
+    let alloc = Alloc::new("orphanuser");
+    let mut task = alloc.task_config(shell("while :; do sleep 0.1; done"));
+    task.user = "nomad-80777".into();
+    let record = Path::new(nomad_systemd::core::workload_user::RECORD_DIR).join("nomad-80777.user");
+    let (mut first, mut conn) = Plugin::configured().await;
+    conn.start(task.clone()).await.expect("StartTask");
+    assert!(
+        record.exists(),
+        "the workload user's record is written at start"
+    );
+    first.kill_9();
+
+    // The successor never recovered the task: Nomad destroys it by id.
+    let (_second, mut conn) = Plugin::configured().await;
+    conn.driver
+        .destroy_task(pb::DestroyTaskRequest {
+            task_id: task.id.clone(),
+            force: true,
+        })
+        .await
+        .expect("DestroyTask");
+    support::assert_no_unit(&engine, &task_unit(&task)).await;
+    assert!(!record.exists(), "the record outlived its task");
+}
+
+#[tokio::test]
 async fn destroy_with_force_kills_a_task_ignoring_its_signals_at_once() {
     let _turn = BUS.read().await;
     let engine = support::engine().await;

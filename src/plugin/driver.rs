@@ -529,6 +529,14 @@ impl Driver {
                 )));
             }
             Ok(_) => {
+                // A workload user's task runs as its numeric uid; its user record goes with it,
+                // as a tracked task's does (release removes only this driver's own records).
+                let uid = engine
+                    .systemd()
+                    .snapshot(&unit)
+                    .await
+                    .ok()
+                    .and_then(|s| s.exec_context.user.parse::<u32>().ok());
                 engine
                     .kill_now(&unit)
                     .await
@@ -537,6 +545,9 @@ impl Driver {
                     .destroy(&unit)
                     .await
                     .map_err(|e| status::from_core(&e))?;
+                if let Some(id) = uid {
+                    crate::core::workload_user::release(id);
+                }
                 tracing::info!(task = request.task_id, unit = %unit, "destroyed untracked task");
             }
             Err(e) => return Err(status::from_core(&e)),
