@@ -11,45 +11,14 @@ use std::time::Duration;
 
 use nomad_systemd::plugin::proto::driver as pb;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config, task_unit};
+use support::cap_mask;
+use support::plugin::{
+    Alloc, Connection, Plugin, cty_object, nomad_config, run_task_as, shell_config, strings,
+    task_unit,
+};
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
-
-/// A plugin configured with the agent's `config { ... }` given as attribute pairs.
-async fn plugin_with(settings: &[(&str, Value)]) -> (Plugin, Connection) {
-    let plugin = Plugin::launch();
-    let mut conn = plugin.connect().await;
-    conn.set_config(cty_object(settings), nomad_config())
-        .await
-        .expect("SetConfig");
-    (plugin, conn)
-}
-
-/// A job's `config` running `sh -c script`, with further options.
-fn shell_with(script: &str, options: &[(&str, Value)]) -> Vec<u8> {
-    let mut pairs = vec![
-        ("command", Value::from("/bin/sh")),
-        ("args", strings(&["-c", script])),
-    ];
-    pairs.extend(options.iter().cloned());
-    cty_object(&pairs)
-}
-
-fn strings(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
-}
-
-/// Starts the task as `user`, waits for its exit and returns what it printed up to `END`.
-async fn run(conn: &mut Connection, alloc: &Alloc, mut task: pb::TaskConfig, user: &str) -> String {
-    task.user = user.into();
-    let id = task.id.clone();
-    conn.start(task).await.expect("StartTask");
-    conn.wait(&id).await;
-    let out = alloc.wait_for_stdout("END", SHORT);
-    conn.destroy(&id).await;
-    out
-}
 
 /// Starts the task as `user` and expects a refusal of the job's input whose message names
 /// every one of `mentions`; asserts that no unit was left behind.
@@ -81,15 +50,6 @@ fn printed<'a>(out: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key}= in {out:?}"))
 }
 
-/// The bits of a `/proc/self/status` capability line (`CapEff:\t00000000a80425fb`).
-fn cap_mask(status: &str, field: &str) -> u64 {
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {status:?}"));
-    u64::from_str_radix(line.trim(), 16).unwrap()
-}
-
 const DAC_OVERRIDE: u64 = 1 << 1;
 const NET_BIND_SERVICE: u64 = 1 << 10;
 
@@ -111,7 +71,7 @@ async fn a_workload_user_outside_the_dynamic_range_is_refused_naming_user() {
         "nomad-90000",
         "nomad-2147483647",
     ] {
-        let task = alloc.task_config(shell_with("id; echo END", &[]));
+        let task = alloc.task_config(shell_config("id; echo END", &[]));
         refused(
             &mut conn,
             task,
@@ -145,14 +105,14 @@ async fn a_workload_user_whose_uid_or_gid_the_host_uses_is_refused() {
         (group_only, "belongs to the group"),
     ];
     for (id, why) in cases {
-        let (_plugin, mut conn) = plugin_with(&[
+        let (_plugin, mut conn) = Plugin::configured_with(&[
             ("dynamic_user_min", id.into()),
             ("dynamic_user_max", id.into()),
         ])
         .await;
         let alloc = Alloc::new("taken");
         let user = format!("nomad-{id}");
-        let task = alloc.task_config(shell_with("id; echo END", &[]));
+        let task = alloc.task_config(shell_config("id; echo END", &[]));
         refused(&mut conn, task, &user, &["user", &user, why]).await;
         assert!(!record(&format!("{id}.user")).exists(), "{user}");
         assert!(!alloc.has_stdout(), "{user} ran");
@@ -171,8 +131,8 @@ async fn a_workload_user_runs_as_uid_and_gid_n_with_the_jobs_sandbox() {
          cat /etc/shadow >/dev/null 2>&1; echo shadow_rc=$?; \
          id -u > /local/uid; echo END"
     );
-    let task = alloc.task_config(shell_with(&script, &[]));
-    let out = run(&mut conn, &alloc, task, "nomad-80123").await;
+    let task = alloc.task_config(shell_config(&script, &[]));
+    let out = run_task_as(&mut conn, &alloc, task, "nomad-80123").await;
     assert_eq!(printed(&out, "uid"), "80123", "{out}");
     assert_eq!(printed(&out, "gid"), "80123", "{out}");
     assert_eq!(printed(&out, "groups"), "80123", "no other group: {out}");
@@ -205,11 +165,11 @@ async fn a_workload_user_runs_as_uid_and_gid_n_with_the_jobs_sandbox() {
         "the record outlived the task"
     );
     let alloc = Alloc::new("workload");
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         "echo again=$(id -u):$(id -g) $(getent passwd 80123 | cut -d: -f1); echo END",
         &[],
     ));
-    let out = run(&mut conn, &alloc, task, "nomad-80123").await;
+    let out = run_task_as(&mut conn, &alloc, task, "nomad-80123").await;
     assert!(out.contains("again=80123:80123 nomad-80123"), "{out}");
     assert!(!record("nomad-80123.user").exists());
 }
@@ -218,7 +178,7 @@ async fn a_workload_user_runs_as_uid_and_gid_n_with_the_jobs_sandbox() {
 async fn a_command_executed_in_a_workload_users_task_runs_as_that_user() {
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("workload-exec");
-    let mut task = alloc.task_config(shell_with("echo up; exec sleep 300", &[]));
+    let mut task = alloc.task_config(shell_config("echo up; exec sleep 300", &[]));
     task.user = "nomad-80127".into();
     let id = task.id.clone();
     conn.start(task).await.expect("StartTask");
@@ -247,24 +207,26 @@ async fn a_command_executed_in_a_workload_users_task_runs_as_that_user() {
 
 #[tokio::test]
 async fn a_nomad_prefixed_name_not_in_nomads_form_is_an_ordinary_user() {
-    let (_plugin, mut conn) = plugin_with(&[("allowed_users", strings(&["app-*"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allowed_users", strings(&["app-*"]))]).await;
     let alloc = Alloc::new("lookalike");
     for user in ["nomad-x", "nomad-80123x", "nomad--1", "nomad-"] {
-        let task = alloc.task_config(shell_with("id; echo END", &[]));
+        let task = alloc.task_config(shell_config("id; echo END", &[]));
         refused(&mut conn, task, user, &["user", "allowed_users"]).await;
     }
 }
 
 #[tokio::test]
 async fn an_account_outside_allowed_users_is_refused_by_name_or_uid() {
-    let (_plugin, mut conn) = plugin_with(&[("allowed_users", strings(&["app-*"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allowed_users", strings(&["app-*"]))]).await;
     let alloc = Alloc::new("accounts");
     for user in ["_apt", "42", "nobody", "65534"] {
-        let task = alloc.task_config(shell_with("id; echo END", &[]));
+        let task = alloc.task_config(shell_config("id; echo END", &[]));
         refused(&mut conn, task, user, &["user", user, "allowed_users"]).await;
     }
     for user in ["root", "0"] {
-        let task = alloc.task_config(shell_with("id; echo END", &[]));
+        let task = alloc.task_config(shell_config("id; echo END", &[]));
         refused(&mut conn, task, user, &["user", "allow"]).await;
     }
     assert!(!alloc.has_stdout(), "no task ran");
@@ -282,24 +244,24 @@ async fn a_privileged_group_is_refused_naming_group_and_the_setting() {
         ("root", "allow_root"),
     ] {
         for user in ["", "nomad-80124"] {
-            let task = alloc.task_config(shell_with("id; echo END", &[("group", group.into())]));
+            let task = alloc.task_config(shell_config("id; echo END", &[("group", group.into())]));
             refused(&mut conn, task, user, &["group", group, setting]).await;
         }
     }
     assert!(!alloc.has_stdout(), "no task ran");
     // The user's own primary group is always fine.
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         "echo gid=$(id -g); echo END",
         &[("group", "nogroup".into())],
     ));
-    let out = run(&mut conn, &alloc, task, "").await;
+    let out = run_task_as(&mut conn, &alloc, task, "").await;
     assert_eq!(printed(&out, "gid"), "65534", "{out}");
 }
 
 #[tokio::test]
 async fn allowed_groups_grants_the_group_it_lists_and_root_still_needs_allow_root() {
     let (_plugin, mut conn) =
-        plugin_with(&[("allowed_groups", strings(&["shadow", "root"]))]).await;
+        Plugin::configured_with(&[("allowed_groups", strings(&["shadow", "root"]))]).await;
     let shadow = nix::unistd::Group::from_name("shadow")
         .unwrap()
         .unwrap()
@@ -307,32 +269,32 @@ async fn allowed_groups_grants_the_group_it_lists_and_root_still_needs_allow_roo
         .as_raw();
     for spelled in ["shadow", &shadow.to_string()] {
         let alloc = Alloc::new("granted");
-        let task = alloc.task_config(shell_with(
+        let task = alloc.task_config(shell_config(
             "echo gid=$(id -g); echo END",
             &[("group", spelled.into())],
         ));
-        let out = run(&mut conn, &alloc, task, "").await;
+        let out = run_task_as(&mut conn, &alloc, task, "").await;
         assert_eq!(printed(&out, "gid"), shadow.to_string(), "{spelled}: {out}");
     }
     let alloc = Alloc::new("granted");
     for root in ["root", "0"] {
-        let task = alloc.task_config(shell_with("id; echo END", &[("group", root.into())]));
+        let task = alloc.task_config(shell_config("id; echo END", &[("group", root.into())]));
         refused(&mut conn, task, "", &["group", "allow_root"]).await;
     }
-    let task = alloc.task_config(shell_with("id; echo END", &[("group", "disk".into())]));
+    let task = alloc.task_config(shell_config("id; echo END", &[("group", "disk".into())]));
     refused(&mut conn, task, "", &["group", "allowed_groups"]).await;
 
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("allowed_groups", strings(&["root"])),
         ("allow_root", true.into()),
     ])
     .await;
     let alloc = Alloc::new("root-group");
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         "echo gid=$(id -g) uid=$(id -u); echo END",
         &[("group", "root".into())],
     ));
-    let out = run(&mut conn, &alloc, task, "").await;
+    let out = run_task_as(&mut conn, &alloc, task, "").await;
     assert_eq!(printed(&out, "gid"), "0", "{out}");
     assert_eq!(printed(&out, "uid"), "65534", "{out}");
 }
@@ -343,7 +305,7 @@ async fn ambient_capabilities_are_refused_by_default_and_shadow_stays_unreadable
     let alloc = Alloc::new("ambient");
     // All three are in the default bounding list; none is an ambient grant.
     for cap in ["dac_override", "setuid", "chown", "CAP_DAC_READ_SEARCH"] {
-        let task = alloc.task_config(shell_with(
+        let task = alloc.task_config(shell_config(
             "cat /etc/shadow; echo END",
             &[("ambient_capabilities", strings(&[cap]))],
         ));
@@ -360,11 +322,11 @@ async fn ambient_capabilities_are_refused_by_default_and_shadow_stays_unreadable
     assert!(!alloc.has_stdout(), "no task ran");
     let probe = "cat /etc/shadow >/dev/null 2>&1; echo shadow_rc=$?; \
                  grep -E '^Cap(Eff|Amb)' /proc/self/status; echo END";
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         probe,
         &[("cap_add", strings(&["dac_override"]))],
     ));
-    let out = run(&mut conn, &alloc, task, "").await;
+    let out = run_task_as(&mut conn, &alloc, task, "").await;
     assert_ne!(printed(&out, "shadow_rc"), "0", "{out}");
     assert_eq!(cap_mask(&out, "CapEff") & DAC_OVERRIDE, 0, "{out}");
     assert_eq!(cap_mask(&out, "CapAmb"), 0, "{out}");
@@ -372,7 +334,7 @@ async fn ambient_capabilities_are_refused_by_default_and_shadow_stays_unreadable
 
 #[tokio::test]
 async fn net_bind_service_works_as_an_ambient_capability_when_the_operator_allows_it() {
-    let (_plugin, mut conn) = plugin_with(&[(
+    let (_plugin, mut conn) = Plugin::configured_with(&[(
         "allowed_ambient_capabilities",
         strings(&["net_bind_service"]),
     )])
@@ -385,8 +347,8 @@ async fn net_bind_service_works_as_an_ambient_capability_when_the_operator_allow
     let granted = [("ambient_capabilities", strings(&["net_bind_service"]))];
     for user in ["", "nomad-80126"] {
         let alloc = Alloc::new("bind");
-        let task = alloc.task_config(shell_with(probe, &granted));
-        let out = run(&mut conn, &alloc, task, user).await;
+        let task = alloc.task_config(shell_config(probe, &granted));
+        let out = run_task_as(&mut conn, &alloc, task, user).await;
         assert_eq!(cap_mask(&out, "CapAmb"), NET_BIND_SERVICE, "{user}: {out}");
         assert_eq!(cap_mask(&out, "CapEff"), NET_BIND_SERVICE, "{user}: {out}");
         assert!(out.contains("bound"), "{user}: {out}");
@@ -394,11 +356,11 @@ async fn net_bind_service_works_as_an_ambient_capability_when_the_operator_allow
     }
     // Without the grant the same program cannot bind a low port.
     let alloc = Alloc::new("bind");
-    let task = alloc.task_config(shell_with(probe, &[]));
-    let out = run(&mut conn, &alloc, task, "").await;
+    let task = alloc.task_config(shell_config(probe, &[]));
+    let out = run_task_as(&mut conn, &alloc, task, "").await;
     assert!(out.contains("bind: Permission denied"), "{out}");
     // The ambient list grants nothing else.
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         probe,
         &[("ambient_capabilities", strings(&["dac_override"]))],
     ));
@@ -445,15 +407,7 @@ fn unique(name: &str) -> String {
 
 fn as_root(program: &str, args: &[&str]) {
     let _turn = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::command_ok(program, args);
 }
 
 /// Creates group `name` in the sandbox's throw-away root; returns its gid.
@@ -523,7 +477,7 @@ async fn a_login_users_supplementary_groups_need_allowed_groups() {
             "'disk' (gid 6)",
         ),
     ] {
-        let task = alloc.task_config(shell_with(PROBE_GROUPS, &options));
+        let task = alloc.task_config(shell_config(PROBE_GROUPS, &options));
         refused(
             &mut conn,
             task,
@@ -531,7 +485,7 @@ async fn a_login_users_supplementary_groups_need_allowed_groups() {
             &["user", &user, first, "allowed_groups"],
         )
         .await;
-        let task = alloc.task_config(shell_with(PROBE_GROUPS, &options));
+        let task = alloc.task_config(shell_config(PROBE_GROUPS, &options));
         refused(
             &mut conn,
             task,
@@ -544,22 +498,22 @@ async fn a_login_users_supplementary_groups_need_allowed_groups() {
 
     // Listing some of its groups is not enough: every one must be allowed.
     let (_plugin, mut conn) =
-        plugin_with(&[("allowed_groups", strings(&["shadow", "disk"]))]).await;
-    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+        Plugin::configured_with(&[("allowed_groups", strings(&["shadow", "disk"]))]).await;
+    let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
     refused(&mut conn, task, &user, &["user", &fresh, "allowed_groups"]).await;
     // Nor does asking for an allowed group instead: systemd still adds the memberships.
-    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[("group", "shadow".into())]));
+    let task = alloc.task_config(shell_config(PROBE_GROUPS, &[("group", "shadow".into())]));
     refused(&mut conn, task, &user, &["user", &fresh, "allowed_groups"]).await;
     assert!(!alloc.has_stdout(), "no task ran");
 
     // All of them listed (by name or gid): the task runs and really holds them.
-    let (_plugin, mut conn) = plugin_with(&[(
+    let (_plugin, mut conn) = Plugin::configured_with(&[(
         "allowed_groups",
         strings(&["shadow", &disk.to_string(), "ai-crew-*"]),
     )])
     .await;
-    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
-    let out = run(&mut conn, &alloc, task, &user).await;
+    let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
+    let out = run_task_as(&mut conn, &alloc, task, &user).await;
     assert_eq!(printed(&out, "uid"), uid.to_string(), "{out}");
     assert_eq!(printed(&out, "gid"), own_gid.to_string(), "{out}");
     let mut expected = vec![own_gid, shadow, disk, fresh_gid];
@@ -582,13 +536,13 @@ async fn a_login_user_in_roots_group_needs_allow_root_and_the_listing() {
         vec![("allowed_groups", strings(&["root"]))],
         vec![("allow_root", true.into())],
     ] {
-        let (_plugin, mut conn) = plugin_with(&settings).await;
+        let (_plugin, mut conn) = Plugin::configured_with(&settings).await;
         let knob = if settings.is_empty() || settings[0].0 == "allowed_groups" {
             "allow_root"
         } else {
             "allowed_groups"
         };
-        let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+        let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
         refused(
             &mut conn,
             task,
@@ -598,13 +552,13 @@ async fn a_login_user_in_roots_group_needs_allow_root_and_the_listing() {
         .await;
     }
     assert!(!alloc.has_stdout(), "no task ran");
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("allowed_groups", strings(&["root"])),
         ("allow_root", true.into()),
     ])
     .await;
-    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
-    let out = run(&mut conn, &alloc, task, &user).await;
+    let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
+    let out = run_task_as(&mut conn, &alloc, task, &user).await;
     assert!(groups_printed(&out).contains(&0), "{out}");
 }
 
@@ -613,14 +567,14 @@ async fn systemd_adds_no_memberships_when_the_group_is_roots() {
     // systemd skips initgroups for gid 0; the policy mirrors that, and this checks the claim.
     let user = unique("ai-rootgrp");
     let (uid, _) = add_user(&user, &["disk"]);
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("allowed_groups", strings(&["root"])),
         ("allow_root", true.into()),
     ])
     .await;
     let alloc = Alloc::new("rootgrp");
-    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[("group", "root".into())]));
-    let out = run(&mut conn, &alloc, task, &user).await;
+    let task = alloc.task_config(shell_config(PROBE_GROUPS, &[("group", "root".into())]));
+    let out = run_task_as(&mut conn, &alloc, task, &user).await;
     assert_eq!(printed(&out, "uid"), uid.to_string(), "{out}");
     assert_eq!(groups_printed(&out), [0], "no disk membership: {out}");
 }
@@ -630,7 +584,7 @@ async fn denied_host_uids_refuse_the_user_whatever_allows_it() {
     let user = unique("ai-denied");
     let (uid, _) = add_user(&user, &[]);
     let around = format!("{}-{}", uid - 1, uid + 1);
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         (
             "denied_host_uids",
             Value::from(format!("0-10,{around},80100-80199")),
@@ -644,7 +598,7 @@ async fn denied_host_uids_refuse_the_user_whatever_allows_it() {
         (&uid.to_string(), uid),
         ("nomad-80150", 80150),
     ] {
-        let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+        let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
         refused(
             &mut conn,
             task,
@@ -657,13 +611,14 @@ async fn denied_host_uids_refuse_the_user_whatever_allows_it() {
     // Outside the set: nobody (the default) and another workload user run.
     for user in ["", "nomad-80200"] {
         let alloc = Alloc::new("denied-uid");
-        let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
-        let out = run(&mut conn, &alloc, task, user).await;
+        let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
+        let out = run_task_as(&mut conn, &alloc, task, user).await;
         assert!(out.contains("uid="), "{user}: {out}");
     }
     // Nomad checks the default user too.
-    let (_plugin, mut conn) = plugin_with(&[("denied_host_uids", "65534".into())]).await;
-    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("denied_host_uids", "65534".into())]).await;
+    let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
     refused(&mut conn, task, "", &["user", "nobody", "denied_host_uids"]).await;
 }
 
@@ -682,13 +637,13 @@ async fn denied_host_gids_refuse_any_group_the_task_would_hold_whatever_allows_i
         (own_gid, Some("shadow"), "user"),
         (gid_of("shadow"), Some("shadow"), "group"),
     ] {
-        let (_plugin, mut conn) = plugin_with(&[
+        let (_plugin, mut conn) = Plugin::configured_with(&[
             allow_all.clone(),
             ("denied_host_gids", Value::from(format!("0,{denied}"))),
         ])
         .await;
         let options: Vec<(&str, Value)> = group.map(|g| ("group", g.into())).into_iter().collect();
-        let task = alloc.task_config(shell_with(PROBE_GROUPS, &options));
+        let task = alloc.task_config(shell_config(PROBE_GROUPS, &options));
         refused(
             &mut conn,
             task,
@@ -698,8 +653,9 @@ async fn denied_host_gids_refuse_any_group_the_task_would_hold_whatever_allows_i
         .await;
     }
     // A workload user's own gid.
-    let (_plugin, mut conn) = plugin_with(&[("denied_host_gids", "80000-80999".into())]).await;
-    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("denied_host_gids", "80000-80999".into())]).await;
+    let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
     refused(
         &mut conn,
         task,
@@ -710,9 +666,9 @@ async fn denied_host_gids_refuse_any_group_the_task_would_hold_whatever_allows_i
     assert!(!alloc.has_stdout(), "no task ran");
     // Not in the set: runs.
     let (_plugin, mut conn) =
-        plugin_with(&[allow_all, ("denied_host_gids", Value::from("0-5,7-41"))]).await;
-    let task = alloc.task_config(shell_with(PROBE_GROUPS, &[]));
-    let out = run(&mut conn, &alloc, task, &user).await;
+        Plugin::configured_with(&[allow_all, ("denied_host_gids", Value::from("0-5,7-41"))]).await;
+    let task = alloc.task_config(shell_config(PROBE_GROUPS, &[]));
+    let out = run_task_as(&mut conn, &alloc, task, &user).await;
     let mut expected = vec![own_gid, fresh_gid];
     expected.sort_unstable();
     assert_eq!(groups_printed(&out), expected, "{out}");
@@ -784,7 +740,7 @@ async fn an_exec_into_an_installed_unit_is_held_to_the_group_policy() {
         install_unit(name, text);
     }
     let probe = ["/bin/sh", "-c", "echo groups=$(id -G | tr ' ' ,)"];
-    let (_plugin, mut conn) = plugin_with(&[("allow_units", strings(&names))]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[("allow_units", strings(&names))]).await;
     for (name, _, group) in &units {
         let alloc = Alloc::new("unit-groups");
         let task = alloc.task_config(cty_object(&[("unit", Value::from(*name))]));
@@ -802,7 +758,7 @@ async fn an_exec_into_an_installed_unit_is_held_to_the_group_policy() {
         conn.destroy(&task.id).await;
     }
     // Granted, the exec runs with exactly those groups.
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("allow_units", strings(&names)),
         ("allowed_groups", strings(&["disk", "shadow", &fresh])),
     ])
@@ -828,7 +784,7 @@ async fn an_exec_into_an_installed_unit_is_held_to_the_group_policy() {
         assert_eq!(groups_printed(&out), expected, "{name}: {out}");
     }
     // Deny wins over the grant.
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("allow_units", strings(&names)),
         ("allowed_groups", strings(&["*"])),
         ("denied_host_uids", Value::from(uid.to_string())),

@@ -13,41 +13,10 @@ use std::time::Duration;
 use nomad_systemd::core::{Error, UnitName};
 use nomad_systemd::plugin::proto::driver as pb;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config, task_unit};
+use support::plugin::{
+    Alloc, Connection, Plugin, cty_object, shell_config, string_map, strings, task_unit,
+};
 use tonic::Code;
-
-/// A plugin configured with `pairs` as the agent's `config` block.
-async fn plugin_with(pairs: &[(&str, Value)]) -> (Plugin, Connection) {
-    let plugin = Plugin::launch();
-    let mut conn = plugin.connect().await;
-    conn.set_config(cty_object(pairs), nomad_config())
-        .await
-        .expect("SetConfig");
-    (plugin, conn)
-}
-
-fn list(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
-}
-
-fn map(pairs: &[(&str, &str)]) -> Value {
-    Value::Map(
-        pairs
-            .iter()
-            .map(|(k, v)| (Value::from(*k), Value::from(*v)))
-            .collect(),
-    )
-}
-
-/// A task config running `script` in a shell, with `more` options.
-fn shell(script: &str, more: &[(&str, Value)]) -> Vec<u8> {
-    let mut pairs = vec![
-        ("command", Value::from("/bin/sh")),
-        ("args", list(&["-c", script])),
-    ];
-    pairs.extend(more.iter().cloned());
-    cty_object(&pairs)
-}
 
 /// Starts `task`, which must be refused with `code` and a message containing every one of
 /// `mentions`; no unit may be left.
@@ -113,7 +82,8 @@ fn show(unit: &str, properties: &[&str]) -> HashMap<String, String> {
 
 #[tokio::test]
 async fn a_broad_allow_properties_never_grants_a_host_directory() {
-    let (_plugin, mut conn) = plugin_with(&[("allow_properties", list(&["*"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_properties", strings(&["*"]))]).await;
     let name = format!("attack-misc-{}", std::process::id());
     let host_dir = std::path::Path::new("/var/lib").join(&name);
     std::fs::create_dir_all(&host_dir).unwrap();
@@ -127,7 +97,10 @@ async fn a_broad_allow_properties_never_grants_a_host_directory() {
         "LogsDirectory:as",
         "ConfigurationDirectory:as",
     ] {
-        let task = alloc.task_config(shell("true", &[("properties", map(&[(key, &name)]))]));
+        let task = alloc.task_config(shell_config(
+            "true",
+            &[("properties", string_map(&[(key, &name)]))],
+        ));
         assert_refused(
             &mut conn,
             task,
@@ -147,7 +120,8 @@ async fn a_broad_allow_properties_never_grants_a_host_directory() {
 
 #[tokio::test]
 async fn a_broad_allow_properties_never_opens_probes_or_hooks_the_host_as_root() {
-    let (_plugin, mut conn) = plugin_with(&[("allow_properties", list(&["*"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_properties", strings(&["*"]))]).await;
     let alloc = Alloc::new("hostreach");
     // Each would have root act on the host for the task: hand it an open /etc/shadow, tell it
     // through the start's outcome whether a root-only path exists, attach pinned BPF
@@ -160,7 +134,10 @@ async fn a_broad_allow_properties_never_opens_probes_or_hooks_the_host_as_root()
         ("IPIngressFilterPath:as", "/sys/fs/bpf/x", "BPF"),
         ("NFTSet:as", "cgroup:inet:filter:trusted", "nftables"),
     ] {
-        let task = alloc.task_config(shell("true", &[("properties", map(&[(key, value)]))]));
+        let task = alloc.task_config(shell_config(
+            "true",
+            &[("properties", string_map(&[(key, value)]))],
+        ));
         assert_refused(
             &mut conn,
             task,
@@ -173,7 +150,8 @@ async fn a_broad_allow_properties_never_opens_probes_or_hooks_the_host_as_root()
 
 #[tokio::test]
 async fn a_broad_allow_properties_never_grants_power_actions_or_realtime_priority() {
-    let (_plugin, mut conn) = plugin_with(&[("allow_properties", list(&["*"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_properties", strings(&["*"]))]).await;
     let alloc = Alloc::new("privileged");
     for (key, value, reason) in [
         ("SuccessAction:s", "reboot-force", "reboot"),
@@ -192,7 +170,10 @@ async fn a_broad_allow_properties_never_grants_power_actions_or_realtime_priorit
         ("Delegate:b", "yes", "cgroup"),
         ("TasksMax:t", "infinity", "resources"),
     ] {
-        let task = alloc.task_config(shell("true", &[("properties", map(&[(key, value)]))]));
+        let task = alloc.task_config(shell_config(
+            "true",
+            &[("properties", string_map(&[(key, value)]))],
+        ));
         let name = key.split(':').next().unwrap();
         assert_refused(
             &mut conn,
@@ -203,11 +184,11 @@ async fn a_broad_allow_properties_never_grants_power_actions_or_realtime_priorit
         .await;
     }
     // What stays on the task's own side of the fence is still granted.
-    let task = alloc.task_config(shell(
+    let task = alloc.task_config(shell_config(
         "cat /proc/self/limits > /alloc/limits; nice > /alloc/nice",
         &[(
             "properties",
-            map(&[
+            string_map(&[
                 ("Nice", "5"),
                 ("CPUSchedulingPolicy", "idle"),
                 ("LimitNOFILE", "321"),
@@ -234,13 +215,16 @@ async fn a_broad_allow_properties_never_grants_power_actions_or_realtime_priorit
 #[tokio::test]
 async fn an_exec_session_is_held_to_the_tasks_limits_and_properties() {
     let (_plugin, mut conn) =
-        plugin_with(&[("allow_properties", list(&["LimitNOFILE", "Nice"]))]).await;
+        Plugin::configured_with(&[("allow_properties", strings(&["LimitNOFILE", "Nice"]))]).await;
     let alloc = Alloc::new("execlimits");
-    let task = alloc.task_config(shell(
+    let task = alloc.task_config(shell_config(
         "echo up > /alloc/up; while :; do sleep 0.1; done",
         &[
             ("pids_limit", Value::from(16)),
-            ("properties", map(&[("LimitNOFILE", "321"), ("Nice", "7")])),
+            (
+                "properties",
+                string_map(&[("LimitNOFILE", "321"), ("Nice", "7")]),
+            ),
         ],
     ));
     let id = task.id.clone();
@@ -370,7 +354,7 @@ async fn deeply_nested_or_huge_configs_are_refused_and_the_plugin_keeps_answerin
     assert!(grown < 48 << 10, "the plugin grew by {grown} KiB");
     let huge = cty_object(&[
         ("command", Value::from("/bin/echo")),
-        ("args", list(&[&"x".repeat(17 << 20)])),
+        ("args", strings(&[&"x".repeat(17 << 20)])),
     ]);
     let e = conn.start(alloc.task_config(huge)).await.unwrap_err();
     assert!(
@@ -378,7 +362,7 @@ async fn deeply_nested_or_huge_configs_are_refused_and_the_plugin_keeps_answerin
         "{e}"
     );
     // Still answering: a valid task starts and ends.
-    let task = alloc.task_config(shell("exit 0", &[]));
+    let task = alloc.task_config(shell_config("exit 0", &[]));
     let id = task.id.clone();
     conn.start(task)
         .await
@@ -389,9 +373,9 @@ async fn deeply_nested_or_huge_configs_are_refused_and_the_plugin_keeps_answerin
 
 #[tokio::test]
 async fn unclear_refusals_name_the_setting_and_the_reason() {
-    let (_plugin, mut conn) = plugin_with(&[
-        ("allow_properties", list(&["*"])),
-        ("allow_units", list(&["*"])),
+    let (_plugin, mut conn) = Plugin::configured_with(&[
+        ("allow_properties", strings(&["*"])),
+        ("allow_units", strings(&["*"])),
     ])
     .await;
     let alloc = Alloc::new("unclear");
@@ -409,9 +393,9 @@ async fn unclear_refusals_name_the_setting_and_the_reason() {
     }
 
     // A property whose declared type is not systemd's: named, with the right type.
-    let task = alloc.task_config(shell(
+    let task = alloc.task_config(shell_config(
         "true",
-        &[("properties", map(&[("IPAccounting:s", "yes")]))],
+        &[("properties", string_map(&[("IPAccounting:s", "yes")]))],
     ));
     assert_refused(
         &mut conn,
@@ -425,7 +409,7 @@ async fn unclear_refusals_name_the_setting_and_the_reason() {
     let big = "x".repeat(1 << 20);
     let task = alloc.task_config(cty_object(&[
         ("command", Value::from("/bin/echo")),
-        ("args", list(&[&big])),
+        ("args", strings(&[&big])),
     ]));
     assert_refused(
         &mut conn,
@@ -437,7 +421,7 @@ async fn unclear_refusals_name_the_setting_and_the_reason() {
 
     // A task name too long for its private /tmp directory's name (exit 226 otherwise).
     let long = Alloc::new(&"n".repeat(200));
-    let task = long.task_config(shell("true", &[]));
+    let task = long.task_config(shell_config("true", &[]));
     assert_refused(
         &mut conn,
         task,
@@ -478,7 +462,7 @@ async fn exec_into_a_unit_without_a_process_says_so() {
 async fn an_exec_argument_the_kernel_would_not_execute_is_refused_before_systemd() {
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("execbig");
-    let task = alloc.task_config(shell(
+    let task = alloc.task_config(shell_config(
         "echo up > /alloc/up; while :; do sleep 0.1; done",
         &[],
     ));
@@ -532,7 +516,8 @@ async fn exec_into_a_timer_task_says_it_has_no_process() {
             .unwrap()
             .success()
     );
-    let (_plugin, mut conn) = plugin_with(&[("allow_units", list(&["attack-misc-*"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["attack-misc-*"]))]).await;
     let alloc = Alloc::new("timer");
     let task = alloc.task_config(cty_object(&[(
         "unit",

@@ -15,7 +15,7 @@ use std::time::Duration;
 use nomad_systemd::core::UnitName;
 use nomad_systemd::plugin::proto::driver as pb;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, task_unit};
+use support::plugin::{Alloc, Connection, Plugin, shell_config, task_unit};
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
@@ -55,15 +55,6 @@ impl Secret {
             .collect();
         assert_eq!(names, ["shadow"], "something was created outside");
     }
-}
-
-fn shell(script: &str, options: &[(&str, Value)]) -> Vec<u8> {
-    let mut pairs = vec![
-        ("command", Value::from("/bin/sh")),
-        ("args", Value::Array(vec!["-c".into(), Value::from(script)])),
-    ];
-    pairs.extend(options.iter().cloned());
-    cty_object(&pairs)
 }
 
 fn logging_both() -> (&'static str, Value) {
@@ -126,7 +117,7 @@ async fn a_stdout_fifo_replaced_by_a_symlink_is_refused_and_its_target_untouched
         let alloc = Alloc::new("web");
         let fifo = alloc.path("alloc/logs/.web.stdout.fifo");
         plant_symlink(&fifo, &secret.file());
-        let task = alloc.task_config(shell("echo pwned; echo pwned >&2", &options));
+        let task = alloc.task_config(shell_config("echo pwned; echo pwned >&2", &options));
         assert_refused(&mut conn, task, &["stdout FIFO", "symbolic link"]).await;
         secret.assert_untouched();
 
@@ -134,7 +125,7 @@ async fn a_stdout_fifo_replaced_by_a_symlink_is_refused_and_its_target_untouched
         let alloc = Alloc::new("web");
         let fifo = alloc.path("alloc/logs/.web.stdout.fifo");
         plant_symlink(&fifo, &secret.missing());
-        let task = alloc.task_config(shell("echo pwned", &options));
+        let task = alloc.task_config(shell_config("echo pwned", &options));
         assert_refused(&mut conn, task, &["stdout FIFO", "symbolic link"]).await;
         assert!(!secret.missing().exists(), "logging both: {both}");
         secret.assert_untouched();
@@ -142,7 +133,7 @@ async fn a_stdout_fifo_replaced_by_a_symlink_is_refused_and_its_target_untouched
         // The directory above it replaced: the same.
         let alloc = Alloc::new("web");
         plant_symlink(&alloc.path("alloc/logs"), secret.dir.path());
-        let task = alloc.task_config(shell("echo pwned", &options));
+        let task = alloc.task_config(shell_config("echo pwned", &options));
         assert_refused(&mut conn, task, &["stdout FIFO", "symbolic link"]).await;
         secret.assert_untouched();
     }
@@ -160,7 +151,7 @@ async fn a_log_fifo_replaced_by_a_hard_link_or_a_file_is_refused_unwritten() {
         let fifo = alloc.path("alloc/logs/.web.stderr.fifo");
         std::fs::remove_file(&fifo).unwrap();
         std::fs::hard_link(secret.file(), &fifo).unwrap();
-        let task = alloc.task_config(shell("echo pwned >&2", &options));
+        let task = alloc.task_config(shell_config("echo pwned >&2", &options));
         let message = assert_refused(&mut conn, task, &["stderr FIFO", "not a FIFO"]).await;
         assert!(message.contains("regular file"), "{message}");
         std::fs::remove_file(&fifo).unwrap();
@@ -175,7 +166,10 @@ async fn a_symlinked_task_directory_is_refused_not_bound() {
         let secret = Secret::new();
         let alloc = Alloc::new("web");
         plant_symlink(&alloc.path(dir), secret.dir.path());
-        let task = alloc.task_config(shell("echo pwned > /local/x; echo pwned > /secrets/x", &[]));
+        let task = alloc.task_config(shell_config(
+            "echo pwned > /local/x; echo pwned > /secrets/x",
+            &[],
+        ));
         let message = assert_refused(&mut conn, task, &["symbolic link"]).await;
         assert!(
             message.contains("task directories") || message.contains("FIFO"),
@@ -192,7 +186,7 @@ async fn a_planted_resolv_conf_symlink_is_replaced_never_written_through() {
     let alloc = Alloc::new("web");
     let conf = alloc.path("web/resolv.conf");
     plant_symlink(&conf, &secret.file());
-    let mut task = alloc.task_config(shell("cat /etc/resolv.conf; echo END", &[]));
+    let mut task = alloc.task_config(shell_config("cat /etc/resolv.conf; echo END", &[]));
     task.dns = Some(pb::DnsConfig {
         servers: vec!["192.0.2.53".into()],
         ..Default::default()
@@ -214,7 +208,7 @@ async fn a_planted_resolv_conf_symlink_is_replaced_never_written_through() {
     // With the task's directory itself a symlink to the outside, nothing is written there.
     let alloc = Alloc::new("web");
     plant_symlink(&alloc.path("web"), secret.dir.path());
-    let mut task = alloc.task_config(shell("echo pwned", &[]));
+    let mut task = alloc.task_config(shell_config("echo pwned", &[]));
     task.dns = Some(pb::DnsConfig {
         servers: vec!["192.0.2.53".into()],
         ..Default::default()
@@ -238,7 +232,10 @@ async fn a_task_name_that_is_not_one_path_component_is_refused() {
         "../db".to_string(),
         ".".to_string(),
     ] {
-        let mut task = alloc.task_config(shell("cat /secrets/token; echo pwned > /secrets/x", &[]));
+        let mut task = alloc.task_config(shell_config(
+            "cat /secrets/token; echo pwned > /secrets/x",
+            &[],
+        ));
         task.name = name.clone();
         let message = assert_refused(&mut conn, task, &["name", &name]).await;
         assert!(message.contains("directory name"), "{message}");
@@ -260,7 +257,7 @@ async fn a_mount_destination_missing_on_the_host_is_refused_and_not_created() {
     );
     let volume = tempfile::tempdir().unwrap();
     let alloc = Alloc::new("web");
-    let mut task = alloc.task_config(shell("echo ran", &[]));
+    let mut task = alloc.task_config(shell_config("echo ran", &[]));
     task.mounts = vec![pb::Mount {
         host_path: volume.path().display().to_string(),
         task_path: "/etc/nologin".into(),
@@ -277,7 +274,7 @@ async fn a_mount_destination_missing_on_the_host_is_refused_and_not_created() {
 
     // A device's destination is held to the same rule.
     let created = Path::new("/dev/nomad-systemd-attack");
-    let mut task = alloc.task_config(shell("echo ran", &[]));
+    let mut task = alloc.task_config(shell_config("echo ran", &[]));
     task.devices = vec![pb::Device {
         task_path: created.display().to_string(),
         host_path: "/dev/zero".into(),
@@ -292,7 +289,7 @@ async fn a_mount_destination_missing_on_the_host_is_refused_and_not_created() {
     let link = linkdir.path().join("to-etc");
     symlink("/etc", &link).unwrap();
     let at = link.join("nologin").display().to_string();
-    let mut task = alloc.task_config(shell("echo ran", &[]));
+    let mut task = alloc.task_config(shell_config("echo ran", &[]));
     task.mounts = vec![pb::Mount {
         host_path: volume.path().display().to_string(),
         task_path: at.clone(),
@@ -309,14 +306,17 @@ async fn a_symlinked_root_directory_or_image_is_refused_at_start_naming_it() {
     let alloc = Alloc::new("web");
     // The host's root, through a symlink in local/: used to fail only once started (226).
     plant_symlink(&alloc.path("web/local/rootfs"), Path::new("/"));
-    let task = alloc.task_config(shell("echo ran", &[("root_directory", "rootfs".into())]));
+    let task = alloc.task_config(shell_config(
+        "echo ran",
+        &[("root_directory", "rootfs".into())],
+    ));
     assert_refused(
         &mut conn,
         task,
         &["root_directory", "rootfs", "symbolic link"],
     )
     .await;
-    let task = alloc.task_config(shell(
+    let task = alloc.task_config(shell_config(
         "echo ran",
         &[("root_directory", "/local/rootfs".into())],
     ));
@@ -324,7 +324,10 @@ async fn a_symlinked_root_directory_or_image_is_refused_at_start_naming_it() {
 
     let secret = Secret::new();
     plant_symlink(&alloc.path("web/local/app.raw"), &secret.file());
-    let task = alloc.task_config(shell("echo ran", &[("root_image", "app.raw".into())]));
+    let task = alloc.task_config(shell_config(
+        "echo ran",
+        &[("root_image", "app.raw".into())],
+    ));
     assert_refused(&mut conn, task, &["root_image", "app.raw", "symbolic link"]).await;
     secret.assert_untouched();
 }

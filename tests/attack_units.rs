@@ -5,65 +5,20 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use nomad_systemd::core::UnitName;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config};
+use support::plugin::{Alloc, Plugin, cty_object, strings, unit_config};
+use support::units::{UNIT_DIR, active_state, dropin_dir, dropin_file, install, systemctl};
 
 const SHORT: Duration = Duration::from_secs(15);
-const UNIT_DIR: &str = "/run/systemd/system";
-const DROPIN: &str = "zz-nomad-systemd.conf";
-
-fn install(units: &[(&str, &str)]) {
-    for (name, text) in units {
-        std::fs::write(Path::new(UNIT_DIR).join(name), text).unwrap();
-    }
-    systemctl(&["daemon-reload"]);
-}
-
-fn systemctl(args: &[&str]) -> String {
-    let out = std::process::Command::new("systemctl")
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn active_state(unit: &str) -> String {
-    systemctl(&["show", "-P", "ActiveState", unit])
-}
-
-fn dropin_dir(unit: &str) -> PathBuf {
-    Path::new(UNIT_DIR).join(format!("{unit}.d"))
-}
 
 /// Asserts the unit was left as installed: not started, no drop-in of ours.
 fn assert_untouched(unit: &str) {
     assert_eq!(active_state(unit), "inactive", "{unit} was started");
-    assert!(
-        !dropin_dir(unit).join(DROPIN).exists(),
-        "{unit}'s drop-in is left"
-    );
-}
-
-/// The plugin with the agent's `config` block `pairs`.
-async fn plugin_with(pairs: &[(&str, Value)]) -> (Plugin, Connection) {
-    let plugin = Plugin::launch();
-    let mut conn = plugin.connect().await;
-    conn.set_config(cty_object(pairs), nomad_config())
-        .await
-        .expect("SetConfig");
-    (plugin, conn)
-}
-
-fn strings(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
-}
-
-fn unit_config(unit: &str) -> Vec<u8> {
-    cty_object(&[("unit", Value::from(unit))])
+    assert!(!dropin_file(unit).exists(), "{unit}'s drop-in is left");
 }
 
 /// A service running as root (no `User=`) that records the environment it was started with
@@ -81,7 +36,7 @@ async fn a_root_unit_gets_nomads_variables_and_the_allowed_names_never_loader_or
     let _ = std::fs::remove_file(record);
     install(&[("nsa-env.service", &recording_unit(record))]);
     // The operator's patterns are broad on purpose: loader variables pass none the less.
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("allow_units", strings(&["nsa-env.service"])),
         (
             "unit_env_allow",
@@ -154,7 +109,8 @@ async fn a_root_unit_gets_nomads_variables_and_the_allowed_names_never_loader_or
 #[tokio::test]
 async fn a_value_systemd_would_not_read_is_refused_naming_env_and_nothing_is_left() {
     install(&[("nsa-big.service", "[Service]\nExecStart=/bin/sleep 300\n")]);
-    let (_plugin, mut conn) = plugin_with(&[("allow_units", strings(&["nsa-big.service"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nsa-big.service"]))]).await;
     let alloc = Alloc::new("big");
     let mut task = alloc.task_config(unit_config("nsa-big.service"));
     // Meta values reach the task as NOMAD_META_*, which an installed unit does get.
@@ -172,7 +128,8 @@ async fn a_value_systemd_would_not_read_is_refused_naming_env_and_nothing_is_lef
 #[tokio::test]
 async fn a_setting_systemd_ignores_fails_the_start_and_removes_the_drop_in() {
     install(&[("nsa-io.service", "[Service]\nExecStart=/bin/sleep 300\n")]);
-    let (_plugin, mut conn) = plugin_with(&[("allow_units", strings(&["nsa-io.service"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nsa-io.service"]))]).await;
     let alloc = Alloc::new("io");
     // A device path with a space: systemd reads `IOReadBandwidthMax=/dev/my disk 1048576` as
     // the device `/dev/my` and the limit `disk 1048576`, logs "Invalid IO limit, ignoring"
@@ -211,7 +168,8 @@ async fn a_setting_systemd_ignores_fails_the_start_and_removes_the_drop_in() {
 #[tokio::test]
 async fn an_exec_into_an_installed_unit_running_as_root_needs_allow_root() {
     install(&[("nsa-root.service", "[Service]\nExecStart=/bin/sleep 300\n")]);
-    let (_plugin, mut conn) = plugin_with(&[("allow_units", strings(&["nsa-root.service"]))]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nsa-root.service"]))]).await;
     let alloc = Alloc::new("rootexec");
     let task = alloc.task_config(unit_config("nsa-root.service"));
     conn.start(task.clone()).await.expect("StartTask");
@@ -239,7 +197,7 @@ async fn an_exec_into_an_installed_unit_running_as_root_needs_allow_root() {
     conn.destroy(&task.id).await;
 
     // With allow_root the operator grants it: the same exec runs, as root.
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("allow_units", strings(&["nsa-root.service"])),
         ("allow_root", Value::from(true)),
     ])
@@ -275,7 +233,7 @@ async fn an_alias_is_checked_as_the_unit_it_names() {
         std::os::unix::fs::symlink(real, &link).unwrap();
     }
     systemctl(&["daemon-reload"]);
-    let (_plugin, mut conn) = plugin_with(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         (
             "allow_units",
             strings(&[

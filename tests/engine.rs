@@ -433,7 +433,7 @@ async fn a_stuck_start_job_times_out_and_leaves_no_unit() {
     let unit = spec.unit_name();
     // A oneshot whose start never finishes, ordered before our unit: our start job waits for it.
     let blocker = format!("blocker-{}.service", std::process::id());
-    cli_ok_command(
+    command_ok(
         "systemd-run",
         &[
             "--no-block",
@@ -451,7 +451,7 @@ async fn a_stuck_start_job_times_out_and_leaves_no_unit() {
     }
     // The job was cancelled: once the blocker is gone, nothing starts and the unit is unloaded.
     let status = engine.status(&unit).await;
-    cli_ok_command("systemctl", &["stop", &blocker]);
+    command_ok("systemctl", &["stop", &blocker]);
     let _ = std::process::Command::new("systemctl")
         .args(["reset-failed", &blocker])
         .status();
@@ -469,16 +469,4 @@ async fn a_stuck_start_job_times_out_and_leaves_no_unit() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn cli_ok_command(program: &str, args: &[&str]) {
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

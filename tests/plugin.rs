@@ -6,25 +6,21 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use nomad_systemd::core::UnitName;
 use nomad_systemd::plugin::proto::base as base_pb;
 use nomad_systemd::plugin::proto::driver::{self as pb, fingerprint_response::HealthState};
 use nomad_systemd::plugin::proto::goplugin as goplugin_pb;
 use nomad_systemd::plugin::proto::goplugin::grpc_broker_client::GrpcBrokerClient;
 use nomad_systemd::plugin::proto::goplugin::grpc_stdio_client::GrpcStdioClient;
 use rmpv::Value;
-use support::plugin::{Alloc, COOKIE_KEY, Plugin, cty_object, driver_config, stop, task_unit};
+use support::plugin::{
+    Alloc, COOKIE_KEY, Plugin, cty_object, driver_config, handle_unit, stop, task_unit,
+};
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
 
 fn shell(script: &str) -> Vec<u8> {
     driver_config("/bin/sh", &["-c", script])
-}
-
-fn unit_of(handle: &pb::TaskHandle) -> UnitName {
-    let state: serde_json::Value = serde_json::from_slice(&handle.driver_state).unwrap();
-    UnitName::parse(state["unit"].as_str().unwrap()).unwrap()
 }
 
 #[test]
@@ -198,7 +194,7 @@ async fn a_task_logs_to_nomads_fifos_takes_signals_and_stops_with_the_signal_giv
         &task,
         "the handle echoes the TaskConfig"
     );
-    let unit = unit_of(&handle);
+    let unit = handle_unit(&handle);
     alloc.wait_for_stdout("hello-out", SHORT);
     alloc.wait_for_stderr("hello-err", SHORT);
     support::wait_for_file(&alloc.path("alloc/ready"), SHORT);
@@ -398,7 +394,7 @@ async fn after_kill_9_a_new_plugin_recovers_running_and_exited_tasks() {
     plugin.kill_9();
     // The second task exits while no plugin runs.
     std::fs::write(alloc.path("alloc/go"), "").unwrap();
-    let short_unit = unit_of(&short_handle);
+    let short_unit = handle_unit(&short_handle);
     engine.wait(&short_unit).await.unwrap();
 
     let (_plugin, mut conn) = Plugin::configured().await;
@@ -431,7 +427,7 @@ async fn after_kill_9_a_new_plugin_recovers_running_and_exited_tasks() {
     for id in [&long.id, &short.id] {
         conn.destroy(id).await;
     }
-    support::assert_no_unit(&engine, &unit_of(&long_handle)).await;
+    support::assert_no_unit(&engine, &handle_unit(&long_handle)).await;
 }
 
 #[tokio::test]
@@ -443,7 +439,7 @@ async fn recovering_a_task_whose_unit_is_gone_is_a_specific_error() {
     let handle = conn.start(task.clone()).await.unwrap();
     conn.wait(&task.id).await;
     plugin.kill_9();
-    engine.destroy(&unit_of(&handle)).await.unwrap();
+    engine.destroy(&handle_unit(&handle)).await.unwrap();
     let (_plugin, mut conn) = Plugin::configured().await;
     let err = conn
         .driver
@@ -765,7 +761,7 @@ async fn journald_logging_sends_output_to_the_journal_and_none_to_nomad() {
     let id = task.id.clone();
     let handle = conn.start(task).await.unwrap();
     assert_eq!(conn.wait(&id).await.result.unwrap().exit_code, 0);
-    let unit = unit_of(&handle).to_string();
+    let unit = handle_unit(&handle).to_string();
     let deadline = Instant::now() + SHORT;
     loop {
         let logs = support::cli(&["logs", &unit]).stdout();

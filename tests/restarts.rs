@@ -11,14 +11,6 @@ use support::*;
 /// The tests here restart systemd, so they take turns.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn systemctl(action: &str) {
-    let done = std::process::Command::new("systemctl")
-        .args(action.split(' '))
-        .status()
-        .unwrap();
-    assert!(done.success(), "systemctl {action}");
-}
-
 #[tokio::test]
 async fn a_wait_survives_systemd_reloading_and_reexecuting_itself() {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -31,8 +23,8 @@ async fn a_wait_survives_systemd_reloading_and_reexecuting_itself() {
         tokio::spawn(async move { engine.wait(&unit).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    systemctl("daemon-reload");
-    systemctl("daemon-reexec");
+    command_ok("systemctl", &["daemon-reload"]);
+    command_ok("systemctl", &["daemon-reexec"]);
     // The exit comes at ~2 s; the waiter must hear of it through the re-executed manager,
     // not from the minute-long safety re-read.
     let exit = tokio::time::timeout(Duration::from_secs(15), waiting)
@@ -54,7 +46,7 @@ async fn a_task_stays_controllable_after_a_reload() {
     );
     let started = engine.start(&spec, Stdio::Journal).await.unwrap();
     wait_for_file(&alloc_dir(&spec).join("up"), Duration::from_secs(10));
-    systemctl("daemon-reload");
+    command_ok("systemctl", &["daemon-reload"]);
     assert_eq!(
         engine.status(&started.unit).await.unwrap().state,
         TaskState::Running
@@ -84,7 +76,7 @@ async fn a_plugin_waits_through_a_bus_daemon_restart_and_reconnects() {
     conn.start(task).await.unwrap();
     let waiting = conn.wait_in_background(&id);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    systemctl("restart dbus.service");
+    command_ok("systemctl", &["restart", "dbus.service"]);
     let waited = tokio::time::timeout(Duration::from_secs(30), waiting)
         .await
         .expect("WaitTask answers once the task ends")
@@ -94,7 +86,7 @@ async fn a_plugin_waits_through_a_bus_daemon_restart_and_reconnects() {
         (4, "")
     );
     // A restart with nothing waiting: the next StartTask connects anew by itself.
-    systemctl("restart dbus.service");
+    command_ok("systemctl", &["restart", "dbus.service"]);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let next = Alloc::new("busless-next");
     let again = next.task_config(driver_config("/bin/true", &[]));

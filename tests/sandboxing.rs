@@ -9,66 +9,24 @@ use std::time::Duration;
 
 use nomad_systemd::plugin::proto::driver as pb;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config, task_unit};
+use support::cap_mask;
+use support::plugin::{
+    Alloc, Connection, Plugin, cty_object, run_task_as, shell_config, strings, task_unit,
+};
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
 
-/// A plugin configured with the agent's `config { ... }` given as attribute pairs.
-async fn plugin_with(settings: &[(&str, Value)]) -> (Plugin, Connection) {
-    let plugin = Plugin::launch();
-    let mut conn = plugin.connect().await;
-    conn.set_config(cty_object(settings), nomad_config())
-        .await
-        .expect("SetConfig");
-    (plugin, conn)
-}
-
-/// A job's `config` running `sh -c script`, with further options.
-fn shell_with(script: &str, options: &[(&str, Value)]) -> Vec<u8> {
-    let mut pairs = vec![
-        ("command", Value::from("/bin/sh")),
-        ("args", strings(&["-c", script])),
-    ];
-    pairs.extend(options.iter().cloned());
-    cty_object(&pairs)
-}
-
-fn strings(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
-}
-
-/// Starts the task as root (the plugin must allow it), waits for its exit and returns what
-/// it printed once `marker` arrived.
-async fn run(conn: &mut Connection, alloc: &Alloc, mut task: pb::TaskConfig, user: &str) -> String {
-    task.user = user.into();
-    let id = task.id.clone();
-    conn.start(task).await.expect("StartTask");
-    conn.wait(&id).await;
-    let out = alloc.wait_for_stdout("END", SHORT);
-    conn.destroy(&id).await;
-    out
-}
-
-/// The bits of a `/proc/self/status` capability line (`CapEff:\t00000000a80425fb`).
-fn cap_mask(status: &str, field: &str) -> u64 {
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {status:?}"));
-    u64::from_str_radix(line.trim(), 16).unwrap()
-}
-
 #[tokio::test]
 async fn protect_system_strict_keeps_even_root_from_writing_usr() {
-    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[("allow_root", true.into())]).await;
     let alloc = Alloc::new("strict");
     let script = concat!(
         "touch /usr/nomad-systemd-probe 2>&1; echo rc=$?; ",
         "touch /local/ok && echo local=ok; echo END"
     );
-    let task = alloc.task_config(shell_with(script, &[("protect_system", "strict".into())]));
-    let out = run(&mut conn, &alloc, task, "root").await;
+    let task = alloc.task_config(shell_config(script, &[("protect_system", "strict".into())]));
+    let out = run_task_as(&mut conn, &alloc, task, "root").await;
     assert!(
         out.contains("Read-only file system") && out.contains("rc=1"),
         "{out}"
@@ -84,11 +42,11 @@ async fn protect_system_strict_keeps_even_root_from_writing_usr() {
 async fn dynamic_user_runs_as_an_ephemeral_uid() {
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("ephemeral");
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         "echo uid=$(id -u) name=$(id -un); echo END",
         &[("dynamic_user", true.into())],
     ));
-    let out = run(&mut conn, &alloc, task, "").await;
+    let out = run_task_as(&mut conn, &alloc, task, "").await;
     let uid = printed_uid(&out);
     assert!(uid != 0 && uid != 65534, "uid {uid}: {out}");
     assert!(DYNAMIC_UIDS.contains(&uid), "uid {uid}: {out}");
@@ -108,16 +66,16 @@ const DYNAMIC_UIDS: std::ops::RangeInclusive<u32> = 61184..=65519;
 
 #[tokio::test]
 async fn a_dropped_capability_is_gone_from_the_effective_and_bounding_sets() {
-    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[("allow_root", true.into())]).await;
     const CHOWN: u64 = 1 << 0;
     const KILL: u64 = 1 << 5;
     const SYS_ADMIN: u64 = 1 << 21;
     let alloc = Alloc::new("capless");
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         "grep ^Cap /proc/self/status; echo END",
         &[("cap_drop", strings(&["CAP_CHOWN"]))],
     ));
-    let out = run(&mut conn, &alloc, task, "root").await;
+    let out = run_task_as(&mut conn, &alloc, task, "root").await;
     for field in ["CapEff", "CapBnd"] {
         let mask = cap_mask(&out, field);
         assert_eq!(mask & CHOWN, 0, "{field} still has CAP_CHOWN: {out}");
@@ -139,33 +97,33 @@ async fn no_new_privileges_is_on_unless_the_operator_lets_a_job_relax_it() {
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("nnp");
     let probe = "grep ^NoNewPrivs /proc/self/status; echo END";
-    let out = run(
+    let out = run_task_as(
         &mut conn,
         &alloc,
-        alloc.task_config(shell_with(probe, &[])),
+        alloc.task_config(shell_config(probe, &[])),
         "",
     )
     .await;
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
 
     let (_plugin, mut relaxed) =
-        plugin_with(&[("allow_relax", strings(&["no_new_privileges"]))]).await;
+        Plugin::configured_with(&[("allow_relax", strings(&["no_new_privileges"]))]).await;
     let alloc = Alloc::new("nnp-off");
-    let task = alloc.task_config(shell_with(probe, &[("no_new_privileges", false.into())]));
-    let out = run(&mut relaxed, &alloc, task, "").await;
+    let task = alloc.task_config(shell_config(probe, &[("no_new_privileges", false.into())]));
+    let out = run_task_as(&mut relaxed, &alloc, task, "").await;
     assert!(out.contains("NoNewPrivs:\t0"), "{out}");
 }
 
 #[tokio::test]
 async fn nomad_mounts_are_read_only_inside_when_nomad_says_so() {
-    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[("allow_root", true.into())]).await;
     let alloc = Alloc::new("volumes");
     let volumes = tempfile::tempdir().unwrap();
     let (ro, rw) = (volumes.path().join("ro"), volumes.path().join("rw"));
     std::fs::create_dir_all(&ro).unwrap();
     std::fs::create_dir_all(&rw).unwrap();
     std::fs::write(ro.join("seed"), "from the host").unwrap();
-    let mut task = alloc.task_config(shell_with(
+    let mut task = alloc.task_config(shell_config(
         "cat /local/ro/seed; echo; touch /local/ro/x 2>&1; echo ro_rc=$?; touch /local/rw/x; \
          echo rw_rc=$?; echo END",
         &[],
@@ -181,7 +139,7 @@ async fn nomad_mounts_are_read_only_inside_when_nomad_says_so() {
         mount(&ro, "/local/ro", true),
         mount(&rw, "/local/rw", false),
     ];
-    let out = run(&mut conn, &alloc, task, "root").await;
+    let out = run_task_as(&mut conn, &alloc, task, "root").await;
     assert!(out.contains("from the host"), "{out}");
     assert!(
         out.contains("Read-only file system") && out.contains("ro_rc=1"),
@@ -195,13 +153,13 @@ async fn nomad_mounts_are_read_only_inside_when_nomad_says_so() {
 async fn nomads_dns_config_is_the_tasks_resolv_conf() {
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("dns");
-    let mut task = alloc.task_config(shell_with("cat /etc/resolv.conf; echo END", &[]));
+    let mut task = alloc.task_config(shell_config("cat /etc/resolv.conf; echo END", &[]));
     task.dns = Some(pb::DnsConfig {
         servers: vec!["192.0.2.53".into()],
         searches: vec!["service.consul".into()],
         options: vec!["ndots:2".into()],
     });
-    let out = run(&mut conn, &alloc, task, "").await;
+    let out = run_task_as(&mut conn, &alloc, task, "").await;
     assert!(
         out.contains("nameserver 192.0.2.53\nsearch service.consul\noptions ndots:2\n"),
         "{out}"
@@ -224,7 +182,7 @@ async fn a_denied_option_names_the_plugin_setting_and_creates_no_unit() {
         ),
     ];
     for (option, value, setting) in cases {
-        let task = alloc.task_config(shell_with("echo ran; echo END", &[(option, value)]));
+        let task = alloc.task_config(shell_config("echo ran; echo END", &[(option, value)]));
         let unit = task_unit(&task);
         let err = conn.start(task).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{option}: {err}");
@@ -235,7 +193,7 @@ async fn a_denied_option_names_the_plugin_setting_and_creates_no_unit() {
         );
         support::assert_no_unit(&engine, &unit).await;
     }
-    let mut root = alloc.task_config(shell_with("echo ran; echo END", &[]));
+    let mut root = alloc.task_config(shell_config("echo ran; echo END", &[]));
     root.user = "root".into();
     let err = conn.start(root).await.unwrap_err();
     assert!(err.message().contains("allow_root"), "{}", err.message());
@@ -281,7 +239,7 @@ async fn task_and_exec_report(
     probe: &str,
     options: &[(&str, Value)],
 ) -> (String, String) {
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         &format!("{probe}; echo END; exec sleep 60"),
         options,
     ));
@@ -328,11 +286,11 @@ async fn a_denied_system_call_fails_with_eperm_and_the_task_runs_on() {
 async fn an_allow_list_of_system_service_calls_still_runs_a_shell_under_seccomp() {
     let (_plugin, mut conn) = Plugin::configured().await;
     let alloc = Alloc::new("allowlist");
-    let task = alloc.task_config(shell_with(
+    let task = alloc.task_config(shell_config(
         "grep ^Seccomp: /proc/self/status; uname -s; echo END",
         &[("system_call_filter", strings(&["@system-service"]))],
     ));
-    let out = run(&mut conn, &alloc, task, "").await;
+    let out = run_task_as(&mut conn, &alloc, task, "").await;
     // Mode 2 is a seccomp filter: the list was applied, and the shell lives with it.
     assert!(out.contains("Seccomp:\t2"), "{out}");
     assert!(out.contains("Linux"), "{out}");
@@ -364,7 +322,7 @@ async fn a_root_directory_under_local_runs_its_own_tree_with_the_task_dirs_bound
         ])
     };
     let (_plugin, mut conn) = Plugin::configured().await;
-    let out = run(&mut conn, &alloc, alloc.task_config(config("rootfs")), "").await;
+    let out = run_task_as(&mut conn, &alloc, alloc.task_config(config("rootfs")), "").await;
     assert!(out.contains("own-root"), "{out}");
     assert!(!out.contains("host-root-visible"), "{out}");
     for dir in ["/local", "/alloc", "/secrets"] {
@@ -413,8 +371,9 @@ async fn a_wasm_module_runs_through_the_operators_runtime_with_its_args() {
         ("args", strings(&["--listen", "a b"])),
     ]);
 
-    let (_plugin, mut conn) = plugin_with(&[("wasm_runtime", runtime.as_str().into())]).await;
-    let out = run(&mut conn, &alloc, alloc.task_config(config.clone()), "").await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("wasm_runtime", runtime.as_str().into())]).await;
+    let out = run_task_as(&mut conn, &alloc, alloc.task_config(config.clone()), "").await;
     let argv: Vec<&str> = out
         .lines()
         .filter_map(|l| l.strip_prefix("argv="))
@@ -459,7 +418,7 @@ fn driverless_device(at: &std::path::Path) {
 /// a BPF program.
 #[tokio::test]
 async fn a_nomad_device_is_usable_at_its_task_path_and_others_are_denied() {
-    let (_plugin, mut conn) = plugin_with(&[("allow_root", true.into())]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[("allow_root", true.into())]).await;
     // At a node the host has (/dev/full): a missing destination would be created on the host.
     let probe = "head -c 4 /dev/full | od -An -tx1; echo x > /dev/full; \
                  echo write_rc=$?; cat /local/probe 2>&1; echo END";
@@ -471,9 +430,9 @@ async fn a_nomad_device_is_usable_at_its_task_path_and_others_are_denied() {
 
     let alloc = Alloc::new("devices");
     driverless_device(&alloc.path("devices/local/probe"));
-    let mut task = alloc.task_config(shell_with(probe, &[]));
+    let mut task = alloc.task_config(shell_config(probe, &[]));
     task.devices = vec![zero_at_task_path];
-    let out = run(&mut conn, &alloc, task, "root").await;
+    let out = run_task_as(&mut conn, &alloc, task, "root").await;
     assert!(out.contains(" 00 00 00 00\n"), "{out}");
     assert!(out.contains("write_rc=0"), "{out}");
     assert!(out.contains("Operation not permitted"), "{out}");
@@ -481,10 +440,10 @@ async fn a_nomad_device_is_usable_at_its_task_path_and_others_are_denied() {
     // Without a device list, the same node reaches the kernel, which has no driver for it.
     let alloc = Alloc::new("nodevices");
     driverless_device(&alloc.path("nodevices/local/probe"));
-    let out = run(
+    let out = run_task_as(
         &mut conn,
         &alloc,
-        alloc.task_config(shell_with(probe, &[])),
+        alloc.task_config(shell_config(probe, &[])),
         "root",
     )
     .await;

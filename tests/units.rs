@@ -3,17 +3,15 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use nomad_systemd::core::UnitName;
 use nomad_systemd::plugin::proto::driver as pb;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config, stop};
+use support::plugin::{Alloc, Plugin, cty_object, handle_unit, stop, strings, unit_config};
+use support::units::{active_state, dropin_file, install, systemctl};
 
 const SHORT: Duration = Duration::from_secs(15);
-const UNIT_DIR: &str = "/run/systemd/system";
-const DROPIN: &str = "zz-nomad-systemd.conf";
 
 /// A template whose instances print their Nomad port, then a numbered tick every 100 ms,
 /// restart themselves (unless Nomad says otherwise) and exit 7 on SIGTERM.
@@ -21,50 +19,6 @@ const TICKER: &str = "[Unit]\nDescription=ticker %i\n[Service]\n\
     ExecStart=/bin/sh -c 'trap \"echo got-term; exit 7\" TERM; echo \"port=$${NOMAD_PORT_http}\"; \
     i=0; while :; do i=$$((i+1)); echo \"tick $$i\"; sleep 0.1; done'\n\
     Restart=always\n";
-
-/// Writes unit files and makes systemd read them.
-fn install(units: &[(&str, &str)]) {
-    for (name, text) in units {
-        std::fs::write(Path::new(UNIT_DIR).join(name), text).unwrap();
-    }
-    systemctl(&["daemon-reload"]);
-}
-
-fn systemctl(args: &[&str]) -> String {
-    let out = std::process::Command::new("systemctl")
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn active_state(unit: &str) -> String {
-    systemctl(&["show", "-P", "ActiveState", unit])
-}
-
-fn dropin_of(unit: &UnitName) -> std::path::PathBuf {
-    Path::new(UNIT_DIR).join(format!("{unit}.d")).join(DROPIN)
-}
-
-/// The plugin configured to let jobs manage `allow`.
-async fn plugin_allowing(allow: &[&str]) -> (Plugin, Connection) {
-    let plugin = Plugin::launch();
-    let mut conn = plugin.connect().await;
-    let rules = Value::Array(allow.iter().map(|r| Value::from(*r)).collect());
-    conn.set_config(cty_object(&[("allow_units", rules)]), nomad_config())
-        .await
-        .expect("SetConfig");
-    (plugin, conn)
-}
-
-fn unit_config(unit: &str) -> Vec<u8> {
-    cty_object(&[("unit", Value::from(unit))])
-}
-
-fn unit_of(handle: &pb::TaskHandle) -> UnitName {
-    let state: serde_json::Value = serde_json::from_slice(&handle.driver_state).unwrap();
-    UnitName::parse(state["unit"].as_str().unwrap()).unwrap()
-}
 
 fn with_port(mut task: pb::TaskConfig, port: &str) -> pb::TaskConfig {
     task.env.insert("NOMAD_PORT_http".into(), port.into());
@@ -74,20 +28,21 @@ fn with_port(mut task: pb::TaskConfig, port: &str) -> pb::TaskConfig {
 #[tokio::test]
 async fn template_instances_run_side_by_side_and_stop_with_nomads_signal() {
     install(&[("nst-web@.service", TICKER)]);
-    let (_plugin, mut conn) = plugin_allowing(&["nst-web@.service"]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nst-web@.service"]))]).await;
     let (a, b) = (Alloc::new("web"), Alloc::new("web"));
     let ta = with_port(a.task_config(unit_config("nst-web@.service")), "8001");
     let tb = with_port(b.task_config(unit_config("nst-web@.service")), "8002");
     let ha = conn.start(ta.clone()).await.unwrap();
     let hb = conn.start(tb.clone()).await.unwrap();
-    let (ua, ub) = (unit_of(&ha), unit_of(&hb));
+    let (ua, ub) = (handle_unit(&ha), handle_unit(&hb));
     assert_eq!(ua.template().as_deref(), Some("nst-web@.service"));
     assert!(ua.as_str().contains(&a.id[..8]), "{ua}");
     // Each instance has its own Nomad port, and its stdout reaches its own FIFO.
     a.wait_for_stdout("port=8001", SHORT);
     b.wait_for_stdout("port=8002", SHORT);
     a.wait_for_stdout("tick 3", SHORT);
-    assert!(dropin_of(&ua).exists());
+    assert!(dropin_file(ua.as_str()).exists());
     assert_eq!(systemctl(&["show", "-P", "Restart", ua.as_str()]), "no");
 
     let listed: Vec<UnitName> = support::engine()
@@ -112,7 +67,10 @@ async fn template_instances_run_side_by_side_and_stop_with_nomads_signal() {
     conn.destroy(&ta.id).await;
     conn.destroy(&tb.id).await;
     for unit in [&ua, &ub] {
-        assert!(!dropin_of(unit).exists(), "{unit}'s drop-in is left");
+        assert!(
+            !dropin_file(unit.as_str()).exists(),
+            "{unit}'s drop-in is left"
+        );
         assert_eq!(active_state(unit.as_str()), "inactive");
     }
 }
@@ -120,15 +78,17 @@ async fn template_instances_run_side_by_side_and_stop_with_nomads_signal() {
 #[tokio::test]
 async fn a_restarted_plugin_recovers_an_instance_and_repeats_no_log_line() {
     install(&[("nst-rec@.service", TICKER)]);
-    let (mut plugin, mut conn) = plugin_allowing(&["nst-rec@*"]).await;
+    let (mut plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nst-rec@*"]))]).await;
     let alloc = Alloc::new("rec");
     let task = with_port(alloc.task_config(unit_config("nst-rec@.service")), "8003");
     let handle = conn.start(task.clone()).await.unwrap();
-    let unit = unit_of(&handle);
+    let unit = handle_unit(&handle);
     alloc.wait_for_stdout("tick 5", SHORT);
     plugin.kill_9();
 
-    let (_plugin, mut conn) = plugin_allowing(&["nst-rec@*"]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nst-rec@*"]))]).await;
     conn.driver
         .recover_task(pb::RecoverTaskRequest {
             task_id: task.id.clone(),
@@ -143,7 +103,7 @@ async fn a_restarted_plugin_recovers_an_instance_and_repeats_no_log_line() {
     assert_eq!(seen.matches("port=8003").count(), 1);
 
     conn.destroy(&task.id).await;
-    assert!(!dropin_of(&unit).exists());
+    assert!(!dropin_file(unit.as_str()).exists());
     assert_eq!(active_state(unit.as_str()), "inactive");
     // The journal followers (units of their own) went with the task.
     let pattern = format!("nomad-{}*", &alloc.id[..8]);
@@ -158,7 +118,9 @@ async fn a_unit_the_operator_did_not_allow_or_that_runs_already_is_refused_and_u
         ("nst-busy.service", "[Service]\nExecStart=/bin/sleep 300\n"),
     ]);
     systemctl(&["start", "nst-busy.service"]);
-    let (_plugin, mut conn) = plugin_allowing(&["nst-busy.service", "*journald*"]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nst-busy.service", "*journald*"]))])
+            .await;
     let alloc = Alloc::new("deny");
 
     let not_allowed = conn
@@ -189,8 +151,15 @@ async fn a_unit_the_operator_did_not_allow_or_that_runs_already_is_refused_and_u
         pid_before
     );
     let busy_unit = UnitName::parse("nst-busy.service").unwrap();
-    assert!(!dropin_of(&busy_unit).exists());
-    assert!(!dropin_of(&UnitName::parse("systemd-journald.service").unwrap()).exists());
+    assert!(!dropin_file(busy_unit.as_str()).exists());
+    assert!(
+        !dropin_file(
+            UnitName::parse("systemd-journald.service")
+                .unwrap()
+                .as_str()
+        )
+        .exists()
+    );
     systemctl(&["stop", "nst-busy.service"]);
 }
 
@@ -203,7 +172,8 @@ async fn a_timer_unit_starts_reports_running_and_stops() {
         ),
         ("nst-tick.timer", "[Timer]\nOnActiveSec=1h\n"),
     ]);
-    let (_plugin, mut conn) = plugin_allowing(&["nst-tick.timer"]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nst-tick.timer"]))]).await;
     let alloc = Alloc::new("timer");
     let task = alloc.task_config(unit_config("nst-tick.timer"));
     conn.start(task.clone()).await.unwrap();
@@ -228,7 +198,7 @@ async fn a_timer_unit_starts_reports_running_and_stops() {
 
 #[tokio::test]
 async fn logging_driver_both_reaches_the_journal_and_nomad() {
-    let (_plugin, mut conn) = plugin_allowing(&[]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[("allow_units", strings(&[]))]).await;
     let alloc = Alloc::new("both");
     let config = cty_object(&[
         ("command", Value::from("/bin/sh")),
@@ -246,7 +216,7 @@ async fn logging_driver_both_reaches_the_journal_and_nomad() {
     ]);
     let task = alloc.task_config(config);
     let handle = conn.start(task.clone()).await.unwrap();
-    let unit = unit_of(&handle);
+    let unit = handle_unit(&handle);
     alloc.wait_for_stdout("both-out", SHORT);
     alloc.wait_for_stderr("both-err", SHORT);
     let journal = std::process::Command::new("journalctl")
@@ -279,7 +249,7 @@ async fn the_cli_runs_a_template_instance_by_hand_and_stop_removes_the_drop_in()
     let env = systemctl(&["show", "-P", "Environment", unit.as_str()]);
     assert!(env.contains("NOMAD_PORT_http=9001"), "{env}");
     support::cli(&["stop", unit.as_str()]).ok();
-    assert!(!dropin_of(&unit).exists());
+    assert!(!dropin_file(unit.as_str()).exists());
     assert_eq!(active_state(unit.as_str()), "inactive");
     let denied = support::cli(&["run", "--unit", "systemd-journald.service"]);
     assert_eq!(denied.code(), 1);
@@ -295,11 +265,12 @@ async fn an_exec_into_a_template_instance_sees_its_environment_and_returns_its_e
     // Run as nobody: an exec into a unit running as root would need allow_root.
     let ticker = TICKER.replace("[Service]\n", "[Service]\nUser=nobody\n");
     install(&[("nst-exec@.service", &ticker)]);
-    let (_plugin, mut conn) = plugin_allowing(&["nst-exec@.service"]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("allow_units", strings(&["nst-exec@.service"]))]).await;
     let alloc = Alloc::new("exec");
     let task = with_port(alloc.task_config(unit_config("nst-exec@.service")), "8005");
     let handle = conn.start(task.clone()).await.unwrap();
-    let unit = unit_of(&handle);
+    let unit = handle_unit(&handle);
     alloc.wait_for_stdout("tick 1", SHORT);
     let report = "echo port=$NOMAD_PORT_http alloc=$NOMAD_ALLOC_ID; echo oops >&2; exit 3";
     let response = conn

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use nomad_systemd::core::UnitName;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, nomad_config, task_unit};
+use support::plugin::{
+    Alloc, Connection, Plugin, cty_object, nomad_config, shell_config, task_unit,
+};
 use tonic::Code;
 
 const NOBODY: u32 = 65534;
@@ -80,15 +82,6 @@ async fn plugin_as_nobody() -> (Plugin, Connection, tempfile::TempDir) {
     (plugin, conn, dir)
 }
 
-fn shell(script: &str, options: &[(&str, Value)]) -> Vec<u8> {
-    let mut pairs = vec![
-        ("command", Value::from("/bin/sh")),
-        ("args", Value::Array(vec!["-c".into(), script.into()])),
-    ];
-    pairs.extend(options.iter().cloned());
-    cty_object(&pairs)
-}
-
 /// What nobody's manager says of `unit` (`systemctl --user show`, run as nobody).
 fn user_unit_state(unit: &UnitName) -> String {
     use std::os::unix::process::CommandExt;
@@ -124,7 +117,7 @@ async fn a_task_runs_as_the_agents_user_under_its_own_service_manager() {
     let (_plugin, mut conn, _dir) = plugin_as_nobody().await;
     let alloc = Alloc::new("unprivileged");
     alloc.hand_to(NOBODY, NOBODY);
-    let task = alloc.task_config(shell(
+    let task = alloc.task_config(shell_config(
         "echo uid=$(id -u); echo \"dir=$NOMAD_TASK_DIR pwd=$PWD\"; \
          touch \"$NOMAD_ALLOC_DIR/written\"; cat /proc/self/cgroup; echo END",
         &[],
@@ -151,20 +144,20 @@ async fn what_a_user_manager_cannot_apply_is_refused_naming_the_option() {
     let (_plugin, mut conn, _dir) = plugin_as_nobody().await;
     let alloc = Alloc::new("overreach");
     alloc.hand_to(NOBODY, NOBODY);
-    let mut named_user = alloc.task_config(shell("echo ran", &[]));
+    let mut named_user = alloc.task_config(shell_config("echo ran", &[]));
     named_user.user = "root".into();
     let cases = [
         ("user", named_user),
         (
             "cap_add",
-            alloc.task_config(shell(
+            alloc.task_config(shell_config(
                 "echo ran",
                 &[("cap_add", Value::Array(vec!["net_admin".into()]))],
             )),
         ),
         (
             "dynamic_user",
-            alloc.task_config(shell("echo ran", &[("dynamic_user", true.into())])),
+            alloc.task_config(shell_config("echo ran", &[("dynamic_user", true.into())])),
         ),
     ];
     for (option, task) in cases {

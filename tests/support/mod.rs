@@ -114,6 +114,29 @@ pub async fn assert_no_unit(engine: &Engine, unit: &UnitName) {
     }
 }
 
+/// Runs `program` with `args` to completion and asserts it succeeded, showing its stderr if
+/// not.
+pub fn command_ok(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The bits of a `/proc/self/status` capability line `field` (`CapEff:\t00000000a80425fb`).
+pub fn cap_mask(status: &str, field: &str) -> u64 {
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {status:?}"));
+    u64::from_str_radix(line.trim(), 16).unwrap()
+}
+
 /// The built `nomad-systemd` binary, run with `args`.
 pub fn cli(args: &[&str]) -> CliRun {
     let mut command = Command::new(env!("CARGO_BIN_EXE_nomad-systemd"));
@@ -155,3 +178,4 @@ impl CliRun {
     }
 }
 pub mod plugin;
+pub mod units;

@@ -150,6 +150,18 @@ impl Plugin {
         (plugin, conn)
     }
 
+    /// [`Plugin::launch`], configured with the agent's `config { ... }` block given as
+    /// attribute pairs (cty msgpack, see [`cty_object`]) and Nomad's settings
+    /// ([`nomad_config`]); panics if SetConfig fails.
+    pub async fn configured_with(settings: &[(&str, Value)]) -> (Plugin, Connection) {
+        let plugin = Plugin::launch();
+        let mut conn = plugin.connect().await;
+        conn.set_config(cty_object(settings), nomad_config())
+            .await
+            .expect("SetConfig");
+        (plugin, conn)
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -346,13 +358,68 @@ pub fn cty_object(pairs: &[(&str, Value)]) -> Vec<u8> {
     out
 }
 
-/// A job's `config { command = ..., args = [...] }` for our schema, absent attributes nil.
+/// A cty list of strings, as go-cty writes `["a", "b"]`: a msgpack array of strings.
+pub fn strings(items: &[&str]) -> Value {
+    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
+}
+
+/// A cty map of strings, as go-cty writes `{ k = "v" }`: a msgpack map of string to string,
+/// in the order given.
+pub fn string_map(pairs: &[(&str, &str)]) -> Value {
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (Value::from(*k), Value::from(*v)))
+            .collect(),
+    )
+}
+
+/// A job's `config` running `/bin/sh -c script`, with further `options` after `command` and
+/// `args`; attributes not given are absent (unlike [`driver_config`], which sets them nil).
+pub fn shell_config(script: &str, options: &[(&str, Value)]) -> Vec<u8> {
+    let mut pairs = vec![
+        ("command", Value::from("/bin/sh")),
+        ("args", strings(&["-c", script])),
+    ];
+    pairs.extend(options.iter().cloned());
+    cty_object(&pairs)
+}
+
+/// A job's `config { unit = "..." }`: run the installed unit `unit`.
+pub fn unit_config(unit: &str) -> Vec<u8> {
+    cty_object(&[("unit", Value::from(unit))])
+}
+
 /// The unit the plugin runs `task` as (its transient unit name, from Nomad's task id).
 pub fn task_unit(task: &pb::TaskConfig) -> nomad_systemd::core::UnitName {
     let instance = task.id.rsplit('/').next().unwrap_or_default();
     nomad_systemd::core::UnitName::for_task(&task.alloc_id, &task.name, instance)
 }
 
+/// The unit a started task runs as, as its handle's driver state records it.
+pub fn handle_unit(handle: &pb::TaskHandle) -> nomad_systemd::core::UnitName {
+    let state: serde_json::Value = serde_json::from_slice(&handle.driver_state).unwrap();
+    nomad_systemd::core::UnitName::parse(state["unit"].as_str().unwrap()).unwrap()
+}
+
+/// Starts `task` as `user`, waits for it to exit and returns what it printed on stdout once
+/// `END` arrived there (within 10 s); destroys the task. Panics if StartTask fails.
+pub async fn run_task_as(
+    conn: &mut Connection,
+    alloc: &Alloc,
+    mut task: pb::TaskConfig,
+    user: &str,
+) -> String {
+    task.user = user.into();
+    let id = task.id.clone();
+    conn.start(task).await.expect("StartTask");
+    conn.wait(&id).await;
+    let out = alloc.wait_for_stdout("END", Duration::from_secs(10));
+    conn.destroy(&id).await;
+    out
+}
+
+/// A job's `config { command = ..., args = [...] }` for our schema, absent attributes nil.
 pub fn driver_config(command: &str, args: &[&str]) -> Vec<u8> {
     cty_object(&[
         (
