@@ -465,9 +465,18 @@ impl Driver {
             ),
             None => None,
         };
+        // An installed unit has no loader; a transient task's loader variables are those of
+        // its environment systemd could not carry.
+        let loader_env = match installed {
+            Some(_) => Vec::new(),
+            None => crate::core::mapping::environment::split(&task.spec.unit_env())
+                .map(|s| s.loader)
+                .unwrap_or_default(),
+        };
         Ok(exec::Target {
             unit: task.unit.clone(),
             installed,
+            loader_env,
         })
     }
 

@@ -61,8 +61,12 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     if spec.name.is_empty() {
         return Err(Error::invalid("name", "a task needs a name"));
     }
-    let (env, warnings) = environment::properties(&spec.unit_env())?;
+    let (env, loader_env) = environment::properties(&spec.unit_env())?;
+    let warnings = Vec::new();
     let mut properties = command::properties(spec)?;
+    if !loader_env.is_empty() {
+        with_loader(spec, &mut properties, &loader_env)?;
+    }
     properties.extend(env);
     properties.extend(identity::properties(spec)?);
     properties.extend(resources(&spec.resources)?);
@@ -99,6 +103,36 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
         warnings,
         files: mounts::resolv_conf_file(spec)?.into_iter().collect(),
     })
+}
+
+/// Runs the task's command through the environment loader with `assignments`
+/// ([`crate::core::env_loader`]). The loader is this binary on the host, which a task with its
+/// own root does not see, so such a task is refused naming the variable.
+fn with_loader(spec: &TaskSpec, properties: &mut [Property], assignments: &[String]) -> Result<()> {
+    let first = assignments[0].split('=').next().unwrap_or_default();
+    if spec.sandbox.root_directory.is_some() || spec.sandbox.root_image.is_some() {
+        return Err(Error::invalid(
+            format!("env.{first}"),
+            "systemd's Environment= cannot carry this variable and the driver's loader is not \
+             inside root_directory/root_image; use a name of letters, digits and '_' and a value \
+             without control characters",
+        ));
+    }
+    let Some(loader) = crate::core::env_loader::program().and_then(|p| p.to_str()) else {
+        return Err(Error::invalid(
+            format!("env.{first}"),
+            "systemd's Environment= cannot carry this variable and the driver cannot name its \
+             own executable to load it",
+        ));
+    };
+    for p in properties.iter_mut() {
+        if let Value::ExecEx(cmds) | Value::Exec(cmds) = &mut p.value {
+            for c in cmds.iter_mut() {
+                *c = crate::core::env_loader::wrap(loader, c, assignments);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every limit from the task's resources: memory and OOM handling, CPU, processes and IO. The
