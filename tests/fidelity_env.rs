@@ -235,3 +235,112 @@ async fn an_installed_unit_leaves_out_what_systemd_refuses_and_says_so() {
     assert!(event.message.contains("app.name"), "{}", event.message);
     conn.destroy(&id).await;
 }
+
+async fn capabilities(conn: &mut Connection) -> pb::DriverCapabilities {
+    conn.driver
+        .capabilities(pb::CapabilitiesRequest {})
+        .await
+        .expect("Capabilities")
+        .into_inner()
+        .capabilities
+        .expect("capabilities")
+}
+
+/// The capabilities Nomad acts on follow the operator's switches and the bus: it allocates
+/// `nomad-<N>` users only when told the agent's pool is on, starts no logmon when log
+/// collection is off, and interpolates `/alloc`, `/local`, `/secrets` only where they are
+/// bound.
+#[tokio::test]
+async fn capabilities_reflect_the_switches_and_the_bus() {
+    use pb::driver_capabilities::FsIsolation;
+    let (_plugin, mut conn) = configured(&[]).await;
+    let caps = capabilities(&mut conn).await;
+    assert!(caps.dynamic_workload_users, "{caps:?}");
+    assert!(!caps.disable_log_collection, "{caps:?}");
+    assert_eq!(caps.fs_isolation, FsIsolation::Image as i32);
+
+    let (_plugin, mut conn) = configured(&[
+        ("dynamic_workload_users", false.into()),
+        ("disable_log_collection", true.into()),
+    ])
+    .await;
+    let caps = capabilities(&mut conn).await;
+    assert!(!caps.dynamic_workload_users, "{caps:?}");
+    assert!(caps.disable_log_collection, "{caps:?}");
+    assert_eq!(caps.fs_isolation, FsIsolation::Image as i32);
+
+    // A user manager binds nothing and runs every task as its own user.
+    let (_plugin, mut conn) = configured(&[("bus", "user".into())]).await;
+    let caps = capabilities(&mut conn).await;
+    assert_eq!(caps.fs_isolation, FsIsolation::None as i32, "{caps:?}");
+    assert!(!caps.dynamic_workload_users, "{caps:?}");
+}
+
+/// With `dynamic_workload_users = false` the client sends no user, and the task runs as
+/// `default_user`, as the README says.
+#[tokio::test]
+async fn without_workload_users_a_task_without_user_runs_as_default_user() {
+    let (_plugin, mut conn) = configured(&[
+        ("dynamic_workload_users", false.into()),
+        ("default_user", "daemon".into()),
+    ])
+    .await;
+    let alloc = Alloc::new("deflt");
+    let task = alloc.task_config(driver_config("/bin/sh", &["-c", "id -u > /alloc/uid"]));
+    assert!(task.user.is_empty());
+    let id = task.id.clone();
+    conn.start(task).await.expect("StartTask");
+    conn.wait(&id).await;
+    let daemon = nix::unistd::User::from_name("daemon").unwrap().unwrap().uid;
+    assert_eq!(
+        std::fs::read_to_string(alloc.path("alloc/uid"))
+            .unwrap()
+            .trim(),
+        daemon.to_string()
+    );
+    conn.destroy(&id).await;
+}
+
+/// With `disable_log_collection` Nomad starts no logmon, so the FIFOs it names do not exist:
+/// the task still starts, whatever its `logging`, and its output is in the journal.
+#[tokio::test]
+async fn with_log_collection_disabled_output_goes_to_the_journal_and_no_fifo_is_needed() {
+    let (_plugin, mut conn) = configured(&[("disable_log_collection", true.into())]).await;
+    for logging in ["nomad", "both"] {
+        let alloc = Alloc::new("nolog");
+        let marker = format!("no-logmon-{logging}-{}", alloc.id);
+        let mut task = alloc.task_config(cty_object(&[
+            (
+                "args",
+                Value::Array(vec!["-c".into(), format!("echo {marker}").into()]),
+            ),
+            ("command", "/bin/sh".into()),
+            (
+                "logging",
+                Value::Map(vec![("driver".into(), logging.into())]),
+            ),
+        ]));
+        let logs = alloc.path("alloc/logs");
+        task.stdout_path = logs.join(".absent.stdout.fifo").display().to_string();
+        task.stderr_path = logs.join(".absent.stderr.fifo").display().to_string();
+        let unit = support::plugin::task_unit(&task);
+        let id = task.id.clone();
+        conn.start(task).await.expect("StartTask");
+        let exit = conn.wait(&id).await;
+        assert_eq!(exit.result.map(|r| r.exit_code), Some(0));
+        let deadline = Instant::now() + SHORT;
+        loop {
+            let journal = std::process::Command::new("journalctl")
+                .args(["--no-pager", "-o", "cat", &format!("_SYSTEMD_UNIT={unit}")])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&journal.stdout).contains(&marker) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{marker} not in the journal");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!logs.join(".absent.stdout.fifo").exists());
+        conn.destroy(&id).await;
+    }
+}

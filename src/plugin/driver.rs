@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::config::PluginConfig;
 use super::exec::{self, exit_result};
 use super::fingerprint::{self, fingerprint};
 use super::handle::{self, DriverState};
@@ -23,9 +24,9 @@ use super::state::PluginState;
 use super::task_config;
 use super::{stats, status, timestamp, translate};
 use crate::core::cpu_meter::CpuMeter;
-use crate::core::driver_config::DriverConfig;
+use crate::core::driver_config::{DriverConfig, LogDriver};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
-use crate::core::{Engine, Error, ExitResult, Output, Signal, TaskState, UnitName};
+use crate::core::{Bus, Engine, Error, ExitResult, Output, Signal, TaskState, UnitName};
 
 /// Between attempts to reach systemd again while a WaitTask is outstanding.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -58,28 +59,9 @@ impl driver_server::Driver for Driver {
         &self,
         _: Request<pb::CapabilitiesRequest>,
     ) -> Result<Response<pb::CapabilitiesResponse>, Status> {
-        use pb::driver_capabilities::{FsIsolation, MountConfigs};
-        use pb::network_isolation_spec::NetworkIsolationMode;
+        let config = self.state.settings().map(|s| s.config).unwrap_or_default();
         Ok(Response::new(pb::CapabilitiesResponse {
-            capabilities: Some(pb::DriverCapabilities {
-                send_signals: true,
-                exec: true,
-                // Tasks see /alloc, /local and /secrets bound into their own mount namespace,
-                // so Nomad sets NOMAD_*_DIR to those paths and keeps the host's env out.
-                fs_isolation: FsIsolation::Image as i32,
-                // Group networks (bridge, CNI): the task joins the namespace Nomad made.
-                network_isolation_modes: vec![
-                    NetworkIsolationMode::Host as i32,
-                    NetworkIsolationMode::Group as i32,
-                ],
-                must_create_network: false,
-                // Volume mounts and CSI volumes are bound into the task (BindPaths); Nomad
-                // reads 0 (UNKNOWN_MOUNTS, aliased ANY_MOUNTS) as "any".
-                mount_configs: MountConfigs::UnknownMounts as i32,
-                disable_log_collection: false,
-                // Without a `user`, Nomad allocates `nomad-<N>`; the task runs as uid/gid N.
-                dynamic_workload_users: true,
-            }),
+            capabilities: Some(capabilities(&config)),
         }))
     }
 
@@ -162,7 +144,15 @@ impl driver_server::Driver for Driver {
         let mut spec = translate::task_spec(&task, &config, &settings.config)
             .map_err(|e| status::from_core(&e))?;
         spec.resources.core_mhz = settings.compute.core_mhz();
-        if translate::follows_journal(&spec, config.logging) {
+        // With Nomad's log collection off no logmon reads the FIFOs (nor creates them): the
+        // output goes to the journal only, whatever the job's `logging` says.
+        let collect = !settings.config.disable_log_collection;
+        let logging = if collect {
+            config.logging
+        } else {
+            LogDriver::Journald
+        };
+        if collect && translate::follows_journal(&spec, logging) {
             // The follower opens the FIFOs once the task runs; what is at their paths is the
             // job's, so a task whose FIFO is not one never starts.
             let (stdout, stderr) = translate::log_paths(&task);
@@ -174,7 +164,7 @@ impl driver_server::Driver for Driver {
             .await
             .map_err(|e| status::from_core(&e))?;
         let started = engine
-            .start(&spec, translate::stdio(&task, config.logging))
+            .start(&spec, translate::stdio(&task, logging))
             .await
             .map_err(|e| status::from_core(&e))?;
         tracing::info!(task = task.id, unit = %started.unit, "started task");
@@ -184,7 +174,8 @@ impl driver_server::Driver for Driver {
         let driver_state = DriverState {
             unit: started.unit,
             started_at_us: now_us(),
-            logging: config.logging,
+            logging,
+            log_collection_disabled: !collect,
             spec,
         };
         let bytes = driver_state.encode();
@@ -263,7 +254,7 @@ impl driver_server::Driver for Driver {
                 Err(e) => return Err(status::from_core(&e)),
             }
         }
-        if translate::follows_journal(&task.spec, task.logging) {
+        if !task.log_collection_disabled && translate::follows_journal(&task.spec, task.logging) {
             engine
                 .stop_following(&task.spec)
                 .await
@@ -452,6 +443,44 @@ impl driver_server::Driver for Driver {
     }
 }
 
+/// What the driver tells Nomad it can do under the operator's `config`, each flag only where
+/// it is true (Nomad acts on them: it interpolates paths, allocates users, starts logmon).
+pub fn capabilities(config: &PluginConfig) -> pb::DriverCapabilities {
+    use pb::driver_capabilities::{FsIsolation, MountConfigs};
+    use pb::network_isolation_spec::NetworkIsolationMode;
+    let system = config.bus == Bus::System;
+    pb::DriverCapabilities {
+        send_signals: true,
+        exec: true,
+        // On the system bus a transient task sees /alloc, /local and /secrets bound into its
+        // own mount namespace, so Nomad sets NOMAD_*_DIR to those paths (and interpolates
+        // them into args and templates) and keeps the host's env out. A user manager cannot
+        // bind: the task sees the host paths, which is what NONE tells Nomad to use.
+        fs_isolation: if system {
+            FsIsolation::Image
+        } else {
+            FsIsolation::None
+        } as i32,
+        // Group networks (bridge, CNI): the task joins the namespace Nomad made.
+        network_isolation_modes: vec![
+            NetworkIsolationMode::Host as i32,
+            NetworkIsolationMode::Group as i32,
+        ],
+        must_create_network: false,
+        // Volume mounts and CSI volumes are bound into the task (BindPaths); Nomad reads 0
+        // (UNKNOWN_MOUNTS, aliased ANY_MOUNTS) as "any". A user manager binds nothing.
+        mount_configs: if system {
+            MountConfigs::UnknownMounts
+        } else {
+            MountConfigs::NoMounts
+        } as i32,
+        disable_log_collection: config.disable_log_collection,
+        // Without a `user`, Nomad allocates `nomad-<N>`; the task runs as uid/gid N. Only
+        // when the operator says the agent's pool is on, and where a task can change uid.
+        dynamic_workload_users: config.dynamic_workload_users && system,
+    }
+}
+
 impl Driver {
     /// Where an exec into `task` runs, with the operator's identity rules for an installed
     /// unit (see [`exec::check_identity`]).
@@ -485,7 +514,8 @@ impl Driver {
     /// outlive a plugin restart). A follower that cannot start costs the task its Nomad logs,
     /// not its life: that becomes a task event.
     async fn follow_logs(&self, engine: &Engine, task: &pb::TaskConfig, state: &DriverState) {
-        if !translate::follows_journal(&state.spec, state.logging) {
+        if state.log_collection_disabled || !translate::follows_journal(&state.spec, state.logging)
+        {
             return;
         }
         let (stdout, stderr) = translate::log_paths(task);
