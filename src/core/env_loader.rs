@@ -34,13 +34,39 @@ const EXIT_EXEC: u8 = 203;
 
 static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
 
-/// The loader's path: this executable, as the kernel knows it.
+/// The loader's path: this executable, as the kernel knows it. After a package upgrade
+/// replaced the file the kernel names it `<path> (deleted)`; the new binary at `<path>` is
+/// then the loader (its protocol is this one).
 pub fn program() -> Option<&'static PathBuf> {
     if let Some(p) = PROGRAM.get() {
         return Some(p);
     }
     let exe = std::env::current_exe().ok()?;
+    let exe = match exe.to_str().and_then(|s| s.strip_suffix(" (deleted)")) {
+        Some(path) => PathBuf::from(path),
+        None => exe,
+    };
     Some(PROGRAM.get_or_init(|| exe))
+}
+
+/// Refuses a loader the task's user could not execute: the unit would fail with only
+/// systemd's exit status 203. The binary must be executable by others (as a packaged
+/// `/usr/bin/nomad-systemd` is).
+pub fn check_executable(loader: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(loader).map_err(|e| {
+        format!(
+            "the driver's loader {} cannot be read: {e}",
+            loader.display()
+        )
+    })?;
+    if !meta.is_file() || meta.permissions().mode() & 0o001 == 0 {
+        return Err(format!(
+            "the driver's loader {} is not a file every user may execute (mode o+x)",
+            loader.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Whether this process was started as the loader (its first argument is [`MARK`]).
@@ -138,6 +164,20 @@ fn fail(message: &str) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loader_others_cannot_execute_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("loader");
+        std::fs::write(&file, "").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o750)).unwrap();
+        assert!(check_executable(&file).unwrap_err().contains("o+x"));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(check_executable(&file).is_ok());
+        assert!(check_executable(dir.path()).is_err());
+        assert!(check_executable(&dir.path().join("absent")).is_err());
+    }
 
     #[test]
     fn a_wrapped_command_carries_its_assignments_and_its_own_argv() {

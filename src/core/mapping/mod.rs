@@ -125,6 +125,12 @@ fn with_loader(spec: &TaskSpec, properties: &mut [Property], assignments: &[Stri
              own executable to load it",
         ));
     };
+    crate::core::env_loader::check_executable(std::path::Path::new(loader)).map_err(|reason| {
+        Error::invalid(
+            format!("env.{first}"),
+            format!("systemd's Environment= cannot carry this variable and {reason}"),
+        )
+    })?;
     for p in properties.iter_mut() {
         if let Value::ExecEx(cmds) | Value::Exec(cmds) = &mut p.value {
             for c in cmds.iter_mut() {
@@ -203,6 +209,34 @@ pub(crate) fn test_spec() -> TaskSpec {
 mod tests {
     use super::*;
     use crate::core::property::find;
+
+    #[test]
+    fn only_a_task_with_variables_systemd_refuses_runs_through_the_loader() {
+        let mut spec = test_spec();
+        spec.env.insert("PLAIN".into(), "1".into());
+        let plain = plan(&spec, "s.slice").unwrap();
+        let Some(Value::ExecEx(cmds)) = find(&plain.properties, "ExecStartEx") else {
+            panic!("no ExecStartEx")
+        };
+        assert_eq!(cmds[0].path, "/bin/true");
+        spec.env.insert("app.name".into(), "x".into());
+        let loaded = plan(&spec, "s.slice").unwrap();
+        let Some(Value::ExecEx(cmds)) = find(&loaded.properties, "ExecStartEx") else {
+            panic!("no ExecStartEx")
+        };
+        assert_eq!(
+            crate::core::env_loader::assignments(&cmds[0].argv).unwrap(),
+            ["app.name=x"]
+        );
+        assert_eq!(cmds[0].flags, ["no-env-expand"]);
+        let Some(Value::Strings(env)) = find(&loaded.properties, "Environment") else {
+            panic!("no Environment")
+        };
+        assert_eq!(env, &["PLAIN=1"]);
+        spec.sandbox.root_directory = Some("/srv/root".into());
+        let err = plan(&spec, "s.slice").unwrap_err().to_string();
+        assert!(err.contains("env.app.name"), "{err}");
+    }
 
     #[test]
     fn plan_sets_restart_no_exactly_once_and_last() {
