@@ -13,6 +13,11 @@ use support::plugin::{Alloc, Connection, Plugin, cty_object, driver_config, noma
 
 const SHORT: Duration = Duration::from_secs(10);
 
+/// systemd 252 cannot read a transient unit's `ExecStartEx=` back after a reload, so a task
+/// whose start job is pending during one fails. The tests that reload hold this for writing,
+/// all others for reading.
+static RELOAD: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// The variables Nomad's exec passes through and systemd's `Environment=` refuses, next to
 /// ones it takes, with `$` and `%` that must stay literal.
 fn hostile_env() -> Vec<(&'static str, &'static str)> {
@@ -93,6 +98,7 @@ async fn task_env(
 
 #[tokio::test]
 async fn names_and_values_nomad_accepts_reach_the_task_and_its_exec_sessions_exactly() {
+    let _serial = RELOAD.write().await;
     let (_plugin, mut conn) = configured(&[]).await;
     let alloc = Alloc::new("envtask");
     let vars = hostile_env();
@@ -126,6 +132,7 @@ async fn names_and_values_nomad_accepts_reach_the_task_and_its_exec_sessions_exa
 
 #[tokio::test]
 async fn only_what_the_kernel_cannot_carry_is_refused_naming_env_and_no_unit_is_left() {
+    let _serial = RELOAD.read().await;
     let (_plugin, mut conn) = configured(&[]).await;
     for (name, value) in [("A=B", "v"), ("", "v"), ("NUL", "a\0b")] {
         let alloc = Alloc::new("badenv");
@@ -146,13 +153,14 @@ async fn only_what_the_kernel_cannot_carry_is_refused_naming_env_and_no_unit_is_
 
 #[tokio::test]
 async fn a_task_with_its_own_root_and_a_name_systemd_refuses_is_refused_naming_the_variable() {
-    let (_plugin, mut conn) =
-        configured(&[("allowed_host_paths", Value::Array(vec!["/".into()]))]).await;
+    let _serial = RELOAD.read().await;
+    let (_plugin, mut conn) = configured(&[]).await;
     let alloc = Alloc::new("rooted");
+    std::fs::create_dir(alloc.path("rooted/local/rootfs")).unwrap();
     let mut task = alloc.task_config(cty_object(&[
         ("args", Value::Array(vec![])),
         ("command", "/bin/true".into()),
-        ("root_directory", "/".into()),
+        ("root_directory", "rootfs".into()),
     ]));
     with_env(&mut task, &[("app.name", "x")]);
     let err = conn.start(task).await.unwrap_err();
@@ -162,6 +170,7 @@ async fn a_task_with_its_own_root_and_a_name_systemd_refuses_is_refused_naming_t
 /// The loader's cost: start-to-running latency of a task with and without it, a few runs.
 #[tokio::test]
 async fn the_loader_costs_little_at_start() {
+    let _serial = RELOAD.read().await;
     let (_plugin, mut conn) = configured(&[]).await;
     let median = |runs: &mut Vec<Duration>| {
         runs.sort();
@@ -190,6 +199,7 @@ async fn the_loader_costs_little_at_start() {
 /// (even when `unit_env_allow` names it), the unit starts, and a task event says so.
 #[tokio::test]
 async fn an_installed_unit_leaves_out_what_systemd_refuses_and_says_so() {
+    let _serial = RELOAD.write().await;
     let record = std::path::Path::new("/run/fidelity-env.record");
     let _ = std::fs::remove_file(record);
     std::fs::write(
@@ -252,6 +262,7 @@ async fn capabilities(conn: &mut Connection) -> pb::DriverCapabilities {
 /// bound.
 #[tokio::test]
 async fn capabilities_reflect_the_switches_and_the_bus() {
+    let _serial = RELOAD.read().await;
     use pb::driver_capabilities::FsIsolation;
     let (_plugin, mut conn) = configured(&[]).await;
     let caps = capabilities(&mut conn).await;
@@ -280,6 +291,7 @@ async fn capabilities_reflect_the_switches_and_the_bus() {
 /// `default_user`, as the README says.
 #[tokio::test]
 async fn without_workload_users_a_task_without_user_runs_as_default_user() {
+    let _serial = RELOAD.read().await;
     let (_plugin, mut conn) = configured(&[
         ("dynamic_workload_users", false.into()),
         ("default_user", "daemon".into()),
@@ -305,6 +317,7 @@ async fn without_workload_users_a_task_without_user_runs_as_default_user() {
 /// the task still starts, whatever its `logging`, and its output is in the journal.
 #[tokio::test]
 async fn with_log_collection_disabled_output_goes_to_the_journal_and_no_fifo_is_needed() {
+    let _serial = RELOAD.read().await;
     let (_plugin, mut conn) = configured(&[("disable_log_collection", true.into())]).await;
     for logging in ["nomad", "both"] {
         let alloc = Alloc::new("nolog");
@@ -342,5 +355,68 @@ async fn with_log_collection_disabled_output_goes_to_the_journal_and_no_fifo_is_
         }
         assert!(!logs.join(".absent.stdout.fifo").exists());
         conn.destroy(&id).await;
+    }
+}
+
+/// The SIGPIPE disposition (bit 13 of `SigIgn` in `/proc/<pid>/status`) the task's shell got.
+async fn sigpipe_ignored(
+    conn: &mut Connection,
+    vars: &[(&str, &str)],
+    properties: &[(&str, &str)],
+) -> bool {
+    let alloc = Alloc::new("sigpipe");
+    let mut task = alloc.task_config(cty_object(&[
+        (
+            "args",
+            Value::Array(vec![
+                "-c".into(),
+                "grep SigIgn /proc/$$/status > /alloc/s".into(),
+            ]),
+        ),
+        ("command", "/bin/sh".into()),
+        (
+            "properties",
+            Value::Map(
+                properties
+                    .iter()
+                    .map(|(k, v)| (Value::from(*k), Value::from(*v)))
+                    .collect(),
+            ),
+        ),
+    ]));
+    with_env(&mut task, vars);
+    let id = task.id.clone();
+    conn.start(task).await.expect("StartTask");
+    conn.wait(&id).await;
+    let line = std::fs::read_to_string(alloc.path("alloc/s")).unwrap();
+    conn.destroy(&id).await;
+    let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    mask & (1 << (13 - 1)) != 0
+}
+
+/// The loader's runtime ignores SIGPIPE; the program gets systemd's setting, not that.
+#[tokio::test]
+async fn the_loader_passes_on_systemds_sigpipe_setting() {
+    let _serial = RELOAD.read().await;
+    let (_plugin, mut conn) = configured(&[(
+        "allow_properties",
+        Value::Array(vec!["IgnoreSIGPIPE".into()]),
+    )])
+    .await;
+    for no in [false, true] {
+        let props: &[(&str, &str)] = if no {
+            &[("IgnoreSIGPIPE:b", "no")]
+        } else {
+            &[]
+        };
+        let plain = sigpipe_ignored(&mut conn, &[], props).await;
+        let loaded = sigpipe_ignored(&mut conn, &[("app.name", "x")], props).await;
+        assert_eq!(plain, !no, "systemd's own setting");
+        assert_eq!(
+            loaded,
+            plain,
+            "IgnoreSIGPIPE={}",
+            if no { "no" } else { "yes" }
+        );
     }
 }

@@ -27,6 +27,9 @@ use crate::core::property::ExecCommand;
 
 /// The first argument that makes this binary the loader.
 pub const MARK: &str = "--nomad-systemd-env-loader";
+/// The same, for a unit that does not ignore SIGPIPE (`IgnoreSIGPIPE=no`): the loader's
+/// runtime ignores it, so it restores the default before `execve`.
+pub const MARK_SIGPIPE_DEFAULT: &str = "--nomad-systemd-env-loader-sigpipe-default";
 /// Ends the assignments; what follows is the program and its argv.
 const END: &str = "--";
 /// The exit status when the loader cannot run the program (systemd's 203, `EXIT_EXEC`).
@@ -71,15 +74,30 @@ pub fn check_executable(loader: &std::path::Path) -> Result<(), String> {
 
 /// Whether this process was started as the loader (its first argument is [`MARK`]).
 pub fn invoked() -> bool {
-    std::env::args_os().nth(1).as_deref() == Some(OsStr::new(MARK))
+    let first = std::env::args_os().nth(1);
+    [MARK, MARK_SIGPIPE_DEFAULT]
+        .iter()
+        .any(|m| first.as_deref() == Some(OsStr::new(m)))
 }
 
 /// `command` run through the loader with `assignments` (`NAME=VALUE`) added to its
-/// environment.
-pub fn wrap(loader: &str, command: &ExecCommand, assignments: &[String]) -> ExecCommand {
+/// environment; `sigpipe_default` when the unit does not ignore SIGPIPE.
+pub fn wrap(
+    loader: &str,
+    command: &ExecCommand,
+    assignments: &[String],
+    sigpipe_default: bool,
+) -> ExecCommand {
     let mut argv = Vec::with_capacity(assignments.len() + command.argv.len() + 4);
     argv.push(loader.to_string());
-    argv.push(MARK.to_string());
+    argv.push(
+        if sigpipe_default {
+            MARK_SIGPIPE_DEFAULT
+        } else {
+            MARK
+        }
+        .to_string(),
+    );
     argv.extend(assignments.iter().cloned());
     argv.push(END.to_string());
     argv.push(command.path.clone());
@@ -93,7 +111,8 @@ pub fn wrap(loader: &str, command: &ExecCommand, assignments: &[String]) -> Exec
 
 /// The assignments a loader command line carries, or `None` when `argv` is not one.
 pub fn assignments(argv: &[String]) -> Option<Vec<String>> {
-    if argv.get(1).map(String::as_str) != Some(MARK) {
+    let first = argv.get(1).map(String::as_str);
+    if first != Some(MARK) && first != Some(MARK_SIGPIPE_DEFAULT) {
         return None;
     }
     let rest = &argv[2..];
@@ -104,6 +123,8 @@ pub fn assignments(argv: &[String]) -> Option<Vec<String>> {
 /// The loader: parses its argv, builds the environment and `execve`s the program. Returns
 /// only on failure, with a message on stderr (the task's log) and exit status 203.
 pub fn main() -> ExitCode {
+    let sigpipe_default =
+        std::env::args_os().nth(1).as_deref() == Some(OsStr::new(MARK_SIGPIPE_DEFAULT));
     let args: Vec<OsString> = std::env::args_os().skip(2).collect();
     let Some(end) = args.iter().position(|a| a == END) else {
         return fail("no '--' before the program");
@@ -146,6 +167,13 @@ pub fn main() -> ExitCode {
     let (Some(path), Some(argv)) = (cstrings(&rest[..1]), cstrings(&rest[1..])) else {
         return fail("a NUL byte in the command");
     };
+    if sigpipe_default {
+        use nix::sys::signal::{SigHandler, Signal, signal};
+        // SAFETY: single-threaded, just before execve; no handler is installed.
+        if let Err(e) = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) } {
+            return fail(&format!("cannot restore SIGPIPE: {e}"));
+        }
+    }
     let err = match nix::unistd::execve(&path[0], &argv, &env) {
         Ok(never) => match never {},
         Err(e) => e,
@@ -187,7 +215,7 @@ mod tests {
             flags: vec!["no-env-expand".into()],
         };
         let vars = vec!["app.name=x".to_string(), "--=y".to_string()];
-        let w = wrap("/usr/bin/nomad-systemd", &cmd, &vars);
+        let w = wrap("/usr/bin/nomad-systemd", &cmd, &vars, false);
         assert_eq!(w.path, "/usr/bin/nomad-systemd");
         assert_eq!(w.flags, cmd.flags);
         assert_eq!(
@@ -206,5 +234,8 @@ mod tests {
         );
         assert_eq!(assignments(&w.argv).unwrap(), vars);
         assert_eq!(assignments(&cmd.argv), None);
+        let d = wrap("/usr/bin/nomad-systemd", &cmd, &vars, true);
+        assert_eq!(d.argv[1], MARK_SIGPIPE_DEFAULT);
+        assert_eq!(assignments(&d.argv).unwrap(), vars);
     }
 }

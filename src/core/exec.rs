@@ -271,7 +271,13 @@ fn properties(
                     "the task's environment needs the driver's loader, whose path is unknown",
                 )
             })?;
-        command = crate::core::env_loader::wrap(loader, &command, loader_env);
+        // SIGPIPE as the exec unit will have it: ignored unless its process settings, the
+        // task's, say IgnoreSIGPIPE=no.
+        let sigpipe_default = ctx
+            .process
+            .iter()
+            .any(|p| p.name == "IgnoreSIGPIPE" && matches!(p.value, Value::Bool(false)));
+        command = crate::core::env_loader::wrap(loader, &command, loader_env, sigpipe_default);
     }
     let mut props = vec![
         Property::new(

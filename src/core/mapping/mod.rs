@@ -64,9 +64,6 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     let (env, loader_env) = environment::properties(&spec.unit_env())?;
     let warnings = Vec::new();
     let mut properties = command::properties(spec)?;
-    if !loader_env.is_empty() {
-        with_loader(spec, &mut properties, &loader_env)?;
-    }
     properties.extend(env);
     properties.extend(identity::properties(spec)?);
     properties.extend(resources(&spec.resources)?);
@@ -94,6 +91,9 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
         ));
     }
     properties.extend(extra);
+    if !loader_env.is_empty() {
+        with_loader(spec, &mut properties, &loader_env)?;
+    }
     properties.extend(lifecycle);
     Ok(UnitPlan {
         slice_properties: slice_properties(spec, &name)?,
@@ -131,10 +131,15 @@ fn with_loader(spec: &TaskSpec, properties: &mut [Property], assignments: &[Stri
             format!("systemd's Environment= cannot carry this variable and {reason}"),
         )
     })?;
+    // The loader's runtime ignores SIGPIPE, which the program would inherit; systemd's
+    // setting (IgnoreSIGPIPE, yes unless the job's `properties` say no) is passed on.
+    let sigpipe_default = properties
+        .iter()
+        .any(|p| p.name == "IgnoreSIGPIPE" && matches!(p.value, Value::Bool(false)));
     for p in properties.iter_mut() {
         if let Value::ExecEx(cmds) | Value::Exec(cmds) = &mut p.value {
             for c in cmds.iter_mut() {
-                *c = crate::core::env_loader::wrap(loader, c, assignments);
+                *c = crate::core::env_loader::wrap(loader, c, assignments, sigpipe_default);
             }
         }
     }
@@ -233,7 +238,7 @@ mod tests {
             panic!("no Environment")
         };
         assert_eq!(env, &["PLAIN=1"]);
-        spec.sandbox.root_directory = Some("/srv/root".into());
+        spec.sandbox.root_directory = Some("/tmp".into());
         let err = plan(&spec, "s.slice").unwrap_err().to_string();
         assert!(err.contains("env.app.name"), "{err}");
     }
