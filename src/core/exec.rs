@@ -86,6 +86,20 @@ impl Engine {
     /// for an exited task or an unusable command, [`Error::StartFailed`] when systemd could
     /// not run it.
     pub async fn exec(&self, task: &UnitName, argv: &[String], io: ExecIo) -> Result<Exec> {
+        self.exec_with_env(task, argv, io, &[]).await
+    }
+
+    /// [`Engine::exec`] with the `NAME=VALUE` assignments the task got through the
+    /// environment loader ([`crate::core::env_loader`]), as its caller recorded them when it
+    /// started the task. Empty: they are read from the task's `ExecStart`, which systemd
+    /// before v254 no longer knows after a reload.
+    pub async fn exec_with_env(
+        &self,
+        task: &UnitName,
+        argv: &[String],
+        io: ExecIo,
+        loader_env: &[String],
+    ) -> Result<Exec> {
         if task.unit_type() != "service" {
             return Err(Error::invalid(
                 "task",
@@ -105,7 +119,7 @@ impl Engine {
         }
         let unit = exec_unit_name(task);
         let (theirs, streams) = open_streams(io)?;
-        let props = properties(&snapshot, task, argv, &theirs)?;
+        let props = properties(&snapshot, task, argv, &theirs, loader_env)?;
         drop(theirs);
         // `launch` consumes the properties, closing our copies of the command's stdio.
         match self.launch(&unit, props, &argv[0], JOB_TIMEOUT).await {
@@ -228,6 +242,7 @@ fn properties(
     task_unit: &UnitName,
     argv: &[String],
     stdio: &[Arc<OwnedFd>; 3],
+    loader_env: &[String],
 ) -> Result<Vec<Property>> {
     let ctx = &task.exec_context;
     let tty = Arc::ptr_eq(&stdio[0], &stdio[1]);
@@ -236,19 +251,40 @@ fn properties(
         environment.push(format!("TERM={DEFAULT_TERM}"));
     }
     let program = resolve(argv, ctx)?;
+    let mut command = ExecCommand {
+        path: program,
+        argv: argv.to_vec(),
+        flags: vec!["no-env-expand".to_string()],
+    };
+    // The variables the task got through the loader, the same way.
+    let loader_env = if loader_env.is_empty() {
+        &ctx.loader_environment[..]
+    } else {
+        loader_env
+    };
+    if !loader_env.is_empty() {
+        let loader = crate::core::env_loader::program()
+            .and_then(|p| p.to_str())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "env",
+                    "the task's environment needs the driver's loader, whose path is unknown",
+                )
+            })?;
+        // SIGPIPE as the exec unit will have it: ignored unless its process settings, the
+        // task's, say IgnoreSIGPIPE=no.
+        let sigpipe_default = ctx
+            .process
+            .iter()
+            .any(|p| p.name == "IgnoreSIGPIPE" && matches!(p.value, Value::Bool(false)));
+        command = crate::core::env_loader::wrap(loader, &command, loader_env, sigpipe_default);
+    }
     let mut props = vec![
         Property::new(
             "Description",
             Value::Str(format!("exec in {task_unit}: {}", argv.join(" "))),
         ),
-        Property::new(
-            "ExecStartEx",
-            Value::ExecEx(vec![ExecCommand {
-                path: program,
-                argv: argv.to_vec(),
-                flags: vec!["no-env-expand".to_string()],
-            }]),
-        ),
+        Property::new("ExecStartEx", Value::ExecEx(vec![command])),
         Property::new("Environment", Value::Strings(environment)),
         Property::new("StandardInputFileDescriptor", Value::Fd(stdio[0].clone())),
         Property::new("StandardOutputFileDescriptor", Value::Fd(stdio[1].clone())),
@@ -371,7 +407,7 @@ mod tests {
         let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         let (theirs, _ours) = open_streams(io).unwrap();
         let unit = UnitName::parse("nomad-a-web-1.service").unwrap();
-        properties(&task(), &unit, &argv, &theirs)
+        properties(&task(), &unit, &argv, &theirs, &[])
     }
 
     #[test]

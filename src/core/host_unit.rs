@@ -150,7 +150,7 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
             ),
         ));
     }
-    let (mut props, env_warnings) = environment::properties(&env)?;
+    let (mut props, env_warnings) = environment::dropin_properties(&env)?;
     warnings.extend(env_warnings);
     props.extend(mapping::resources(&spec.resources)?);
     props.extend(network::properties(spec)?);

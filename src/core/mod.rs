@@ -11,6 +11,7 @@ pub mod description;
 pub mod driver_config;
 pub mod dropin;
 pub mod engine;
+pub mod env_loader;
 pub mod error;
 pub mod exec;
 pub mod exit;

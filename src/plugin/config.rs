@@ -38,6 +38,15 @@ pub struct PluginConfig {
     /// Globs (`*`, `?`) of the user names a job may ask for; the default user and Nomad's
     /// dynamic workload users (`nomad-<N>` with N in the dynamic range) need no entry.
     pub allowed_users: Vec<Pattern>,
+    /// Whether the driver advertises Nomad's dynamic workload users (`dynamic_workload_users`):
+    /// a 1.8+ client then sends `nomad-<N>` for every task without `user`, and fails such
+    /// tasks when its own pool is off (`dynamic_user_min = -1`). Off: such tasks run as
+    /// `default_user`. Only on the system bus, where a task can run as another uid.
+    pub dynamic_workload_users: bool,
+    /// Whether Nomad's log collection is off for this driver (`disable_log_collection`, as
+    /// Nomad's docker and podman drivers have it): the client starts no logmon, and every
+    /// task's output goes to the journal only.
+    pub disable_log_collection: bool,
     /// The uids Nomad's client hands out as dynamic workload users (the agent's
     /// `dynamic_user_min`/`dynamic_user_max`), inclusive; `nomad-<N>` outside is refused.
     pub dynamic_users: (u32, u32),
@@ -79,6 +88,8 @@ impl Default for PluginConfig {
             units: UnitPolicy::default(),
             unit_env_allow: Vec::new(),
             allowed_users: vec![Pattern::everything()],
+            dynamic_workload_users: true,
+            disable_log_collection: false,
             dynamic_users: DYNAMIC_USER_RANGE,
             allowed_groups: Vec::new(),
             denied_host_uids: IdRanges::default(),
@@ -116,6 +127,14 @@ pub fn schema() -> Spec {
         (
             "allowed_users",
             defaulted("allowed_users", "list(string)", "[\"*\"]"),
+        ),
+        (
+            "dynamic_workload_users",
+            defaulted("dynamic_workload_users", "bool", "true"),
+        ),
+        (
+            "disable_log_collection",
+            defaulted("disable_log_collection", "bool", "false"),
         ),
         (
             "dynamic_user_min",
@@ -269,6 +288,12 @@ impl PluginConfig {
                 .filter(|u| !u.is_empty())
                 .unwrap_or(d.default_user),
             allow_root: o.bool("allow_root")?.unwrap_or(d.allow_root),
+            dynamic_workload_users: o
+                .bool("dynamic_workload_users")?
+                .unwrap_or(d.dynamic_workload_users),
+            disable_log_collection: o
+                .bool("disable_log_collection")?
+                .unwrap_or(d.disable_log_collection),
             units: UnitPolicy {
                 allow: rules(&o, "allow_units")?,
                 deny: rules(&o, "deny_units")?,

@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::config::PluginConfig;
 use super::exec::{self, exit_result};
 use super::fingerprint::{self, fingerprint};
 use super::handle::{self, DriverState};
@@ -26,9 +27,9 @@ use super::state::PluginState;
 use super::task_config;
 use super::{stats, status, timestamp, translate};
 use crate::core::cpu_meter::CpuMeter;
-use crate::core::driver_config::DriverConfig;
+use crate::core::driver_config::{DriverConfig, LogDriver};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
-use crate::core::{Engine, Error, ExitResult, Output, Signal, TaskState, UnitName};
+use crate::core::{Bus, Engine, Error, ExitResult, Output, Signal, TaskState, UnitName};
 
 /// How long RecoverTask keeps retrying while systemd does not answer, before Nomad is told
 /// the task cannot be recovered (and destroys it and starts another copy).
@@ -66,28 +67,9 @@ impl driver_server::Driver for Driver {
         &self,
         _: Request<pb::CapabilitiesRequest>,
     ) -> Result<Response<pb::CapabilitiesResponse>, Status> {
-        use pb::driver_capabilities::{FsIsolation, MountConfigs};
-        use pb::network_isolation_spec::NetworkIsolationMode;
+        let config = self.state.settings().map(|s| s.config).unwrap_or_default();
         Ok(Response::new(pb::CapabilitiesResponse {
-            capabilities: Some(pb::DriverCapabilities {
-                send_signals: true,
-                exec: true,
-                // Tasks see /alloc, /local and /secrets bound into their own mount namespace,
-                // so Nomad sets NOMAD_*_DIR to those paths and keeps the host's env out.
-                fs_isolation: FsIsolation::Image as i32,
-                // Group networks (bridge, CNI): the task joins the namespace Nomad made.
-                network_isolation_modes: vec![
-                    NetworkIsolationMode::Host as i32,
-                    NetworkIsolationMode::Group as i32,
-                ],
-                must_create_network: false,
-                // Volume mounts and CSI volumes are bound into the task (BindPaths); Nomad
-                // reads 0 (UNKNOWN_MOUNTS, aliased ANY_MOUNTS) as "any".
-                mount_configs: MountConfigs::UnknownMounts as i32,
-                disable_log_collection: false,
-                // Without a `user`, Nomad allocates `nomad-<N>`; the task runs as uid/gid N.
-                dynamic_workload_users: true,
-            }),
+            capabilities: Some(capabilities(&config)),
         }))
     }
 
@@ -195,6 +177,14 @@ impl driver_server::Driver for Driver {
         let mut spec = translate::task_spec(&task, &config, &settings.config)
             .map_err(|e| status::from_core(&e))?;
         spec.resources.core_mhz = settings.compute.core_mhz();
+        // With Nomad's log collection off no logmon reads the FIFOs (nor creates them): the
+        // output goes to the journal only, whatever the job's `logging` says.
+        let collect = !settings.config.disable_log_collection;
+        let logging = if collect {
+            config.logging
+        } else {
+            LogDriver::Journald
+        };
         let engine = self.state.engine().await?;
         // Nomad retries StartTask with the same task id after the plugin crashed; the first
         // attempt may have started the unit. That unit is this task: adopt it, as RecoverTask
@@ -213,7 +203,8 @@ impl driver_server::Driver for Driver {
             let driver_state = DriverState {
                 unit,
                 started_at_us,
-                logging: config.logging,
+                logging,
+                log_collection_disabled: !collect,
                 spec,
             };
             self.follow_logs(&engine, &task, &driver_state).await;
@@ -221,7 +212,7 @@ impl driver_server::Driver for Driver {
             self.state.track(&task.id, driver_state);
             return Ok(Response::new(response));
         }
-        if translate::follows_journal(&spec, config.logging) {
+        if collect && translate::follows_journal(&spec, logging) {
             // The follower opens the FIFOs once the task runs; what is at their paths is the
             // job's, so a task whose FIFO is not one never starts.
             let (stdout, stderr) = translate::log_paths(&task);
@@ -232,7 +223,7 @@ impl driver_server::Driver for Driver {
             .await
             .map_err(|e| status::from_core(&e))?;
         let started = engine
-            .start(&spec, translate::stdio(&task, config.logging))
+            .start(&spec, translate::stdio(&task, logging))
             .await
             .map_err(|e| status::from_core(&e))?;
         tracing::info!(task = task.id, unit = %started.unit, "started task");
@@ -242,7 +233,8 @@ impl driver_server::Driver for Driver {
         let driver_state = DriverState {
             unit: started.unit,
             started_at_us: now_us(),
-            logging: config.logging,
+            logging,
+            log_collection_disabled: !collect,
             spec,
         };
         self.follow_logs(&engine, &task, &driver_state).await;
@@ -310,7 +302,7 @@ impl driver_server::Driver for Driver {
                 Err(e) => return Err(status::from_core(&e)),
             }
         }
-        if translate::follows_journal(&task.spec, task.logging) {
+        if !task.log_collection_disabled && translate::follows_journal(&task.spec, task.logging) {
             engine
                 .stop_following(&task.spec)
                 .await
@@ -506,6 +498,44 @@ impl driver_server::Driver for Driver {
     }
 }
 
+/// What the driver tells Nomad it can do under the operator's `config`, each flag only where
+/// it is true (Nomad acts on them: it interpolates paths, allocates users, starts logmon).
+pub fn capabilities(config: &PluginConfig) -> pb::DriverCapabilities {
+    use pb::driver_capabilities::{FsIsolation, MountConfigs};
+    use pb::network_isolation_spec::NetworkIsolationMode;
+    let system = config.bus == Bus::System;
+    pb::DriverCapabilities {
+        send_signals: true,
+        exec: true,
+        // On the system bus a transient task sees /alloc, /local and /secrets bound into its
+        // own mount namespace, so Nomad sets NOMAD_*_DIR to those paths (and interpolates
+        // them into args and templates) and keeps the host's env out. A user manager cannot
+        // bind: the task sees the host paths, which is what NONE tells Nomad to use.
+        fs_isolation: if system {
+            FsIsolation::Image
+        } else {
+            FsIsolation::None
+        } as i32,
+        // Group networks (bridge, CNI): the task joins the namespace Nomad made.
+        network_isolation_modes: vec![
+            NetworkIsolationMode::Host as i32,
+            NetworkIsolationMode::Group as i32,
+        ],
+        must_create_network: false,
+        // Volume mounts and CSI volumes are bound into the task (BindPaths); Nomad reads 0
+        // (UNKNOWN_MOUNTS, aliased ANY_MOUNTS) as "any". A user manager binds nothing.
+        mount_configs: if system {
+            MountConfigs::UnknownMounts
+        } else {
+            MountConfigs::NoMounts
+        } as i32,
+        disable_log_collection: config.disable_log_collection,
+        // Without a `user`, Nomad allocates `nomad-<N>`; the task runs as uid/gid N. Only
+        // when the operator says the agent's pool is on, and where a task can change uid.
+        dynamic_workload_users: config.dynamic_workload_users && system,
+    }
+}
+
 impl Driver {
     /// DestroyTask of a task id this process does not track: Nomad destroys a task whose
     /// RecoverTask failed, and a crashed plugin's successor never learnt of it. Its unit is
@@ -571,9 +601,18 @@ impl Driver {
             ),
             None => None,
         };
+        // An installed unit has no loader; a transient task's loader variables are those of
+        // its environment systemd could not carry.
+        let loader_env = match installed {
+            Some(_) => Vec::new(),
+            None => crate::core::mapping::environment::split(&task.spec.unit_env())
+                .map(|s| s.loader)
+                .unwrap_or_default(),
+        };
         Ok(exec::Target {
             unit: task.unit.clone(),
             installed,
+            loader_env,
         })
     }
 
@@ -582,7 +621,8 @@ impl Driver {
     /// outlive a plugin restart). A follower that cannot start costs the task its Nomad logs,
     /// not its life: that becomes a task event.
     async fn follow_logs(&self, engine: &Engine, task: &pb::TaskConfig, state: &DriverState) {
-        if !translate::follows_journal(&state.spec, state.logging) {
+        if state.log_collection_disabled || !translate::follows_journal(&state.spec, state.logging)
+        {
             return;
         }
         let (stdout, stderr) = translate::log_paths(task);

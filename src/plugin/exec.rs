@@ -53,6 +53,8 @@ const DEFAULT_COLS: u16 = 80;
 pub struct Target {
     pub unit: UnitName,
     pub installed: Option<PluginConfig>,
+    /// The assignments the task got through the environment loader, recorded in its handle.
+    pub loader_env: Vec<String>,
 }
 
 /// Refuses, before anything runs, an exec into an installed unit whose user or groups a
@@ -243,7 +245,7 @@ pub async fn run_once(
 ) -> Result<pb::ExecTaskResponse, Status> {
     check_identity(engine, target).await?;
     let Exec { unit, streams } = engine
-        .exec(&target.unit, argv, ExecIo::Pipes)
+        .exec_with_env(&target.unit, argv, ExecIo::Pipes, &target.loader_env)
         .await
         .map_err(|e| status::from_core(&e))?;
     let ExecStreams::Pipes {
@@ -298,6 +300,7 @@ pub async fn stream(
     let target = find(&setup.task_id)?;
     check_identity(&engine, &target).await?;
     let task = target.unit;
+    let loader_env = target.loader_env;
     let io = if setup.tty {
         ExecIo::Tty {
             rows: DEFAULT_ROWS,
@@ -307,7 +310,7 @@ pub async fn stream(
         ExecIo::Pipes
     };
     let Exec { unit, streams } = engine
-        .exec(&task, &setup.command, io)
+        .exec_with_env(&task, &setup.command, io, &loader_env)
         .await
         .map_err(|e| status::from_core(&e))?;
     let (tx, rx) = mpsc::channel(32);

@@ -19,6 +19,10 @@ pub struct DriverState {
     /// Realtime µs when StartTask succeeded.
     pub started_at_us: u64,
     pub logging: LogDriver,
+    /// Nomad's log collection was off (`disable_log_collection`) when the task started: no
+    /// journal follower runs for it, whatever `logging` and an installed unit would imply.
+    #[serde(default)]
+    pub log_collection_disabled: bool,
     pub spec: TaskSpec,
 }
 

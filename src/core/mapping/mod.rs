@@ -61,7 +61,8 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     if spec.name.is_empty() {
         return Err(Error::invalid("name", "a task needs a name"));
     }
-    let (env, warnings) = environment::properties(&spec.unit_env())?;
+    let (env, loader_env) = environment::properties(&spec.unit_env())?;
+    let warnings = Vec::new();
     let mut properties = command::properties(spec)?;
     properties.extend(env);
     properties.extend(identity::properties(spec)?);
@@ -90,6 +91,9 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
         ));
     }
     properties.extend(extra);
+    if !loader_env.is_empty() {
+        with_loader(spec, &mut properties, &loader_env)?;
+    }
     properties.extend(lifecycle);
     Ok(UnitPlan {
         slice_properties: slice_properties(spec, &name)?,
@@ -99,6 +103,47 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
         warnings,
         files: mounts::resolv_conf_file(spec)?.into_iter().collect(),
     })
+}
+
+/// Runs the task's command through the environment loader with `assignments`
+/// ([`crate::core::env_loader`]). The loader is this binary on the host, which a task with its
+/// own root does not see, so such a task is refused naming the variable.
+fn with_loader(spec: &TaskSpec, properties: &mut [Property], assignments: &[String]) -> Result<()> {
+    let first = assignments[0].split('=').next().unwrap_or_default();
+    if spec.sandbox.root_directory.is_some() || spec.sandbox.root_image.is_some() {
+        return Err(Error::invalid(
+            format!("env.{first}"),
+            "systemd's Environment= cannot carry this variable and the driver's loader is not \
+             inside root_directory/root_image; use a name of letters, digits and '_' and a value \
+             without control characters",
+        ));
+    }
+    let Some(loader) = crate::core::env_loader::program().and_then(|p| p.to_str()) else {
+        return Err(Error::invalid(
+            format!("env.{first}"),
+            "systemd's Environment= cannot carry this variable and the driver cannot name its \
+             own executable to load it",
+        ));
+    };
+    crate::core::env_loader::check_executable(std::path::Path::new(loader)).map_err(|reason| {
+        Error::invalid(
+            format!("env.{first}"),
+            format!("systemd's Environment= cannot carry this variable and {reason}"),
+        )
+    })?;
+    // The loader's runtime ignores SIGPIPE, which the program would inherit; systemd's
+    // setting (IgnoreSIGPIPE, yes unless the job's `properties` say no) is passed on.
+    let sigpipe_default = properties
+        .iter()
+        .any(|p| p.name == "IgnoreSIGPIPE" && matches!(p.value, Value::Bool(false)));
+    for p in properties.iter_mut() {
+        if let Value::ExecEx(cmds) | Value::Exec(cmds) = &mut p.value {
+            for c in cmds.iter_mut() {
+                *c = crate::core::env_loader::wrap(loader, c, assignments, sigpipe_default);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every limit from the task's resources: memory and OOM handling, CPU, processes and IO. The
@@ -169,6 +214,34 @@ pub(crate) fn test_spec() -> TaskSpec {
 mod tests {
     use super::*;
     use crate::core::property::find;
+
+    #[test]
+    fn only_a_task_with_variables_systemd_refuses_runs_through_the_loader() {
+        let mut spec = test_spec();
+        spec.env.insert("PLAIN".into(), "1".into());
+        let plain = plan(&spec, "s.slice").unwrap();
+        let Some(Value::ExecEx(cmds)) = find(&plain.properties, "ExecStartEx") else {
+            panic!("no ExecStartEx")
+        };
+        assert_eq!(cmds[0].path, "/bin/true");
+        spec.env.insert("app.name".into(), "x".into());
+        let loaded = plan(&spec, "s.slice").unwrap();
+        let Some(Value::ExecEx(cmds)) = find(&loaded.properties, "ExecStartEx") else {
+            panic!("no ExecStartEx")
+        };
+        assert_eq!(
+            crate::core::env_loader::assignments(&cmds[0].argv).unwrap(),
+            ["app.name=x"]
+        );
+        assert_eq!(cmds[0].flags, ["no-env-expand"]);
+        let Some(Value::Strings(env)) = find(&loaded.properties, "Environment") else {
+            panic!("no Environment")
+        };
+        assert_eq!(env, &["PLAIN=1"]);
+        spec.sandbox.root_directory = Some("/tmp".into());
+        let err = plan(&spec, "s.slice").unwrap_err().to_string();
+        assert!(err.contains("env.app.name"), "{err}");
+    }
 
     #[test]
     fn plan_sets_restart_no_exactly_once_and_last() {

@@ -85,6 +85,9 @@ pub struct ExecContext {
     pub supplementary_groups: Vec<String>,
     /// `KEY=value` assignments.
     pub environment: Vec<String>,
+    /// `KEY=value` assignments the unit's command gets through the environment loader
+    /// ([`crate::core::env_loader`]), read from its `ExecStart`; empty without the loader.
+    pub loader_environment: Vec<String>,
     pub working_directory: String,
     pub bind_paths: Vec<BindMount>,
     pub bind_read_only_paths: Vec<BindMount>,
@@ -107,6 +110,7 @@ impl ExecContext {
             group: string(service, "Group"),
             supplementary_groups: strings(service, "SupplementaryGroups"),
             environment: strings(service, "Environment"),
+            loader_environment: loader_environment(service),
             working_directory: string(service, "WorkingDirectory"),
             bind_paths: binds(service, "BindPaths"),
             bind_read_only_paths: binds(service, "BindReadOnlyPaths"),
@@ -432,6 +436,18 @@ fn strings(props: &HashMap<String, OwnedVariant>, name: &str) -> Vec<String> {
         .get(name)
         .and_then(|v| v.try_clone().ok())
         .and_then(|v| Vec::<String>::try_from(v).ok())
+        .unwrap_or_default()
+}
+
+/// The loader's assignments in the first `ExecStart` command (`a(sasbttttuii)`).
+fn loader_environment(props: &HashMap<String, OwnedVariant>) -> Vec<String> {
+    type Command = (String, Vec<String>, bool, u64, u64, u64, u64, u32, i32, i32);
+    props
+        .get("ExecStart")
+        .and_then(|v| v.try_clone().ok())
+        .and_then(|v| Vec::<Command>::try_from(v).ok())
+        .and_then(|cmds| cmds.into_iter().next())
+        .and_then(|c| crate::core::env_loader::assignments(&c.1))
         .unwrap_or_default()
 }
 
