@@ -244,3 +244,34 @@ async fn a_stats_stream_whose_unit_is_gone_ends_with_an_error() {
     assert_eq!(reopened.unwrap_err().code(), Code::NotFound);
     conn.destroy(&id).await;
 }
+
+#[tokio::test]
+async fn a_start_retried_after_the_partition_changed_adopts_the_unit_and_moves_it() {
+    let partitions = Partitions::new("0");
+    let alloc = Alloc::new("retried");
+    let mut task = alloc.task_config(shell_config("exec sleep 300", &[]));
+    linux(&mut task).cpuset_cgroup = partitions.task_cgroup(&task, false);
+    let unit = task_unit(&task);
+    let mut first = Plugin::launch();
+    let mut conn = first.connect().await;
+    conn.set_config(Vec::new(), support::plugin::nomad_config())
+        .await
+        .expect("SetConfig");
+    conn.start(task.clone()).await.expect("first StartTask");
+    let pid = systemctl(&["show", "-P", "MainPID", unit.as_str()]);
+    first.kill_9();
+
+    // Another allocation reserved core 0 while Nomad brought up a new plugin; Nomad retries
+    // the same StartTask. The partition is state, not the task's config: the running unit
+    // is still this task, and is moved.
+    partitions.set_share("1");
+    let (_second, mut conn) = Plugin::configured().await;
+    conn.start(task.clone()).await.expect("retried StartTask");
+    assert_eq!(
+        systemctl(&["show", "-P", "MainPID", unit.as_str()]),
+        pid,
+        "the running process was adopted"
+    );
+    wait_for_cores(unit.as_str(), "1");
+    conn.destroy(&task.id).await;
+}

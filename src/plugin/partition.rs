@@ -46,7 +46,7 @@ async fn watch(state: Arc<PluginState>) {
 /// What the watcher last applied to each task, and which failures it already reported.
 #[derive(Default)]
 struct Followed {
-    /// Task id → the cores last given to it (absent: those it was started with).
+    /// Task id → the cores last given to it (absent: not yet set by this process).
     cores: HashMap<String, String>,
     warned: HashSet<String>,
 }
@@ -75,10 +75,13 @@ impl Followed {
             let Some(now) = now else {
                 continue;
             };
-            let current = self.cores.get(&id).unwrap_or(&task.spec.resources.cores);
-            if *current == now {
-                continue;
-            }
+            // A task seen for the first time is set once whatever its start said: an adopted
+            // or recovered unit may carry cores an earlier plugin gave it since.
+            let before = match self.cores.get(&id) {
+                Some(cores) if *cores == now => continue,
+                Some(cores) => cores.clone(),
+                None => task.spec.resources.cores.clone(),
+            };
             let Some(settings) = state.settings() else {
                 return;
             };
@@ -88,7 +91,7 @@ impl Followed {
             };
             match outcome {
                 Ok(changed) => {
-                    if changed {
+                    if changed && before != now {
                         tracing::info!(
                             task = id, unit = %task.unit, cores = now,
                             "the task follows Nomad's shared CPU partition"
