@@ -521,6 +521,34 @@ impl Engine {
         self.stats(&sampler.unit).await
     }
 
+    /// Moves a running task onto `cores` (a cpuset list such as `0-3,6`): its unit's and its
+    /// own slice's `AllowedCPUs` change for the units' lifetime (execs in the slice follow
+    /// the slice). For a task without reserved cores whose shared partition changed (see
+    /// [`crate::core::host::shared_partition`]). Returns whether anything was changed: a
+    /// task that has exited or is gone, and an installed unit (whose settings live in its
+    /// drop-in), are left alone, so nothing here loads a unit again or leaves a runtime
+    /// drop-in behind (a transient unit's go with it).
+    pub async fn follow_cores(&self, unit: &UnitName, cores: &str) -> Result<bool> {
+        let props = [Property::new(
+            "AllowedCPUs",
+            super::property::Value::Bytes(mapping::cpu::cpuset_mask(cores)?),
+        )];
+        if !unit.is_task_unit() {
+            return Ok(false);
+        }
+        let snapshot = match self.systemd.snapshot(unit).await {
+            Ok(s) if !s.has_exited() => s,
+            Ok(_) | Err(Error::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if unit.owns_slice(&snapshot.slice) {
+            let slice = UnitName::parse(&snapshot.slice)?;
+            self.systemd.set_runtime_properties(&slice, &props).await?;
+        }
+        self.systemd.set_runtime_properties(unit, &props).await?;
+        Ok(true)
+    }
+
     async fn kill_tolerating_exit(
         &self,
         unit: &UnitName,

@@ -1,6 +1,6 @@
 //! Facts about the host's service manager that a scheduler may want to know.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -77,10 +77,18 @@ pub fn core_mhz() -> Option<u64> {
 }
 
 /// The cores of Nomad's shared CPU partition, the ones no task has reserved, as a cpuset
-/// list (`"0-3,6"`). `cpuset_cgroup` is Nomad's `LinuxResources.cpuset_cgroup`: the task's
-/// own scope in the partition on cgroup v2 (`…/nomad.slice/share.slice/<alloc>.<task>.scope`),
-/// the partition itself on v1. `None` when Nomad manages no cpusets there.
+/// list (`"0-3,6"`): [`partition_cpuset`] of [`shared_partition`]. `None` when Nomad manages
+/// no cpusets there.
 pub fn shared_cpuset(cpuset_cgroup: &Path) -> Option<String> {
+    partition_cpuset(&shared_partition(cpuset_cgroup)?)
+}
+
+/// The directory of Nomad's shared CPU partition for a task without reserved cores.
+/// `cpuset_cgroup` is Nomad's `LinuxResources.cpuset_cgroup`: the task's own scope in the
+/// partition on cgroup v2 (`…/nomad.slice/share.slice/<alloc>.<task>.scope`), the partition
+/// itself on v1. Nomad rewrites the partition's `cpuset.cpus` whenever an allocation reserves
+/// or releases cores, so its tasks follow it for their whole life.
+pub fn shared_partition(cpuset_cgroup: &Path) -> Option<PathBuf> {
     let is_task_scope = cpuset_cgroup
         .file_name()
         .is_some_and(|n| n.to_string_lossy().ends_with(".scope"));
@@ -89,6 +97,12 @@ pub fn shared_cpuset(cpuset_cgroup: &Path) -> Option<String> {
     } else {
         cpuset_cgroup
     };
+    Some(partition.to_path_buf())
+}
+
+/// The cores a partition directory holds now: its `cpuset.cpus.effective`, else its
+/// `cpuset.cpus` (cgroup v1), trimmed; `None` when neither is there or both are empty.
+pub fn partition_cpuset(partition: &Path) -> Option<String> {
     ["cpuset.cpus.effective", "cpuset.cpus"]
         .iter()
         .filter_map(|f| std::fs::read_to_string(partition.join(f)).ok())
@@ -117,6 +131,12 @@ mod tests {
         std::fs::write(share.join("cpuset.cpus.effective"), "0-1,3\n").unwrap();
         assert_eq!(shared_cpuset(&scope).as_deref(), Some("0-1,3"));
         assert_eq!(shared_cpuset(&share).as_deref(), Some("0-1,3"));
+        assert_eq!(shared_partition(&scope).as_deref(), Some(share.as_path()));
+        assert_eq!(shared_partition(&share).as_deref(), Some(share.as_path()));
+        std::fs::remove_file(share.join("cpuset.cpus.effective")).unwrap();
+        std::fs::write(share.join("cpuset.cpus"), "2\n").unwrap();
+        assert_eq!(partition_cpuset(&share).as_deref(), Some("2"), "cgroup v1");
+        std::fs::remove_file(share.join("cpuset.cpus")).unwrap();
         assert_eq!(shared_cpuset(&root.path().join("nowhere.scope")), None);
         std::fs::write(share.join("cpuset.cpus.effective"), "\n").unwrap();
         assert_eq!(shared_cpuset(&scope), None);

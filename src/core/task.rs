@@ -98,10 +98,14 @@ impl TaskSpec {
     /// A digest of the whole resolved task, which its unit carries (see
     /// [`crate::core::mapping::logging::FIELD_TASK_CONFIG`]): a start retried with the same
     /// task id compares it to tell "this very task" from "another task under this id". Equal
-    /// specs give equal digests in every process of one build.
+    /// specs give equal digests in every process of one build. The cores are left out: a
+    /// task without reserved cores gets those of Nomad's shared partition at the moment,
+    /// which another allocation may change between a start and its retry.
     pub fn fingerprint(&self) -> String {
+        let mut spec = self.clone();
+        spec.resources.cores.clear();
         // Every map in a spec is ordered, so the encoding is deterministic.
-        let encoded = serde_json::to_vec(self).unwrap_or_default();
+        let encoded = serde_json::to_vec(&spec).unwrap_or_default();
         format!("{:016x}", super::unit_name::fnv1a(&encoded))
     }
 

@@ -25,7 +25,7 @@ use super::handle::{self, DriverState};
 use super::proto::driver::{self as pb, driver_server};
 use super::state::PluginState;
 use super::task_config;
-use super::{stats, status, timestamp, translate};
+use super::{partition, stats, status, timestamp, translate};
 use crate::core::cpu_meter::CpuMeter;
 use crate::core::driver_config::{DriverConfig, LogDriver};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
@@ -151,7 +151,7 @@ impl driver_server::Driver for Driver {
             }
             Err(e) => return Err(status::from_core(&e)),
         }
-        self.state.track(&id, driver_state);
+        self.track(&id, driver_state);
         Ok(Response::new(pb::RecoverTaskResponse {}))
     }
 
@@ -206,10 +206,11 @@ impl driver_server::Driver for Driver {
                 logging,
                 log_collection_disabled: !collect,
                 spec,
+                shared_partition: translate::shared_partition(&task),
             };
             self.follow_logs(&engine, &task, &driver_state).await;
             let response = started_response(task.clone(), &driver_state);
-            self.state.track(&task.id, driver_state);
+            self.track(&task.id, driver_state);
             return Ok(Response::new(response));
         }
         if collect && translate::follows_journal(&spec, logging) {
@@ -236,10 +237,11 @@ impl driver_server::Driver for Driver {
             logging,
             log_collection_disabled: !collect,
             spec,
+            shared_partition: translate::shared_partition(&task),
         };
         self.follow_logs(&engine, &task, &driver_state).await;
         let response = started_response(task.clone(), &driver_state);
-        self.state.track(&task.id, driver_state);
+        self.track(&task.id, driver_state);
         Ok(Response::new(response))
     }
 
@@ -360,6 +362,10 @@ impl driver_server::Driver for Driver {
 
     type TaskStatsStream = Stream<pb::TaskStatsResponse>;
 
+    /// Samples the task every interval until Nomad closes the stream. A sample that fails
+    /// (the unit is gone, systemd does not answer) ends the stream with that error: Nomad's
+    /// client logs it and reopens the stream after its interval (its stats hook), so an error
+    /// costs one log line per interval and never a stream that goes on sending errors.
     async fn task_stats(
         &self,
         request: Request<pb::TaskStatsRequest>,
@@ -537,6 +543,15 @@ pub fn capabilities(config: &PluginConfig) -> pb::DriverCapabilities {
 }
 
 impl Driver {
+    /// Tracks a started or recovered task; one without reserved cores follows Nomad's shared
+    /// CPU partition from now on.
+    fn track(&self, id: &str, state: DriverState) {
+        let shared = state.shared_partition.is_some();
+        if self.state.track(id, state) && shared {
+            partition::ensure_watching(&self.state);
+        }
+    }
+
     /// DestroyTask of a task id this process does not track: Nomad destroys a task whose
     /// RecoverTask failed, and a crashed plugin's successor never learnt of it. Its unit is
     /// found by the name the task id gives it (and its log units likewise) and removed with

@@ -5,6 +5,8 @@
 //! So they hold everything recovery needs: the unit, when it started and the resolved task.
 //! The encoding is JSON, versioned by the handle's `version`.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::core::driver_config::LogDriver;
@@ -24,6 +26,11 @@ pub struct DriverState {
     #[serde(default)]
     pub log_collection_disabled: bool,
     pub spec: TaskSpec,
+    /// Nomad's shared CPU partition, for a task without reserved cores: the plugin keeps the
+    /// task's cores equal to the partition's as Nomad changes it (see
+    /// [`super::partition`]). Absent from handles written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_partition: Option<PathBuf>,
 }
 
 impl DriverState {

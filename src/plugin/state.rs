@@ -5,6 +5,7 @@
 //! SetConfig again, so all of it lives here, shared by every gRPC connection.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::broadcast;
@@ -49,6 +50,8 @@ pub struct PluginState {
     engine: tokio::sync::Mutex<Option<Engine>>,
     tasks: Mutex<HashMap<String, Arc<DriverState>>>,
     events: broadcast::Sender<pb::DriverTaskEvent>,
+    /// Whether the shared CPU partition watcher has been started (see [`super::partition`]).
+    partition_watch: AtomicBool,
 }
 
 impl Default for PluginState {
@@ -58,6 +61,7 @@ impl Default for PluginState {
             engine: tokio::sync::Mutex::new(None),
             tasks: Mutex::new(HashMap::new()),
             events: broadcast::channel(EVENT_BACKLOG).0,
+            partition_watch: AtomicBool::new(false),
         }
     }
 }
@@ -118,6 +122,20 @@ impl PluginState {
         }
         tasks.insert(id.to_string(), Arc::new(state));
         true
+    }
+
+    /// Every tracked task now, by id.
+    pub fn tracked(&self) -> Vec<(String, Arc<DriverState>)> {
+        lock(&self.tasks)
+            .iter()
+            .map(|(id, t)| (id.clone(), t.clone()))
+            .collect()
+    }
+
+    /// `true` exactly once per process: for the caller that is to start the partition
+    /// watcher.
+    pub fn claim_partition_watch(&self) -> bool {
+        !self.partition_watch.swap(true, Ordering::SeqCst)
     }
 
     pub fn forget(&self, id: &str) {

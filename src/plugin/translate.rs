@@ -176,6 +176,17 @@ fn cores(linux: Option<&pb::LinuxResources>) -> String {
     crate::core::host::shared_cpuset(Path::new(&linux.cpuset_cgroup)).unwrap_or_default()
 }
 
+/// Nomad's shared CPU partition when the task has no reserved cores and Nomad manages
+/// cpusets (see [`crate::core::host::shared_partition`]); `None` otherwise. The plugin keeps
+/// such a task's cores following the partition.
+pub fn shared_partition(task: &pb::TaskConfig) -> Option<PathBuf> {
+    let linux = task.resources.as_ref()?.linux_resources.as_ref()?;
+    if !linux.cpuset_cpus.trim().is_empty() || linux.cpuset_cgroup.is_empty() {
+        return None;
+    }
+    crate::core::host::shared_partition(Path::new(&linux.cpuset_cgroup))
+}
+
 /// Where the task writes: Nomad's FIFOs (the core opens them write-only, beneath the
 /// allocation directory and only if they are FIFOs, and hands them to systemd, so the plugin
 /// is never in the log path), `/dev/null` for a disabled stream, or
@@ -350,6 +361,8 @@ mod tests {
         linux.cpuset_cgroup = scope.display().to_string();
         let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
         assert_eq!(spec.resources.cores, "0,2-3");
+        assert_eq!(shared_partition(&t).as_deref(), Some(share.as_path()));
+        assert_eq!(shared_partition(&task()), None, "reserved cores stay");
         // Reserved cores win; no cpuset information means any core.
         assert_eq!(
             task_spec(&task(), &driver_config(), &PluginConfig::default())

@@ -70,6 +70,13 @@ mod tests {
         let mut other = test_spec();
         other.args.push("x".into());
         assert_ne!(other.fingerprint(), test_spec().fingerprint());
+        let mut moved = test_spec();
+        moved.resources.cores = "0-1".into();
+        assert_eq!(
+            moved.fingerprint(),
+            test_spec().fingerprint(),
+            "cores follow Nomad"
+        );
         assert_eq!(find(&props, "LogExtraFields").unwrap().signature(), "aay");
         assert_eq!(
             find(&props, "StandardOutputFileDescriptor")

@@ -211,6 +211,19 @@ impl Systemd {
             .map_err(|e| self.classify("signal", name.as_str(), e))
     }
 
+    /// Changes resource-control properties of a loaded unit until it is unloaded
+    /// (`SetUnitProperties` with `runtime` true: nothing outlives a reboot). systemd applies
+    /// them to the unit's cgroup at once.
+    pub async fn set_runtime_properties(&self, name: &UnitName, props: &[Property]) -> Result<()> {
+        let wire =
+            variant::to_wire(props).map_err(|e| self.classify("change", name.as_str(), e))?;
+        let _slot = self.slot().await;
+        self.manager
+            .set_unit_properties(name.to_string(), true, wire)
+            .await
+            .map_err(|e| self.classify("change", name.as_str(), e))
+    }
+
     /// Drops the reference `AddRef` took when the unit was started, so that systemd can
     /// collect it once it has ended.
     pub async fn unref(&self, name: &UnitName) -> Result<()> {
