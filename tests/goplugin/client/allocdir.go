@@ -42,6 +42,16 @@ type taskLogs struct {
 // is pending when the driver opens the write end, and the FIFOs see EOF only once nobody holds
 // a write end any more.
 func (a allocDir) openLogs(task string) (taskLogs, error) {
+	logs, err := a.createLogs(task)
+	if err != nil {
+		return logs, err
+	}
+	return logs.drained(task), nil
+}
+
+// createLogs creates the task's FIFOs without opening them: logmon opens its read ends
+// asynchronously, so a driver may get there first.
+func (a allocDir) createLogs(task string) (taskLogs, error) {
 	logs := taskLogs{
 		stdoutPath: filepath.Join(a.root, "alloc/logs", "."+task+".stdout.fifo"),
 		stderrPath: filepath.Join(a.root, "alloc/logs", "."+task+".stderr.fifo"),
@@ -51,9 +61,14 @@ func (a allocDir) openLogs(task string) (taskLogs, error) {
 			return logs, err
 		}
 	}
-	logs.stdout = drain(logs.stdoutPath, task+" stdout")
-	logs.stderr = drain(logs.stderrPath, task+" stderr")
 	return logs, nil
+}
+
+// drained starts draining both FIFOs.
+func (l taskLogs) drained(task string) taskLogs {
+	l.stdout = drain(l.stdoutPath, task+" stdout")
+	l.stderr = drain(l.stderrPath, task+" stderr")
+	return l
 }
 
 // drain opens the FIFO for reading in the background, echoes each line with a label and
@@ -91,6 +106,42 @@ func awaitLine(lines <-chan string, want string, timeout time.Duration) bool {
 			}
 		case <-deadline:
 			return false
+		}
+	}
+}
+
+// linesUntil collects the lines before the one equal to end, which must come within timeout.
+func linesUntil(lines <-chan string, end string, timeout time.Duration) ([]string, bool) {
+	var got []string
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, open := <-lines:
+			if !open {
+				return got, false
+			}
+			if line == end {
+				return got, true
+			}
+			got = append(got, line)
+		case <-deadline:
+			return got, false
+		}
+	}
+}
+
+// linesQuietFor collects lines until none has come for quiet, or the stream ends.
+func linesQuietFor(lines <-chan string, quiet time.Duration) []string {
+	var got []string
+	for {
+		select {
+		case line, open := <-lines:
+			if !open {
+				return got
+			}
+			got = append(got, line)
+		case <-time.After(quiet):
+			return got
 		}
 	}
 }

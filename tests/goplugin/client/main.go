@@ -36,6 +36,7 @@ func main() {
 	check(err, "creating a directory for allocations")
 	check(os.Chmod(allocRoot, 0o755), "making %s traversable as Nomad's alloc_dir is", allocRoot)
 	inst.runTasks(spec, allocRoot)
+	inst = inst.runScenarios(binary, logger, cfg, spec, allocRoot)
 	inst.shutdown()
 	check(os.RemoveAll(allocRoot), "removing %s", allocRoot)
 	say("PASS: the plugin did everything a Nomad client asked of it")

@@ -29,6 +29,7 @@ func (i *instance) runTasks(spec *hclspec.Spec, allocRoot string) {
 	j := job{allocID: newUUID(), jobName: "goplugin-test", group: "web-group"}
 	dir, err := newAllocDir(allocRoot, j.allocID, "web")
 	check(err, "creating the allocation directory")
+	j.dir = dir
 
 	logs := i.openLogs(dir, "web")
 	task := j.taskConfig("web", encodeTask(spec, longRunningTask), logs)
@@ -82,8 +83,9 @@ func encodeTask(spec *hclspec.Spec, hcl string) []byte {
 	return encoded
 }
 
-// startTask starts the task and checks the handle Nomad stores to recover it later.
-func (i *instance) startTask(task *driver.TaskConfig) {
+// startTask starts the task and checks the handle Nomad stores to recover it later, which it
+// returns.
+func (i *instance) startTask(task *driver.TaskConfig) *driver.TaskHandle {
 	step("StartTask %s", task.Id)
 	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
 	defer cancel()
@@ -101,6 +103,7 @@ func (i *instance) startTask(task *driver.TaskConfig) {
 		fail("StartTask %s: handle.driver_state is empty; recovery after an agent restart has nothing to go on", task.Id)
 	}
 	ok("handle version %d, state %v, %d bytes of driver_state", handle.GetVersion(), handle.GetState(), len(handle.GetDriverState()))
+	return handle
 }
 
 // waitTask calls WaitTask in the background right away, as Nomad does after every start, and
