@@ -53,6 +53,21 @@ pub struct Driver {
 
 #[tonic::async_trait]
 impl driver_server::Driver for Driver {
+    /// Nomad 1.12+ calls it once the plugin is dispensed and configured; an error makes the
+    /// client kill the plugin. SetConfig has already set everything up, and whether systemd
+    /// answers is the fingerprint's to tell (the client retries that), so Init succeeds, also
+    /// before any SetConfig.
+    async fn init(
+        &self,
+        _: Request<pb::InitRequest>,
+    ) -> Result<Response<pb::InitResponse>, Status> {
+        tracing::debug!(
+            configured = self.state.settings().is_some(),
+            "initialised by the Nomad client"
+        );
+        Ok(Response::new(pb::InitResponse {}))
+    }
+
     async fn task_config_schema(
         &self,
         _: Request<pb::TaskConfigSchemaRequest>,
@@ -66,7 +81,7 @@ impl driver_server::Driver for Driver {
         &self,
         _: Request<pb::CapabilitiesRequest>,
     ) -> Result<Response<pb::CapabilitiesResponse>, Status> {
-        use pb::driver_capabilities::{FsIsolation, MountConfigs};
+        use pb::driver_capabilities::FsIsolation;
         use pb::network_isolation_spec::NetworkIsolationMode;
         Ok(Response::new(pb::CapabilitiesResponse {
             capabilities: Some(pb::DriverCapabilities {
@@ -81,11 +96,14 @@ impl driver_server::Driver for Driver {
                     NetworkIsolationMode::Group as i32,
                 ],
                 must_create_network: false,
-                // Volume mounts and CSI volumes are bound into the task (BindPaths); Nomad
-                // reads 0 (UNKNOWN_MOUNTS, aliased ANY_MOUNTS) as "any".
-                mount_configs: MountConfigs::UnknownMounts as i32,
+                // Volume mounts and CSI volumes are bound into the task (BindPaths); none on
+                // a user manager, which refuses them.
+                mount_configs: super::mounts::advertised(&self.state) as i32,
                 disable_log_collection: false,
-                // Without a `user`, Nomad allocates `nomad-<N>`; the task runs as uid/gid N.
+                // Without a `user`, Nomad allocates `nomad-<N>`: the task runs as uid/gid N when
+                // N is in dynamic_user_min..=max and unused on the host (else StartTask refuses
+                // it), with `dynamic_user` as systemd's ephemeral user, on a user bus as the
+                // manager's own user (policy::identity).
                 dynamic_workload_users: true,
             }),
         }))
@@ -444,6 +462,17 @@ impl driver_server::Driver for Driver {
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    /// Nomad 1.12+ calls it, best effort and within 2 s, before it kills the plugin. Tasks
+    /// are systemd's units and keep running; every task's state is in its handle and in
+    /// systemd, so there is nothing to save. The plugin keeps serving until it is killed.
+    async fn shutdown(
+        &self,
+        _: Request<pb::ShutdownRequest>,
+    ) -> Result<Response<pb::ShutdownResponse>, Status> {
+        tracing::info!("the Nomad client is stopping the plugin; tasks keep running");
+        Ok(Response::new(pb::ShutdownResponse {}))
     }
 
     async fn signal_task(
