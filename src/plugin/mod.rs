@@ -15,6 +15,7 @@ mod handshake;
 mod hclog;
 mod hclspec;
 mod id_ranges;
+mod mounts;
 mod policy;
 pub mod proto;
 mod server;
