@@ -293,3 +293,20 @@ async fn closing_a_tty_sessions_stdin_ends_its_input() {
     );
     conn.destroy(&id).await;
 }
+
+#[tokio::test]
+async fn a_task_has_its_users_home_over_the_jobs_as_under_nomads_exec() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("taskhome");
+    let mut task = alloc.task_config(shell_config("echo \"HOME=$HOME\"; echo END", &[]));
+    task.env.insert("HOME".into(), "/from/the/job".into());
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    let out = alloc.wait_for_stdout("END", SHORT);
+    conn.destroy(&id).await;
+    let home = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("nobody exists")
+        .dir;
+    assert!(out.contains(&format!("HOME={}\n", home.display())), "{out}");
+}
