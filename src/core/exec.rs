@@ -183,6 +183,20 @@ pub fn resize(master: &OwnedFd, rows: u16, cols: u16) -> Result<()> {
         .map_err(|e| Error::io("cannot resize the exec terminal", e.into()))
 }
 
+/// The character that ends a tty session's input, as typing it does: the terminal's `VEOF`
+/// (`^D` unless the command changed it), or `^D` when the terminal cannot be read. In
+/// canonical mode it makes a pending read return what was typed so far, or end of file on
+/// an empty line; a program in raw mode reads it as a byte.
+pub fn eof_char(master: &OwnedFd) -> u8 {
+    use nix::sys::termios::{SpecialCharacterIndices, tcgetattr};
+    const CONTROL_D: u8 = 0x04;
+    tcgetattr(master)
+        .map(|t| t.control_chars[SpecialCharacterIndices::VEOF as usize])
+        .ok()
+        .filter(|c| *c != 0)
+        .unwrap_or(CONTROL_D)
+}
+
 /// The exec unit's name: the task's, with a fresh `-exec-<id>` part. A template instance's
 /// `@` is escaped (`\x40`, as `systemd-escape` writes it): `web@1-exec-<id>.service` would be
 /// another instance of the installed template, which systemd loads from its file and so
@@ -249,6 +263,11 @@ fn properties(
     let mut environment = ctx.environment.clone();
     if tty && !environment.iter().any(|e| e.starts_with("TERM=")) {
         environment.push(format!("TERM={DEFAULT_TERM}"));
+    }
+    if !environment.iter().any(|e| e.starts_with("HOME="))
+        && let Some(home) = home_of(&ctx.user)
+    {
+        environment.push(format!("HOME={home}"));
     }
     let program = resolve(argv, ctx)?;
     let mut command = ExecCommand {
@@ -349,6 +368,26 @@ fn properties(
         Property::new("TasksAccounting", Value::Bool(true)),
     ]);
     Ok(props)
+}
+
+/// The home directory of the unit's `User=` (a name or a uid), as the user database has it,
+/// for the command's `HOME`: Nomad's executor sets `HOME` from the task user's entry, and
+/// systemd leaves it empty for a home of `/nonexistent` (nobody's, Nomad's workload users'),
+/// which makes shells complain. `None` for no `User=` (the manager's own user, whose `HOME`
+/// systemd sets) or a user that does not resolve (systemd will refuse to run it anyway).
+fn home_of(user: &str) -> Option<String> {
+    if user.is_empty() {
+        return None;
+    }
+    let entry = match user.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+        Err(_) => nix::unistd::User::from_name(user),
+    };
+    entry
+        .ok()
+        .flatten()
+        .map(|u| u.dir.to_string_lossy().into_owned())
+        .filter(|d| !d.is_empty())
 }
 
 /// The program to run: an absolute path as given, a bare name looked up on the task's `PATH`.

@@ -69,12 +69,14 @@ impl BasePlugin for Base {
     }
 }
 
-/// The node's usable CPU, as Nomad's client computes it: the override if set, else the sum of
-/// each enabled core's base speed (falling back to max, then guessed speed).
+/// The node's CPU for Nomad's "ticks", as Nomad's own drivers get it (the topology's
+/// `Compute()`: `TotalCompute` and `NumCores`): the override if set, else the sum of every
+/// detected core's base speed (falling back to max, then guessed speed), cores disabled by
+/// the client's `reservable_cores` included, over all cores. Counting only enabled cores
+/// would make a task's `percent` and `total_ticks` disagree with what exec reports.
 fn compute(topology: &pb::ClientTopology) -> Compute {
-    let cores: Vec<&pb::ClientTopologyCore> =
-        topology.cores.iter().filter(|c| !c.disable).collect();
-    let summed: u64 = cores
+    let summed: u64 = topology
+        .cores
         .iter()
         .map(|c| {
             [c.base_speed, c.max_speed, c.guess_speed]
@@ -90,7 +92,7 @@ fn compute(topology: &pb::ClientTopology) -> Compute {
     };
     Compute {
         total_mhz,
-        cores: u32::try_from(cores.len()).unwrap_or(u32::MAX),
+        cores: u32::try_from(topology.cores.len()).unwrap_or(u32::MAX),
     }
 }
 
@@ -108,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn compute_sums_enabled_cores_with_fallback_speeds() {
+    fn compute_sums_all_cores_with_fallback_speeds_as_nomad_does() {
         let t = pb::ClientTopology {
             cores: vec![
                 core(2000, 0, false),
@@ -120,8 +122,8 @@ mod tests {
         assert_eq!(
             compute(&t),
             Compute {
-                total_mhz: 5000,
-                cores: 2
+                total_mhz: 7000,
+                cores: 3
             }
         );
     }

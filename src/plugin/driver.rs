@@ -54,6 +54,21 @@ pub struct Driver {
 
 #[tonic::async_trait]
 impl driver_server::Driver for Driver {
+    /// Nomad 1.12+ calls it once the plugin is dispensed and configured; an error makes the
+    /// client kill the plugin. SetConfig has already set everything up, and whether systemd
+    /// answers is the fingerprint's to tell (the client retries that), so Init succeeds, also
+    /// before any SetConfig.
+    async fn init(
+        &self,
+        _: Request<pb::InitRequest>,
+    ) -> Result<Response<pb::InitResponse>, Status> {
+        tracing::debug!(
+            configured = self.state.settings().is_some(),
+            "initialised by the Nomad client"
+        );
+        Ok(Response::new(pb::InitResponse {}))
+    }
+
     async fn task_config_schema(
         &self,
         _: Request<pb::TaskConfigSchemaRequest>,
@@ -442,6 +457,17 @@ impl driver_server::Driver for Driver {
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    /// Nomad 1.12+ calls it, best effort and within 2 s, before it kills the plugin. Tasks
+    /// are systemd's units and keep running; every task's state is in its handle and in
+    /// systemd, so there is nothing to save. The plugin keeps serving until it is killed.
+    async fn shutdown(
+        &self,
+        _: Request<pb::ShutdownRequest>,
+    ) -> Result<Response<pb::ShutdownResponse>, Status> {
+        tracing::info!("the Nomad client is stopping the plugin; tasks keep running");
+        Ok(Response::new(pb::ShutdownResponse {}))
     }
 
     async fn signal_task(

@@ -2,7 +2,8 @@
 //! exec.
 //!
 //! Streaming protocol, as Nomad's client speaks it: the first message is `setup`; then stdin
-//! data, a stdin close, terminal sizes (the latest wins) and empty heartbeats (ignored). We
+//! data, a stdin close (with a tty: the terminal's EOF character), terminal sizes (the latest
+//! wins) and empty heartbeats (ignored). We
 //! answer with stdout/stderr data, one close per stream at its end, and finally `exited` with
 //! the result. With a tty there is one stream, sent as stdout. The session ends when the lead
 //! process exits; if the client goes away first, the command is killed.
@@ -379,8 +380,14 @@ async fn feed(
             {
                 let _ = w.send(stdin.data);
             }
-            // End of input: close a pipe. A terminal has no such thing; its input stays open.
-            if stdin.close && terminal.is_none() {
+            // End of input: close a pipe. A terminal's input stays open (closing the master
+            // would hang the session up and lose its output); it gets the terminal's
+            // end-of-file character (^D), which makes a reader on it see end of file, as
+            // typing ^D does. Later data and closes are dropped: the input has ended.
+            if stdin.close {
+                if let (Some(master), Some(w)) = (&terminal, &writer) {
+                    let _ = w.send(vec![exec::eof_char(master)]);
+                }
                 writer = None;
             }
         }

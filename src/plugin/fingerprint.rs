@@ -4,6 +4,11 @@
 //! or there is no systemd to talk to (the node is then not eligible for `driver = "systemd"`);
 //! UNHEALTHY when systemd is there but misbehaves. The attributes become node attributes
 //! (`driver.systemd.version`, …) that jobs can constrain on.
+//!
+//! The description of a healthy driver is Nomad's own `Healthy` (`drivers.DriverHealthy`),
+//! which its exec driver sends too. `err` (Nomad 1.12+) stays empty: a client reads a set
+//! `err` as a broken fingerprint, and every state this plugin can find is told by the health
+//! and its description instead, as older clients understand them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +19,9 @@ use super::proto::driver::{FingerprintResponse, fingerprint_response::HealthStat
 use super::proto::structs::{Attribute, attribute::Value};
 use super::state::PluginState;
 use crate::core::{Error, HostInfo};
+
+/// Nomad's description of a healthy driver (`drivers.DriverHealthy`).
+pub const HEALTHY: &str = "Healthy";
 
 /// How often a fingerprint is sent after the first.
 pub const INTERVAL: Duration = Duration::from_secs(30);
@@ -41,7 +49,8 @@ pub async fn fingerprint(state: &Arc<PluginState>) -> FingerprintResponse {
         Ok(info) => FingerprintResponse {
             attributes: attributes(&info, bus),
             health: HealthState::Healthy as i32,
-            health_description: "healthy".to_string(),
+            health_description: HEALTHY.to_string(),
+            err: String::new(),
         },
         Err(e) => {
             state.disconnect().await;
@@ -59,6 +68,7 @@ fn health(state: HealthState, description: &str) -> FingerprintResponse {
         attributes: HashMap::new(),
         health: state as i32,
         health_description: description.to_string(),
+        err: String::new(),
     }
 }
 

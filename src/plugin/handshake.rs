@@ -3,8 +3,11 @@
 //! The host (Nomad) starts us with `NOMAD_PLUGIN_MAGIC_COOKIE` in the environment, reads the
 //! first line of our stdout — `1|2|unix|<socket>|grpc|` — and dials the socket at once. So the
 //! line is printed only once the socket listens, and nothing else is ever written to stdout.
-//! A sixth field is a TLS certificate to go-plugin, and Nomad (which never enables AutoMTLS)
-//! crashes on a non-empty one, so it stays empty.
+//! The sixth field stays empty, as go-plugin's own servers write it without AutoMTLS: a
+//! client reads one longer than 50 characters as the server's TLS certificate (and fails the
+//! launch if it does not parse) and then dials with TLS, which this plaintext server does not
+//! speak; a shorter one is ignored. A seventh field (gRPC broker multiplexing) is only read by
+//! a client that asks for multiplexing, and Nomad's does not, so there is none.
 
 use std::fs::Permissions;
 use std::io::Write;

@@ -10,7 +10,7 @@ use super::proto::driver as pb;
 use crate::core::capability::{CapSet, Capabilities};
 use crate::core::driver_config::DriverConfig;
 use crate::core::pattern::Pattern;
-use crate::core::sandbox::{Device, Dns, Mount, Sandbox};
+use crate::core::sandbox::{Device, Dns, Sandbox};
 use crate::core::task::mount_points;
 use crate::core::{Bus, Error, Result};
 
@@ -71,15 +71,7 @@ pub fn sandbox(
             ),
         ));
     }
-    sandbox.mounts = task
-        .mounts
-        .iter()
-        .map(|m| Mount {
-            host_path: m.host_path.clone(),
-            task_path: m.task_path.clone(),
-            read_only: m.readonly,
-        })
-        .collect();
+    sandbox.mounts = super::mounts::from_nomad(&task.mounts)?;
     sandbox.devices = task
         .devices
         .iter()

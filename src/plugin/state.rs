@@ -22,7 +22,7 @@ const EVENT_BACKLOG: usize = 256;
 /// The node's CPU capacity, from the topology Nomad sends, for Nomad's CPU "ticks" (MHz).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Compute {
-    /// Usable MHz over all cores.
+    /// MHz over all of the node's cores (Nomad's `TotalCompute`), disabled ones included.
     pub total_mhz: u64,
     pub cores: u32,
 }

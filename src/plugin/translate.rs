@@ -13,6 +13,30 @@ use crate::core::{
 };
 use crate::core::{alloc_fs, host_unit, unit_policy};
 
+/// The task's `HOME`, as Nomad's executor sets it after the task's own environment: the home
+/// directory of the user's account entry (`/nonexistent` for a workload user, nobody's on
+/// most hosts, which systemd would leave empty). `None` where systemd's own is right or the
+/// driver has none to give: no user switch (the manager's own user), a `DynamicUser`, an
+/// installed unit (which never gets `HOME` from a job's environment).
+fn home(identity: &policy::Identity, installed: bool) -> Option<String> {
+    if installed || identity.dynamic {
+        return None;
+    }
+    if identity.workload.is_some() {
+        return Some(crate::core::workload_user::HOME.to_string());
+    }
+    let user = identity.user.as_deref()?;
+    let entry = match user.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+        Err(_) => nix::unistd::User::from_name(user),
+    };
+    entry
+        .ok()
+        .flatten()
+        .map(|u| u.dir.to_string_lossy().into_owned())
+        .filter(|d| !d.is_empty())
+}
+
 /// Nomad's path for a stream the job disabled (`logs { disabled = true }`).
 const DEV_NULL: &str = "/dev/null";
 
@@ -39,7 +63,8 @@ pub fn task_spec(
     let identity = policy::identity(&task.user, config, plugin)?;
     let mut sandbox = policy::sandbox(task, config, plugin)?;
     sandbox.dynamic_user |= identity.dynamic;
-    Ok(TaskSpec {
+    let home = home(&identity, host_unit.is_some());
+    let mut spec = TaskSpec {
         id: task.id.clone(),
         name: task.name.clone(),
         alloc_id: task.alloc_id.clone(),
@@ -75,7 +100,11 @@ pub fn task_spec(
             .iter()
             .map(|p| p.text().to_string())
             .collect(),
-    })
+    };
+    if let Some(home) = home {
+        spec.env.insert("HOME".to_string(), home);
+    }
+    Ok(spec)
 }
 
 /// The installed unit a task names, a template's instance defaulting to the allocation id,
@@ -277,6 +306,34 @@ mod tests {
     fn a_task_without_user_runs_as_the_default_user() {
         let spec = task_spec(&task(), &driver_config(), &PluginConfig::default()).unwrap();
         assert_eq!(spec.user.as_deref(), Some("nobody"));
+    }
+
+    #[test]
+    fn home_is_the_users_as_nomads_executor_sets_it_over_the_jobs() {
+        let mut t = task();
+        t.env.insert("HOME".into(), "/job/home".into());
+        let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        assert_eq!(
+            spec.env.get("HOME").map(String::as_str),
+            Some(nobody.dir.to_str().unwrap())
+        );
+        t.user = "nomad-80001".into();
+        let spec = task_spec(&t, &driver_config(), &PluginConfig::default()).unwrap();
+        assert_eq!(
+            spec.env.get("HOME").map(String::as_str),
+            Some(crate::core::workload_user::HOME)
+        );
+    }
+
+    #[test]
+    fn on_the_user_bus_home_is_the_managers() {
+        let plugin = PluginConfig {
+            bus: Bus::User,
+            ..PluginConfig::default()
+        };
+        let spec = task_spec(&task(), &driver_config(), &plugin).unwrap();
+        assert_eq!(spec.env.get("HOME"), None);
     }
 
     #[test]

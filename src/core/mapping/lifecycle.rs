@@ -6,8 +6,12 @@
 //! - `Restart=no`, always: Nomad owns restarts. No task setting can change it.
 //! - `RemainAfterExit=yes`: the exit code, signal and OOM result stay readable until the task is
 //!   destroyed, across plugin restarts.
-//! - `KillSignal` / `TimeoutStopUSec`: a plain `systemctl stop` by an operator honours the
-//!   task's kill signal and timeout too.
+//! - `KillSignal` / `TimeoutStopUSec`: the spec's `kill_signal` and `kill_timeout`, which a
+//!   stop by systemd itself (`systemctl stop`, a destroy) uses, sending the signal to every
+//!   process of the unit. For `nomad-systemd run` these are the run's own; a Nomad task gets
+//!   SIGINT and 5 s, as Nomad's executors default, because Nomad sends the job's
+//!   `kill_signal` and `kill_timeout` only with StopTask, which signals the main process
+//!   itself and does not read these.
 //! - Accounting on for CPU, memory, tasks and IO, so stats are there to read.
 
 use crate::core::description;
