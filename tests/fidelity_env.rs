@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nomad_systemd::plugin::proto::driver as pb;
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, cty_object, driver_config, nomad_config};
+use support::plugin::{Alloc, Connection, Plugin, cty_object, driver_config};
 
 const SHORT: Duration = Duration::from_secs(10);
 
@@ -31,15 +31,6 @@ fn hostile_env() -> Vec<(&'static str, &'static str)> {
         ("LITERAL", "$HOME %n %% ${X} $$"),
         ("PLAIN", "tab\there"),
     ]
-}
-
-async fn configured(settings: &[(&str, Value)]) -> (Plugin, Connection) {
-    let plugin = Plugin::launch();
-    let mut conn = plugin.connect().await;
-    conn.set_config(cty_object(settings), nomad_config())
-        .await
-        .expect("SetConfig");
-    (plugin, conn)
 }
 
 /// `NAME=VALUE` entries of a NUL-separated environment block.
@@ -99,7 +90,7 @@ async fn task_env(
 #[tokio::test]
 async fn names_and_values_nomad_accepts_reach_the_task_and_its_exec_sessions_exactly() {
     let _serial = RELOAD.write().await;
-    let (_plugin, mut conn) = configured(&[]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[]).await;
     let alloc = Alloc::new("envtask");
     let vars = hostile_env();
     let (id, block) = task_env(&mut conn, &alloc, &vars).await;
@@ -133,7 +124,7 @@ async fn names_and_values_nomad_accepts_reach_the_task_and_its_exec_sessions_exa
 #[tokio::test]
 async fn only_what_the_kernel_cannot_carry_is_refused_naming_env_and_no_unit_is_left() {
     let _serial = RELOAD.read().await;
-    let (_plugin, mut conn) = configured(&[]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[]).await;
     for (name, value) in [("A=B", "v"), ("", "v"), ("NUL", "a\0b")] {
         let alloc = Alloc::new("badenv");
         let mut task = alloc.task_config(driver_config("/bin/true", &[]));
@@ -154,7 +145,7 @@ async fn only_what_the_kernel_cannot_carry_is_refused_naming_env_and_no_unit_is_
 #[tokio::test]
 async fn a_task_with_its_own_root_and_a_name_systemd_refuses_is_refused_naming_the_variable() {
     let _serial = RELOAD.read().await;
-    let (_plugin, mut conn) = configured(&[]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[]).await;
     let alloc = Alloc::new("rooted");
     std::fs::create_dir(alloc.path("rooted/local/rootfs")).unwrap();
     let mut task = alloc.task_config(cty_object(&[
@@ -171,7 +162,7 @@ async fn a_task_with_its_own_root_and_a_name_systemd_refuses_is_refused_naming_t
 #[tokio::test]
 async fn the_loader_costs_little_at_start() {
     let _serial = RELOAD.read().await;
-    let (_plugin, mut conn) = configured(&[]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[]).await;
     let median = |runs: &mut Vec<Duration>| {
         runs.sort();
         runs[runs.len() / 2]
@@ -215,7 +206,7 @@ async fn an_installed_unit_leaves_out_what_systemd_refuses_and_says_so() {
         .status()
         .unwrap();
     let strings = |v: &[&str]| Value::Array(v.iter().map(|s| Value::from(*s)).collect());
-    let (_plugin, mut conn) = configured(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("allow_root", true.into()),
         ("allow_units", strings(&["fidelity-env.service"])),
         ("unit_env_allow", strings(&["app*", "APP_*"])),
@@ -264,13 +255,13 @@ async fn capabilities(conn: &mut Connection) -> pb::DriverCapabilities {
 async fn capabilities_reflect_the_switches_and_the_bus() {
     let _serial = RELOAD.read().await;
     use pb::driver_capabilities::FsIsolation;
-    let (_plugin, mut conn) = configured(&[]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[]).await;
     let caps = capabilities(&mut conn).await;
     assert!(caps.dynamic_workload_users, "{caps:?}");
     assert!(!caps.disable_log_collection, "{caps:?}");
     assert_eq!(caps.fs_isolation, FsIsolation::Image as i32);
 
-    let (_plugin, mut conn) = configured(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("dynamic_workload_users", false.into()),
         ("disable_log_collection", true.into()),
     ])
@@ -281,7 +272,7 @@ async fn capabilities_reflect_the_switches_and_the_bus() {
     assert_eq!(caps.fs_isolation, FsIsolation::Image as i32);
 
     // A user manager binds nothing and runs every task as its own user.
-    let (_plugin, mut conn) = configured(&[("bus", "user".into())]).await;
+    let (_plugin, mut conn) = Plugin::configured_with(&[("bus", "user".into())]).await;
     let caps = capabilities(&mut conn).await;
     assert_eq!(caps.fs_isolation, FsIsolation::None as i32, "{caps:?}");
     assert!(!caps.dynamic_workload_users, "{caps:?}");
@@ -292,7 +283,7 @@ async fn capabilities_reflect_the_switches_and_the_bus() {
 #[tokio::test]
 async fn without_workload_users_a_task_without_user_runs_as_default_user() {
     let _serial = RELOAD.read().await;
-    let (_plugin, mut conn) = configured(&[
+    let (_plugin, mut conn) = Plugin::configured_with(&[
         ("dynamic_workload_users", false.into()),
         ("default_user", "daemon".into()),
     ])
@@ -318,7 +309,8 @@ async fn without_workload_users_a_task_without_user_runs_as_default_user() {
 #[tokio::test]
 async fn with_log_collection_disabled_output_goes_to_the_journal_and_no_fifo_is_needed() {
     let _serial = RELOAD.read().await;
-    let (_plugin, mut conn) = configured(&[("disable_log_collection", true.into())]).await;
+    let (_plugin, mut conn) =
+        Plugin::configured_with(&[("disable_log_collection", true.into())]).await;
     for logging in ["nomad", "both"] {
         let alloc = Alloc::new("nolog");
         let marker = format!("no-logmon-{logging}-{}", alloc.id);
@@ -398,7 +390,7 @@ async fn sigpipe_ignored(
 #[tokio::test]
 async fn the_loader_passes_on_systemds_sigpipe_setting() {
     let _serial = RELOAD.read().await;
-    let (_plugin, mut conn) = configured(&[(
+    let (_plugin, mut conn) = Plugin::configured_with(&[(
         "allow_properties",
         Value::Array(vec!["IgnoreSIGPIPE".into()]),
     )])

@@ -204,51 +204,46 @@ impl driver_server::Driver for Driver {
         // Nomad retries StartTask with the same task id after the plugin crashed; the first
         // attempt may have started the unit. That unit is this task: adopt it, as RecoverTask
         // would, instead of starting a second copy next to it.
-        if let Some(unit) = engine
+        let adopted = engine
             .adopt(&spec)
             .await
-            .map_err(|e| status::from_core(&e))?
-        {
-            let started_at_us = engine
-                .status(&unit)
-                .await
-                .map(|s| s.started_at_us)
-                .unwrap_or_else(|_| now_us());
-            tracing::info!(task = task.id, unit = %unit, "adopted the task's running unit");
-            let driver_state = DriverState {
-                unit,
-                started_at_us,
-                logging,
-                log_collection_disabled: !collect,
-                spec,
-                shared_partition: translate::shared_partition(&task),
-            };
-            self.follow_logs(&engine, &task, &driver_state).await;
-            let response = started_response(task.clone(), &driver_state);
-            self.track(&task.id, driver_state);
-            return Ok(Response::new(response));
-        }
-        if collect && translate::follows_journal(&spec, logging) {
-            // The follower opens the FIFOs once the task runs; what is at their paths is the
-            // job's, so a task whose FIFO is not one never starts.
-            let (stdout, stderr) = translate::log_paths(&task);
-            let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir());
-            Output::check_fifos(alloc_dir, &stdout, &stderr).map_err(|e| status::from_core(&e))?;
-        }
-        translate::check_installed_unit(&engine, &spec, &settings.config)
-            .await
             .map_err(|e| status::from_core(&e))?;
-        let started = engine
-            .start(&spec, translate::stdio(&task, logging))
-            .await
-            .map_err(|e| status::from_core(&e))?;
-        tracing::info!(task = task.id, unit = %started.unit, "started task");
-        for warning in &started.warnings {
-            self.state.emit(event(&task, warning));
-        }
+        let (unit, started_at_us) = match adopted {
+            Some(unit) => {
+                let started_at_us = engine
+                    .status(&unit)
+                    .await
+                    .map(|s| s.started_at_us)
+                    .unwrap_or_else(|_| now_us());
+                tracing::info!(task = task.id, unit = %unit, "adopted the task's running unit");
+                (unit, started_at_us)
+            }
+            None => {
+                if collect && translate::follows_journal(&spec, logging) {
+                    // The follower opens the FIFOs once the task runs; what is at their paths
+                    // is the job's, so a task whose FIFO is not one never starts.
+                    let (stdout, stderr) = translate::log_paths(&task);
+                    let alloc_dir = spec.dirs.as_ref().map(|d| d.alloc_dir());
+                    Output::check_fifos(alloc_dir, &stdout, &stderr)
+                        .map_err(|e| status::from_core(&e))?;
+                }
+                translate::check_installed_unit(&engine, &spec, &settings.config)
+                    .await
+                    .map_err(|e| status::from_core(&e))?;
+                let started = engine
+                    .start(&spec, translate::stdio(&task, logging))
+                    .await
+                    .map_err(|e| status::from_core(&e))?;
+                tracing::info!(task = task.id, unit = %started.unit, "started task");
+                for warning in &started.warnings {
+                    self.state.emit(event(&task, warning));
+                }
+                (started.unit, now_us())
+            }
+        };
         let driver_state = DriverState {
-            unit: started.unit,
-            started_at_us: now_us(),
+            unit,
+            started_at_us,
             logging,
             log_collection_disabled: !collect,
             spec,
