@@ -9,7 +9,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = DriverConfig::decode(data) else {
         return;
     };
-    assert!(!config.command.is_empty(), "an empty command was accepted");
+    // Exactly one of `command` and `unit`: the command is empty only for a unit.
+    match &config.unit {
+        None => assert!(!config.command.is_empty(), "an empty command was accepted"),
+        Some(unit) => {
+            assert!(config.command.is_empty(), "both command and unit were accepted");
+            assert!(!unit.name.is_empty(), "an empty unit name was accepted");
+        }
+    }
     assert!(
         (0..=1000).contains(&config.oom_score_adj),
         "oom_score_adj {} was accepted",
