@@ -1,5 +1,6 @@
 //! The man pages and shell completions in the repository are exactly what the clap definitions
-//! generate now. Needs no systemd: `generate-docs` never touches the bus.
+//! generate now, and every test docs/SECURITY.md names exists. Needs no systemd:
+//! `generate-docs` never touches the bus.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -8,6 +9,38 @@ use std::process::{Command, Output};
 /// The directories `generate-docs` writes, each holding a hand-written README.md besides the
 /// generated files.
 const GENERATED_DIRS: [&str; 2] = ["man", "completions"];
+
+/// docs/SECURITY.md's table names, for each job input, the test that attacks it
+/// (`tests/FILE.rs::name` or `src/...rs::name`): each must be a test function in that file, so
+/// a renamed or deleted test cannot leave the table claiming a proof that is gone.
+#[test]
+fn every_test_security_md_names_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let table = std::fs::read_to_string(root.join("docs/SECURITY.md")).expect("docs/SECURITY.md");
+    let reference =
+        regex::Regex::new(r"`((?:tests|src)/[A-Za-z0-9_/]+\.rs)::([a-z0-9_]+)`").unwrap();
+    let mut named = 0;
+    let mut missing = Vec::new();
+    for found in reference.captures_iter(&table) {
+        named += 1;
+        let (file, test) = (&found[1], &found[2]);
+        let source = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+        let defined = regex::Regex::new(&format!(r"fn {test}\("))
+            .unwrap()
+            .is_match(&source);
+        if !defined {
+            missing.push(format!("{file}::{test}"));
+        }
+    }
+    assert!(
+        named >= 40,
+        "only {named} tests named: is the table's form still `FILE::name`?"
+    );
+    assert!(
+        missing.is_empty(),
+        "docs/SECURITY.md names tests that do not exist: {missing:#?}"
+    );
+}
 
 #[test]
 fn committed_man_pages_and_completions_match_the_clap_definitions() {
