@@ -95,3 +95,56 @@ async fn a_plugin_waits_through_a_bus_daemon_restart_and_reconnects() {
     conn.destroy(&again.id).await;
     conn.destroy(&id).await;
 }
+
+/// systemd before v254 could not read back a transient unit's saved `ExecStartEx=`: a
+/// `daemon-reload` while a task's start job was pending failed the start (about one start in
+/// six under back-to-back reloads) and left running tasks `bad-setting`. Commands that need no
+/// `ExecStartEx` flag go as `ExecStart`, which survives a reload.
+#[tokio::test]
+async fn tasks_start_while_systemd_reloads_and_load_cleanly_after() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let engine = engine().await;
+    let reloading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let reloader = {
+        let reloading = reloading.clone();
+        std::thread::spawn(move || {
+            for _ in 0..200 {
+                if !reloading.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                command_ok("systemctl", &["daemon-reload"]);
+            }
+        })
+    };
+    let mut started = Vec::new();
+    let mut failed = Vec::new();
+    let mut roots = Vec::new();
+    for i in 0..20 {
+        let (spec, root) = shell_task(&format!("reload{i}"), "sleep 30");
+        match engine.start(&spec, Stdio::Journal).await {
+            Ok(s) => started.push(s.unit),
+            Err(e) => failed.push(e.to_string()),
+        }
+        roots.push(root);
+    }
+    reloading.store(false, std::sync::atomic::Ordering::Relaxed);
+    reloader.join().unwrap();
+    command_ok("systemctl", &["daemon-reload"]);
+    let mut bad = Vec::new();
+    for unit in &started {
+        let load = std::process::Command::new("systemctl")
+            .args(["show", "-P", "LoadState", unit.as_str()])
+            .output()
+            .unwrap();
+        let load = String::from_utf8_lossy(&load.stdout).trim().to_string();
+        if load != "loaded" {
+            bad.push(format!("{unit}: {load}"));
+        }
+        engine.destroy(unit).await.unwrap();
+    }
+    assert!(
+        failed.is_empty(),
+        "starts failed during reloads: {failed:#?}"
+    );
+    assert!(bad.is_empty(), "not loaded after a reload: {bad:#?}");
+}

@@ -303,7 +303,7 @@ fn properties(
             "Description",
             Value::Str(format!("exec in {task_unit}: {}", argv.join(" "))),
         ),
-        Property::new("ExecStartEx", Value::ExecEx(vec![command])),
+        command.start_property(),
         Property::new("Environment", Value::Strings(environment)),
         Property::new("StandardInputFileDescriptor", Value::Fd(stdio[0].clone())),
         Property::new("StandardOutputFileDescriptor", Value::Fd(stdio[1].clone())),
@@ -480,11 +480,9 @@ mod tests {
     #[test]
     fn commands_are_absolute_or_found_on_path() {
         let p = props(ExecIo::Pipes, &["sh", "-c", "true"]).unwrap();
-        let Some(Value::ExecEx(cmds)) = find(&p, "ExecStartEx") else {
-            panic!("no ExecStartEx")
-        };
-        assert!(cmds[0].path.ends_with("/sh") && cmds[0].path.starts_with('/'));
-        assert_eq!(cmds[0].argv, ["sh", "-c", "true"]);
+        let cmd = crate::core::property::start_command(&p).expect("no ExecStart");
+        assert!(cmd.path.ends_with("/sh") && cmd.path.starts_with('/'));
+        assert_eq!(cmd.argv, ["sh", "-c", "true"]);
         for bad in [
             &[][..],
             &[""],

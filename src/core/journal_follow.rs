@@ -113,14 +113,12 @@ impl Engine {
                     "Description",
                     Value::Str(format!("Nomad's copy of {unit}'s std{}", stream.name())),
                 ),
-                Property::new(
-                    "ExecStartEx",
-                    Value::ExecEx(vec![ExecCommand {
-                        path: journalctl.clone(),
-                        argv,
-                        flags: vec!["no-env-expand".into()],
-                    }]),
-                ),
+                ExecCommand {
+                    path: journalctl.clone(),
+                    argv,
+                    flags: vec!["no-env-expand".into()],
+                }
+                .start_property(),
                 Property::new("Type", Value::Str("exec".into())),
                 Property::new("Restart", Value::Str("no".into())),
                 Property::new("Slice", Value::Str(self.slice().to_string())),

@@ -42,6 +42,36 @@ pub struct ExecCommand {
     pub flags: Vec<String>,
 }
 
+/// The flag that keeps `$` in arguments literal; plain `ExecStart` has no way to say it.
+const NO_ENV_EXPAND: &str = "no-env-expand";
+
+impl ExecCommand {
+    /// The property that runs this command, in the plainest form that says it exactly:
+    /// `ExecStart` (`a(sasb)`) when its only flag is `no-env-expand` and no argument holds a
+    /// `$` for systemd to expand, else `ExecStartEx`. systemd before v254 saves a transient
+    /// unit's `ExecStartEx=` in a form it cannot read back, so a `daemon-reload` turns such a
+    /// unit `bad-setting` and fails a start job still pending on it; `ExecStart` survives it.
+    pub fn start_property(self) -> Property {
+        let plain = self.flags.iter().all(|f| f == NO_ENV_EXPAND)
+            && !self.path.contains('$')
+            && !self.argv.iter().any(|a| a.contains('$'));
+        if plain {
+            Property::new("ExecStart", Value::Exec(vec![self]))
+        } else {
+            Property::new("ExecStartEx", Value::ExecEx(vec![self]))
+        }
+    }
+}
+
+/// The command `ExecStart` or `ExecStartEx` in `props` runs (see
+/// [`ExecCommand::start_property`]).
+pub fn start_command(props: &[Property]) -> Option<&ExecCommand> {
+    props.iter().find_map(|p| match (&*p.name, &p.value) {
+        ("ExecStart", Value::Exec(cmds)) | ("ExecStartEx", Value::ExecEx(cmds)) => cmds.first(),
+        _ => None,
+    })
+}
+
 /// One entry of `BindPaths`/`BindReadOnlyPaths` (`a(ssbt)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindMount {
@@ -115,4 +145,33 @@ impl Value {
 /// Looks a property up by name; for tests and for readers of a built property list.
 pub fn find<'a>(props: &'a [Property], name: &str) -> Option<&'a Value> {
     props.iter().find(|p| p.name == name).map(|p| &p.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_goes_as_plain_exec_start_unless_it_needs_the_ex_form() {
+        let cmd = |argv: &[&str], flags: &[&str]| ExecCommand {
+            path: "/bin/sh".into(),
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+        };
+        let plain = cmd(&["sh", "-c", "echo 100%"], &["no-env-expand"]).start_property();
+        assert_eq!(
+            (&*plain.name, plain.value.signature()),
+            ("ExecStart", "a(sasb)")
+        );
+        // A `$` stays literal only through the flag, which plain ExecStart cannot carry.
+        let dollar = cmd(&["sh", "-c", "echo $HOME"], &["no-env-expand"]).start_property();
+        assert_eq!(
+            (&*dollar.name, dollar.value.signature()),
+            ("ExecStartEx", "a(sasas)")
+        );
+        let flagged = cmd(&["sh"], &["ignore-failure"]).start_property();
+        assert_eq!(&*flagged.name, "ExecStartEx");
+        let props = [plain, dollar];
+        assert_eq!(start_command(&props).unwrap().argv[2], "echo 100%");
+    }
 }

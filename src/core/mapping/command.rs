@@ -50,10 +50,7 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
         argv,
         flags: vec!["no-env-expand".to_string()],
     };
-    Ok(vec![Property::new(
-        "ExecStartEx",
-        Value::ExecEx(vec![exec]),
-    )])
+    Ok(vec![exec.start_property()])
 }
 
 /// Refuses an argv (`setting` names it) that the kernel would refuse to execute together with
@@ -220,14 +217,13 @@ mod tests {
         assert!(e.contains("ARG_MAX"), "{e}");
     }
     use crate::core::mapping::test_spec;
-    use crate::core::property::find;
     use crate::core::task::TaskDirs;
 
     fn exec_of(spec: &TaskSpec) -> ExecCommand {
-        match find(&properties(spec).unwrap(), "ExecStartEx") {
-            Some(Value::ExecEx(cmds)) => cmds[0].clone(),
-            other => panic!("no ExecStartEx: {other:?}"),
-        }
+        let props = properties(spec).unwrap();
+        crate::core::property::start_command(&props)
+            .expect("no ExecStart or ExecStartEx")
+            .clone()
     }
 
     #[test]

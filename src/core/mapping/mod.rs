@@ -213,27 +213,23 @@ pub(crate) fn test_spec() -> TaskSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::property::find;
+    use crate::core::property::{find, start_command};
 
     #[test]
     fn only_a_task_with_variables_systemd_refuses_runs_through_the_loader() {
         let mut spec = test_spec();
         spec.env.insert("PLAIN".into(), "1".into());
         let plain = plan(&spec, "s.slice").unwrap();
-        let Some(Value::ExecEx(cmds)) = find(&plain.properties, "ExecStartEx") else {
-            panic!("no ExecStartEx")
-        };
-        assert_eq!(cmds[0].path, "/bin/true");
+        let cmd = start_command(&plain.properties).expect("no ExecStart");
+        assert_eq!(cmd.path, "/bin/true");
         spec.env.insert("app.name".into(), "x".into());
         let loaded = plan(&spec, "s.slice").unwrap();
-        let Some(Value::ExecEx(cmds)) = find(&loaded.properties, "ExecStartEx") else {
-            panic!("no ExecStartEx")
-        };
+        let cmd = start_command(&loaded.properties).expect("no ExecStart");
         assert_eq!(
-            crate::core::env_loader::assignments(&cmds[0].argv).unwrap(),
+            crate::core::env_loader::assignments(&cmd.argv).unwrap(),
             ["app.name=x"]
         );
-        assert_eq!(cmds[0].flags, ["no-env-expand"]);
+        assert_eq!(cmd.flags, ["no-env-expand"]);
         let Some(Value::Strings(env)) = find(&loaded.properties, "Environment") else {
             panic!("no Environment")
         };
