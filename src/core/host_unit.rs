@@ -450,7 +450,7 @@ mod tests {
         );
         assert!(find(&props, "MemoryMax").is_some());
         assert!(find(&props, "LogExtraFields").is_some());
-        for kept in ["Type", "Slice", "SyslogIdentifier", "ExecStartEx"] {
+        for kept in ["Type", "Slice", "SyslogIdentifier", "ExecStart", "ExecStartEx"] {
             assert!(find(&props, kept).is_none(), "{kept}");
         }
         assert!(dropin::render("h", &props).is_ok());
