@@ -450,7 +450,13 @@ mod tests {
         );
         assert!(find(&props, "MemoryMax").is_some());
         assert!(find(&props, "LogExtraFields").is_some());
-        for kept in ["Type", "Slice", "SyslogIdentifier", "ExecStart", "ExecStartEx"] {
+        for kept in [
+            "Type",
+            "Slice",
+            "SyslogIdentifier",
+            "ExecStart",
+            "ExecStartEx",
+        ] {
             assert!(find(&props, kept).is_none(), "{kept}");
         }
         assert!(dropin::render("h", &props).is_ok());
