@@ -265,7 +265,7 @@ fn properties(
         environment.push(format!("TERM={DEFAULT_TERM}"));
     }
     if !environment.iter().any(|e| e.starts_with("HOME="))
-        && let Some(home) = home_of(&ctx.user)
+        && let Some(home) = super::mapping::identity::home_of(&ctx.user)
     {
         environment.push(format!("HOME={home}"));
     }
@@ -368,26 +368,6 @@ fn properties(
         Property::new("TasksAccounting", Value::Bool(true)),
     ]);
     Ok(props)
-}
-
-/// The home directory of the unit's `User=` (a name or a uid), as the user database has it,
-/// for the command's `HOME`: Nomad's executor sets `HOME` from the task user's entry, and
-/// systemd leaves it empty for a home of `/nonexistent` (nobody's, Nomad's workload users'),
-/// which makes shells complain. `None` for no `User=` (the manager's own user, whose `HOME`
-/// systemd sets) or a user that does not resolve (systemd will refuse to run it anyway).
-fn home_of(user: &str) -> Option<String> {
-    if user.is_empty() {
-        return None;
-    }
-    let entry = match user.parse::<u32>() {
-        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
-        Err(_) => nix::unistd::User::from_name(user),
-    };
-    entry
-        .ok()
-        .flatten()
-        .map(|u| u.dir.to_string_lossy().into_owned())
-        .filter(|d| !d.is_empty())
 }
 
 /// The program to run: an absolute path as given, a bare name looked up on the task's `PATH`.

@@ -25,16 +25,7 @@ fn home(identity: &policy::Identity, installed: bool) -> Option<String> {
     if identity.workload.is_some() {
         return Some(crate::core::workload_user::HOME.to_string());
     }
-    let user = identity.user.as_deref()?;
-    let entry = match user.parse::<u32>() {
-        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
-        Err(_) => nix::unistd::User::from_name(user),
-    };
-    entry
-        .ok()
-        .flatten()
-        .map(|u| u.dir.to_string_lossy().into_owned())
-        .filter(|d| !d.is_empty())
+    crate::core::mapping::identity::home_of(identity.user.as_deref()?)
 }
 
 /// Nomad's path for a stream the job disabled (`logs { disabled = true }`).

@@ -74,6 +74,26 @@ fn check(name: &str, setting: &str, exists: impl Fn(&str) -> nix::Result<bool>) 
     }
 }
 
+/// The home directory of a task's user (its `User=`: a name or a uid), as the user database
+/// has it, for the task's and its exec sessions' `HOME`: Nomad's executor sets `HOME` from the task user's entry, and
+/// systemd leaves it empty for a home of `/nonexistent` (nobody's, Nomad's workload users'),
+/// which makes shells complain. `None` for no `User=` (the manager's own user, whose `HOME`
+/// systemd sets) or a user that does not resolve (systemd will refuse to run it anyway).
+pub fn home_of(user: &str) -> Option<String> {
+    if user.is_empty() {
+        return None;
+    }
+    let entry = match user.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+        Err(_) => nix::unistd::User::from_name(user),
+    };
+    entry
+        .ok()
+        .flatten()
+        .map(|u| u.dir.to_string_lossy().into_owned())
+        .filter(|d| !d.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
