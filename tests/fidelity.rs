@@ -163,17 +163,7 @@ async fn a_start_retried_by_a_new_plugin_after_kill_9_adopts_the_running_unit() 
         pid,
         "the running process was adopted"
     );
-    let waiter = conn.wait_in_background(&task.id);
-    stop(&mut conn.driver, &task.id, "SIGTERM", 5)
-        .await
-        .unwrap();
-    let waited = tokio::time::timeout(Duration::from_secs(20), waiter)
-        .await
-        .expect("WaitTask answers")
-        .unwrap();
-    assert_eq!(waited.result.unwrap().signal, 15);
-    conn.destroy(&task.id).await;
-    assert_eq!(units_of(&alloc).await, 0);
+    stop_and_destroy(&mut conn, &task, &alloc).await;
 }
 
 #[tokio::test]
@@ -359,6 +349,12 @@ async fn recovery_waits_out_the_bus_daemon_being_away() {
         .expect("RecoverTask answers")
         .unwrap();
     assert!(recovered.is_ok(), "{recovered:?}");
+    stop_and_destroy(&mut conn, &task, &alloc).await;
+}
+
+/// Stops a running task with SIGTERM as Nomad does, checks WaitTask reports that signal,
+/// destroys it and checks the allocation has no unit left.
+async fn stop_and_destroy(conn: &mut Connection, task: &pb::TaskConfig, alloc: &Alloc) {
     let waiter = conn.wait_in_background(&task.id);
     stop(&mut conn.driver, &task.id, "SIGTERM", 5)
         .await
@@ -369,5 +365,5 @@ async fn recovery_waits_out_the_bus_daemon_being_away() {
         .unwrap();
     assert_eq!(waited.result.unwrap().signal, 15);
     conn.destroy(&task.id).await;
-    assert_eq!(units_of(&alloc).await, 0);
+    assert_eq!(units_of(alloc).await, 0);
 }
