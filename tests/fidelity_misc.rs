@@ -13,26 +13,12 @@ use nomad_systemd::plugin::proto::driver::{
     fingerprint_response::HealthState,
 };
 use rmpv::Value;
-use support::plugin::{Alloc, Connection, Plugin, driver_config, shell_config, task_unit};
+use support::plugin::{Alloc, Connection, Plugin, shell_config, task_running, task_unit};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
-
-/// A configured plugin with one running task (as the default user, `nobody`).
-async fn task_running(name: &str) -> (Plugin, Connection, Alloc, String) {
-    let (plugin, mut conn) = Plugin::configured().await;
-    let alloc = Alloc::new(name);
-    let task = alloc.task_config(driver_config(
-        "/bin/sh",
-        &["-c", "echo up > /alloc/up; while :; do sleep 0.1; done"],
-    ));
-    let id = task.id.clone();
-    conn.start(task).await.unwrap();
-    support::wait_for_file(&alloc.path("alloc/up"), SHORT);
-    (plugin, conn, alloc, id)
-}
 
 async fn capabilities(conn: &mut Connection) -> pb::DriverCapabilities {
     conn.driver

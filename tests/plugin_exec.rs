@@ -9,26 +9,12 @@ use nomad_systemd::plugin::proto::driver::{
     self as pb, ExecTaskStreamingIoOperation as Io, ExecTaskStreamingRequest as Req,
     exec_task_streaming_request::{Setup, TerminalSize},
 };
-use support::plugin::{Alloc, Connection, Plugin, driver_config};
+use support::plugin::{Connection, task_running};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
 const SHORT: Duration = Duration::from_secs(10);
-
-/// A configured plugin with one running task (as `nobody`, Nomad's layout).
-async fn task_running(name: &str) -> (Plugin, Connection, Alloc, String) {
-    let (plugin, mut conn) = Plugin::configured().await;
-    let alloc = Alloc::new(name);
-    let task = alloc.task_config(driver_config(
-        "/bin/sh",
-        &["-c", "echo up > /alloc/up; while :; do sleep 0.1; done"],
-    ));
-    let id = task.id.clone();
-    conn.start(task).await.unwrap();
-    support::wait_for_file(&alloc.path("alloc/up"), SHORT);
-    (plugin, conn, alloc, id)
-}
 
 fn sh(script: &str) -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into(), script.into()]

@@ -657,3 +657,24 @@ fn wait_for_output(buf: &Arc<Mutex<Received>>, text: &str, timeout: Duration) ->
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A configured plugin with one running task (as the default user, `nobody`, in Nomad's
+/// layout), once the task has written `alloc/up`; returns the plugin, its connection, the
+/// allocation and the task id.
+pub async fn task_running(name: &str) -> (Plugin, Connection, Alloc, String) {
+    let (plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new(name);
+    let task = alloc.task_config(driver_config(
+        "/bin/sh",
+        &["-c", "echo up > /alloc/up; while :; do sleep 0.1; done"],
+    ));
+    let id = task.id.clone();
+    conn.start(task).await.unwrap();
+    let up = alloc.path("alloc/up");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !up.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", up.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (plugin, conn, alloc, id)
+}
