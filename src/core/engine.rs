@@ -149,17 +149,33 @@ impl Engine {
                 beneath.write_file("dns", path, contents)?;
             }
         }
-        let created_slice = self
-            .create_slice(&plan.slice, &plan.slice_properties)
-            .await?;
-        let launched = self
+        // The task's slice, with its limits, is created in the same call as the unit. Where
+        // a slice of that name is loaded already (the same run started again), it is left
+        // as it is and the unit's own start decides.
+        let mut created_slice = true;
+        let mut launched = self
             .launch(
                 &unit,
-                plan.properties,
+                plan.properties.clone(),
+                Some((&plan.slice, &plan.slice_properties)),
                 &spec.command,
                 self.options.start_timeout,
             )
             .await;
+        if matches!(launched, Err(Error::AlreadyExists(_)))
+            && self.systemd.snapshot(&plan.slice).await.is_ok()
+        {
+            created_slice = false;
+            launched = self
+                .launch(
+                    &unit,
+                    plan.properties,
+                    None,
+                    &spec.command,
+                    self.options.start_timeout,
+                )
+                .await;
+        }
         let failure = match launched {
             Ok(None) => {
                 return Ok(Started {
@@ -232,28 +248,6 @@ impl Engine {
         }
     }
 
-    /// Creates the task's own slice with its limits before its unit goes in; returns whether
-    /// it did. A slice of that name already loaded (the same run started again) is left as
-    /// it is, and so is the run in it: the unit's own start then fails as already existing.
-    async fn create_slice(&self, slice: &UnitName, props: &[Property]) -> Result<bool> {
-        match self
-            .systemd
-            .start_transient(slice, props, self.options.start_timeout)
-            .await
-        {
-            Ok(job) if job == "done" => Ok(true),
-            Ok(job) => {
-                let _ = self.systemd.stop_unit(slice, JOB_TIMEOUT).await;
-                Err(Error::StartFailed {
-                    unit: slice.to_string(),
-                    reason: format!("systemd's start job for the task's slice ended with '{job}'"),
-                })
-            }
-            Err(Error::AlreadyExists(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     /// When systemd refused a task's unit for a value of the wrong D-Bus type, the error
     /// naming the job's property whose declared type is not the one systemd gives it.
     async fn mistyped_property(&self, spec: &TaskSpec, message: &str) -> Option<Error> {
@@ -290,13 +284,20 @@ impl Engine {
         &self,
         unit: &UnitName,
         props: Vec<Property>,
+        aux: Option<(&UnitName, &[Property])>,
         command: &str,
         timeout: Duration,
     ) -> Result<Option<String>> {
-        let job = match self.systemd.start_transient(unit, &props, timeout).await {
+        let job = match self
+            .systemd
+            .start_transient_with(unit, &props, aux, timeout)
+            .await
+        {
             Err(Error::Refused { message, .. }) if message.contains(EXEC_START_EX_ERROR) => {
                 let legacy = command::without_exec_ex(props)?;
-                self.systemd.start_transient(unit, &legacy, timeout).await?
+                self.systemd
+                    .start_transient_with(unit, &legacy, aux, timeout)
+                    .await?
             }
             other => other?,
         };

@@ -130,7 +130,10 @@ impl Engine {
                 props.push(Property::new("CapabilityBoundingSet", Value::U64(0)));
             }
             props.extend(logging::output(&output));
-            let failure = match self.launch(&name, props, &journalctl, JOB_TIMEOUT).await {
+            let failure = match self
+                .launch(&name, props, None, &journalctl, JOB_TIMEOUT)
+                .await
+            {
                 Ok(None) | Err(Error::AlreadyExists(_)) => continue,
                 Ok(Some(reason)) => Error::StartFailed {
                     unit: name.to_string(),
