@@ -178,13 +178,7 @@ async fn a_shared_task_started_by_an_earlier_plugin_follows_after_recovery() {
     plugin.kill_9();
 
     let (_plugin, mut conn) = Plugin::configured().await;
-    conn.driver
-        .recover_task(pb::RecoverTaskRequest {
-            task_id: task.id.clone(),
-            handle: Some(handle),
-        })
-        .await
-        .expect("RecoverTask");
+    conn.recover(&task.id, handle).await.expect("RecoverTask");
     partitions.set_share("1");
     wait_for_cores(unit.as_str(), "1");
     conn.destroy(&task.id).await;

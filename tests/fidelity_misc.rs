@@ -74,16 +74,7 @@ async fn init_before_set_config_succeeds() {
 #[tokio::test]
 async fn a_healthy_fingerprint_says_healthy_as_nomad_does_and_sets_no_err() {
     let (_plugin, mut conn) = Plugin::configured().await;
-    let first = conn
-        .driver
-        .fingerprint(pb::FingerprintRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .message()
-        .await
-        .unwrap()
-        .expect("a first fingerprint");
+    let first = conn.first_fingerprint().await;
     assert_eq!(first.health, HealthState::Healthy as i32);
     // Nomad's drivers.DriverHealthy.
     assert_eq!(first.health_description, "Healthy");

@@ -646,16 +646,7 @@ async fn without_systemd_on_the_bus_the_driver_is_undetected_and_starts_are_retr
     )
     .await
     .unwrap();
-    let fingerprint = conn
-        .driver
-        .fingerprint(pb::FingerprintRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .message()
-        .await
-        .unwrap()
-        .unwrap();
+    let fingerprint = conn.first_fingerprint().await;
     assert_eq!(fingerprint.health, HealthState::Undetected as i32);
     assert!(
         fingerprint.health_description.contains("user bus"),

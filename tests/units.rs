@@ -89,13 +89,7 @@ async fn a_restarted_plugin_recovers_an_instance_and_repeats_no_log_line() {
 
     let (_plugin, mut conn) =
         Plugin::configured_with(&[("allow_units", strings(&["nst-rec@*"]))]).await;
-    conn.driver
-        .recover_task(pb::RecoverTaskRequest {
-            task_id: task.id.clone(),
-            handle: Some(handle),
-        })
-        .await
-        .expect("RecoverTask");
+    conn.recover(&task.id, handle).await.expect("RecoverTask");
     let seen = alloc.wait_for_stdout("tick 25", SHORT);
     let ticks: Vec<&str> = seen.lines().filter(|l| l.starts_with("tick ")).collect();
     let expected: Vec<String> = (1..=ticks.len()).map(|i| format!("tick {i}")).collect();

@@ -295,6 +295,30 @@ impl Connection {
             .map(tonic::Response::into_inner)
     }
 
+    /// The Fingerprint stream's first message, as Nomad's driver manager reads it on connect.
+    pub async fn first_fingerprint(&mut self) -> pb::FingerprintResponse {
+        self.driver
+            .fingerprint(pb::FingerprintRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .message()
+            .await
+            .unwrap()
+            .expect("a first fingerprint")
+    }
+
+    /// RecoverTask of task `id` from the handle its StartTask returned.
+    pub async fn recover(&mut self, id: &str, handle: pb::TaskHandle) -> Result<(), tonic::Status> {
+        self.driver
+            .recover_task(pb::RecoverTaskRequest {
+                task_id: id.to_string(),
+                handle: Some(handle),
+            })
+            .await
+            .map(|_| ())
+    }
+
     pub async fn destroy(&mut self, id: &str) {
         self.driver
             .destroy_task(pb::DestroyTaskRequest {
