@@ -156,7 +156,7 @@ impl Engine {
         let mut launched = self
             .launch(
                 &unit,
-                plan.properties.clone(),
+                &plan.properties,
                 Some((&plan.slice, &plan.slice_properties)),
                 &spec.command,
                 self.options.start_timeout,
@@ -169,7 +169,7 @@ impl Engine {
             launched = self
                 .launch(
                     &unit,
-                    plan.properties,
+                    &plan.properties,
                     None,
                     &spec.command,
                     self.options.start_timeout,
@@ -283,14 +283,14 @@ impl Engine {
     pub(super) async fn launch(
         &self,
         unit: &UnitName,
-        props: Vec<Property>,
+        props: &[Property],
         aux: Option<(&UnitName, &[Property])>,
         command: &str,
         timeout: Duration,
     ) -> Result<Option<String>> {
         let job = match self
             .systemd
-            .start_transient_with(unit, &props, aux, timeout)
+            .start_transient_with(unit, props, aux, timeout)
             .await
         {
             Err(Error::Refused { message, .. }) if message.contains(EXEC_START_EX_ERROR) => {

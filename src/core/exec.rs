@@ -122,7 +122,10 @@ impl Engine {
         let props = properties(&snapshot, task, argv, &theirs, loader_env)?;
         drop(theirs);
         // `launch` consumes the properties, closing our copies of the command's stdio.
-        match self.launch(&unit, props, None, &argv[0], JOB_TIMEOUT).await {
+        match self
+            .launch(&unit, &props, None, &argv[0], JOB_TIMEOUT)
+            .await
+        {
             Ok(None) => Ok(Exec { unit, streams }),
             Ok(Some(reason)) => {
                 self.release(&unit).await;

@@ -131,7 +131,7 @@ impl Engine {
             }
             props.extend(logging::output(&output));
             let failure = match self
-                .launch(&name, props, None, &journalctl, JOB_TIMEOUT)
+                .launch(&name, &props, None, &journalctl, JOB_TIMEOUT)
                 .await
             {
                 Ok(None) | Err(Error::AlreadyExists(_)) => continue,

@@ -104,9 +104,10 @@ pub fn check_exec_size(setting: &str, argv: &[String], env: &[String]) -> Result
 
 /// Rewrites `ExecStartEx` as the older `ExecStart` for systemd before v243. That form expands
 /// `$VAR` in arguments, so a command with a literal `$` is refused rather than changed.
-pub fn without_exec_ex(props: Vec<Property>) -> Result<Vec<Property>> {
+pub fn without_exec_ex(props: &[Property]) -> Result<Vec<Property>> {
     props
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|p| match p.value {
             Value::ExecEx(cmds) => {
                 if cmds.iter().any(|c| c.argv.iter().any(|a| a.contains('$'))) {
@@ -316,10 +317,10 @@ mod tests {
     fn legacy_exec_start_refuses_dollar_arguments() {
         let mut spec = test_spec();
         spec.command = "/bin/echo".into();
-        let legacy = without_exec_ex(properties(&spec).unwrap()).unwrap();
+        let legacy = without_exec_ex(&properties(&spec).unwrap()).unwrap();
         assert_eq!(legacy[0].name, "ExecStart");
         assert_eq!(legacy[0].value.signature(), "a(sasb)");
         spec.args = vec!["$X".into()];
-        assert!(without_exec_ex(properties(&spec).unwrap()).is_err());
+        assert!(without_exec_ex(&properties(&spec).unwrap()).is_err());
     }
 }
