@@ -23,7 +23,7 @@ static RELOAD: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 fn hostile_env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("app.name", "x"),
-        ("my-var", "y"),
+        ("my-var", "$HOME ${X} $$ %n"),
         ("NOMAD_META_team.owner", "ops"),
         ("1ST", "digit first"),
         ("MULTI", "line one\nline two\r\nthree"),

@@ -148,3 +148,50 @@ async fn tasks_start_while_systemd_reloads_and_load_cleanly_after() {
     );
     assert!(bad.is_empty(), "not loaded after a reload: {bad:#?}");
 }
+
+/// A `$`, `%` or `;` in an argument reaches the task literally, and the task's unit is still
+/// `loaded` after a `daemon-reload` (with `ExecStartEx`, systemd before v254 failed to read it
+/// back: `bad-setting`).
+#[tokio::test]
+async fn literal_dollars_reach_the_task_and_survive_a_reload() {
+    const ALLOC: &str = "5d0f3a8e-6c41-4b0e-9a57-2f1e8c3b7d90";
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let literal = [
+        "$HOME", "$$", "${X}", "$", "a$b", "%n", "$X y", "a;b", "\\", "\"q\"",
+    ];
+    let script = "printf '%s\\n' \"$@\" > \"$NOMAD_ALLOC_DIR/t\" \
+                  && mv \"$NOMAD_ALLOC_DIR/t\" \"$NOMAD_ALLOC_DIR/args\"; exec sleep 60";
+    let mut args = vec![
+        "run",
+        "--task-dir",
+        "--alloc-dir-root",
+        root.path().to_str().unwrap(),
+        "--alloc-id",
+        ALLOC,
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+        "sh",
+    ];
+    args.extend(literal);
+    let unit = cli(&args).ok().trim().to_string();
+    let written = wait_for_file(
+        &root.path().join(ALLOC).join("alloc/args"),
+        Duration::from_secs(20),
+    );
+    assert_eq!(written.lines().collect::<Vec<_>>(), literal);
+
+    command_ok("systemctl", &["daemon-reload"]);
+    let load = std::process::Command::new("systemctl")
+        .args(["show", "-P", "LoadState", &unit])
+        .output()
+        .unwrap();
+    cli(&["stop", &unit]).ok();
+    assert_eq!(
+        String::from_utf8_lossy(&load.stdout).trim(),
+        "loaded",
+        "{unit} after a daemon-reload"
+    );
+}

@@ -143,7 +143,7 @@ fn line(p: &Property) -> Result<Option<String>> {
                 .map(|(device, rate)| (device, rate.to_string()));
             return per_device(&name, &p.name, entries);
         }
-        Value::Bytes(_) | Value::ExecEx(_) | Value::Exec(_) | Value::Binds(_) | Value::Fd(_) => {
+        Value::Bytes(_) | Value::Exec(_) | Value::Binds(_) | Value::Fd(_) => {
             return Err(Error::invalid(
                 p.name.as_ref(),
                 "cannot be applied to an installed unit (it has no drop-in form here)",

@@ -11,7 +11,7 @@ use super::description;
 use super::error::{Error, Result};
 use super::exit::ExitResult;
 use super::host::{self, HostInfo};
-use super::mapping::{self, command};
+use super::mapping;
 use super::property::Property;
 use super::signal::Signal;
 use super::stats::{self, TaskStats};
@@ -26,8 +26,6 @@ use super::workload_user;
 pub(super) const JOB_TIMEOUT: Duration = Duration::from_secs(60);
 /// After SIGKILL, how long to wait for the kernel and systemd to notice.
 const KILL_GRACE: Duration = Duration::from_secs(10);
-/// The first systemd version with `ExecStartEx`.
-const EXEC_START_EX_ERROR: &str = "ExecStartEx";
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -274,8 +272,7 @@ impl Engine {
         None
     }
 
-    /// Creates a transient unit from `props` (as `ExecStart` where systemd predates
-    /// `ExecStartEx`) and waits for its start job. `Ok(None)`: the program ran. `Ok(Some)`:
+    /// Creates a transient unit from `props` and waits for its start job. `Ok(None)`: the program ran. `Ok(Some)`:
     /// why systemd could not set it up or execute it; the unit is left for the caller to
     /// remove. A program that exits within milliseconds can fail the start job although it
     /// ran; its exit result is then what a wait reports, so only a failure to set up or
@@ -288,19 +285,10 @@ impl Engine {
         command: &str,
         timeout: Duration,
     ) -> Result<Option<String>> {
-        let job = match self
+        let job = self
             .systemd
             .start_transient_with(unit, props, aux, timeout)
-            .await
-        {
-            Err(Error::Refused { message, .. }) if message.contains(EXEC_START_EX_ERROR) => {
-                let legacy = command::without_exec_ex(props)?;
-                self.systemd
-                    .start_transient_with(unit, &legacy, aux, timeout)
-                    .await?
-            }
-            other => other?,
-        };
+            .await?;
         if job == "done" {
             return Ok(None);
         }

@@ -13,8 +13,8 @@
 //! and [`main`] adds the assignments to the environment systemd built and `execve`s the
 //! program with its own argv, never through a shell. The assignments are the unit's own
 //! `ExecStart` arguments: set by the driver over D-Bus, out of the task's reach, and no more
-//! visible than `Environment=` already is (both are unit properties). `no-env-expand` keeps
-//! `$` literal and systemd does not expand `%` in arguments given over D-Bus. A task whose
+//! visible than `Environment=` already is (both are unit properties). A doubled `$` keeps
+//! `$` literal (`ExecCommand`) and systemd does not expand `%` in arguments given over D-Bus. A task whose
 //! variables all fit `Environment=` runs without the loader.
 
 use std::ffi::{CString, OsStr, OsString};
@@ -105,7 +105,6 @@ pub fn wrap(
     ExecCommand {
         path: loader.to_string(),
         argv,
-        flags: command.flags.clone(),
     }
 }
 
@@ -212,12 +211,10 @@ mod tests {
         let cmd = ExecCommand {
             path: "/bin/sh".into(),
             argv: vec!["sh".into(), "-c".into(), "echo $x".into()],
-            flags: vec!["no-env-expand".into()],
         };
         let vars = vec!["app.name=x".to_string(), "--=y".to_string()];
         let w = wrap("/usr/bin/nomad-systemd", &cmd, &vars, false);
         assert_eq!(w.path, "/usr/bin/nomad-systemd");
-        assert_eq!(w.flags, cmd.flags);
         assert_eq!(
             w.argv,
             [

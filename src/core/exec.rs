@@ -276,7 +276,6 @@ fn properties(
     let mut command = ExecCommand {
         path: program,
         argv: argv.to_vec(),
-        flags: vec!["no-env-expand".to_string()],
     };
     // The variables the task got through the loader, the same way.
     let loader_env = if loader_env.is_empty() {

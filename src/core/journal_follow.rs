@@ -116,7 +116,6 @@ impl Engine {
                 ExecCommand {
                     path: journalctl.clone(),
                     argv,
-                    flags: vec!["no-env-expand".into()],
                 }
                 .start_property(),
                 Property::new("Type", Value::Str("exec".into())),

@@ -33,41 +33,38 @@ impl Property {
     }
 }
 
-/// One entry of `ExecStartEx` (`a(sasas)`): the program, its full argv (argv\[0\] included)
-/// and execution flags such as `no-env-expand`.
+/// One command of `ExecStart` (`a(sasb)`): the program and its full argv (argv\[0\] included),
+/// each string exactly as the process receives it.
+///
+/// systemd expands `$VAR` in `ExecStart` arguments at exec time, so on the wire every `$` of
+/// the argv is doubled (`$$`, systemd's literal dollar, in every version): a `$` that reaches
+/// the driver is literal, Nomad having interpolated the job already. `ExecStartEx` and its
+/// `no-env-expand` flag would say the same, but systemd before v254 saves a transient unit's
+/// `ExecStartEx=` in a form it cannot read back, so a `daemon-reload` turned such a unit
+/// `bad-setting` and failed a start job still pending on it; systemd before v243 has no
+/// `ExecStartEx` at all. `ExecStart` is read back cleanly by every version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecCommand {
     pub path: String,
     pub argv: Vec<String>,
-    pub flags: Vec<String>,
 }
 
-/// The flag that keeps `$` in arguments literal; plain `ExecStart` has no way to say it.
-const NO_ENV_EXPAND: &str = "no-env-expand";
-
 impl ExecCommand {
-    /// The property that runs this command, in the plainest form that says it exactly:
-    /// `ExecStart` (`a(sasb)`) when its only flag is `no-env-expand` and no argument holds a
-    /// `$` for systemd to expand, else `ExecStartEx`. systemd before v254 saves a transient
-    /// unit's `ExecStartEx=` in a form it cannot read back, so a `daemon-reload` turns such a
-    /// unit `bad-setting` and fails a start job still pending on it; `ExecStart` survives it.
+    /// The `ExecStart` property that runs this command.
     pub fn start_property(self) -> Property {
-        let plain = self.flags.iter().all(|f| f == NO_ENV_EXPAND)
-            && !self.path.contains('$')
-            && !self.argv.iter().any(|a| a.contains('$'));
-        if plain {
-            Property::new("ExecStart", Value::Exec(vec![self]))
-        } else {
-            Property::new("ExecStartEx", Value::ExecEx(vec![self]))
-        }
+        Property::new("ExecStart", Value::Exec(vec![self]))
+    }
+
+    /// The argv as `ExecStart` carries it: each `$` doubled so systemd passes it on literally.
+    pub fn wire_argv(&self) -> Vec<String> {
+        self.argv.iter().map(|a| a.replace('$', "$$")).collect()
     }
 }
 
-/// The command `ExecStart` or `ExecStartEx` in `props` runs (see
-/// [`ExecCommand::start_property`]).
+/// The command the `ExecStart` in `props` runs.
 pub fn start_command(props: &[Property]) -> Option<&ExecCommand> {
     props.iter().find_map(|p| match (&*p.name, &p.value) {
-        ("ExecStart", Value::Exec(cmds)) | ("ExecStartEx", Value::ExecEx(cmds)) => cmds.first(),
+        ("ExecStart", Value::Exec(cmds)) => cmds.first(),
         _ => None,
     })
 }
@@ -103,9 +100,7 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// `aay`
     ByteStrings(Vec<Vec<u8>>),
-    /// `a(sasas)`
-    ExecEx(Vec<ExecCommand>),
-    /// `a(sasb)`: the older `ExecStart` form, for systemd without `ExecStartEx`.
+    /// `a(sasb)`: `ExecStart`'s commands (see [`ExecCommand`] for how `$` travels).
     Exec(Vec<ExecCommand>),
     /// `a(ssbt)`
     Binds(Vec<BindMount>),
@@ -131,7 +126,6 @@ impl Value {
             Value::Strings(_) => "as",
             Value::Bytes(_) => "ay",
             Value::ByteStrings(_) => "aay",
-            Value::ExecEx(_) => "a(sasas)",
             Value::Exec(_) => "a(sasb)",
             Value::Binds(_) => "a(ssbt)",
             Value::DeviceLimits(_) => "a(st)",
@@ -152,26 +146,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_command_goes_as_plain_exec_start_unless_it_needs_the_ex_form() {
-        let cmd = |argv: &[&str], flags: &[&str]| ExecCommand {
+    fn a_command_goes_as_exec_start_with_every_dollar_doubled() {
+        let argv = ["sh", "-c", "echo $HOME ${X} $$ 100%", "$", "a$"];
+        let cmd = ExecCommand {
             path: "/bin/sh".into(),
             argv: argv.iter().map(|a| a.to_string()).collect(),
-            flags: flags.iter().map(|f| f.to_string()).collect(),
         };
-        let plain = cmd(&["sh", "-c", "echo 100%"], &["no-env-expand"]).start_property();
         assert_eq!(
-            (&*plain.name, plain.value.signature()),
+            cmd.wire_argv(),
+            ["sh", "-c", "echo $$HOME $${X} $$$$ 100%", "$$", "a$$"]
+        );
+        let prop = cmd.clone().start_property();
+        assert_eq!(
+            (&*prop.name, prop.value.signature()),
             ("ExecStart", "a(sasb)")
         );
-        // A `$` stays literal only through the flag, which plain ExecStart cannot carry.
-        let dollar = cmd(&["sh", "-c", "echo $HOME"], &["no-env-expand"]).start_property();
-        assert_eq!(
-            (&*dollar.name, dollar.value.signature()),
-            ("ExecStartEx", "a(sasas)")
-        );
-        let flagged = cmd(&["sh"], &["ignore-failure"]).start_property();
-        assert_eq!(&*flagged.name, "ExecStartEx");
-        let props = [plain, dollar];
-        assert_eq!(start_command(&props).unwrap().argv[2], "echo 100%");
+        assert_eq!(start_command(&[prop]), Some(&cmd));
     }
 }

@@ -109,7 +109,6 @@ fn applied(p: &Property, source: &HashMap<String, OwnedVariant>) -> Result<(), S
         }
         Value::SyscallFilter(..)
         | Value::Devices(_)
-        | Value::ExecEx(_)
         | Value::Exec(_)
         | Value::Binds(_)
         | Value::Fd(_) => mismatch("a value this driver cannot compare".into()),

@@ -1,7 +1,7 @@
-//! `command` + `args` → `ExecStartEx`.
+//! `command` + `args` → `ExecStart`.
 //!
-//! The argv is handed to systemd as a list, never through a shell, with the `no-env-expand` flag:
-//! Nomad has already interpolated `${...}` in the job, so a `$` that reaches us is literal.
+//! The argv is handed to systemd as a list, never through a shell, and every `$` in it stays
+//! literal (see [`ExecCommand`]): Nomad has already interpolated `${...}` in the job.
 //! systemd needs an absolute path, so a relative command is resolved here the way Nomad's
 //! executors do it: first under the task's `local/` directory (where artifacts land), then, for
 //! a bare name, on the task's `PATH`.
@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::core::error::{Error, Result};
-use crate::core::property::{ExecCommand, Property, Value};
+use crate::core::property::{ExecCommand, Property};
 use crate::core::task::{TaskSpec, mount_points};
 
 pub(crate) const DEFAULT_PATH: &str =
@@ -45,11 +45,7 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     check_exec_size("args", &argv, &env)?;
-    let exec = ExecCommand {
-        path,
-        argv,
-        flags: vec!["no-env-expand".to_string()],
-    };
+    let exec = ExecCommand { path, argv };
     Ok(vec![exec.start_property()])
 }
 
@@ -100,28 +96,6 @@ pub fn check_exec_size(setting: &str, argv: &[String], env: &[String]) -> Result
         ));
     }
     Ok(())
-}
-
-/// Rewrites `ExecStartEx` as the older `ExecStart` for systemd before v243. That form expands
-/// `$VAR` in arguments, so a command with a literal `$` is refused rather than changed.
-pub fn without_exec_ex(props: &[Property]) -> Result<Vec<Property>> {
-    props
-        .iter()
-        .cloned()
-        .map(|p| match p.value {
-            Value::ExecEx(cmds) => {
-                if cmds.iter().any(|c| c.argv.iter().any(|a| a.contains('$'))) {
-                    return Err(Error::invalid(
-                        "args",
-                        "an argument contains '$', which this systemd (older than v243) would \
-                         expand as a variable; upgrade systemd or remove the '$'",
-                    ));
-                }
-                Ok(Property::new("ExecStart", Value::Exec(cmds)))
-            }
-            _ => Ok(p),
-        })
-        .collect()
 }
 
 /// The module a runtime is given, as the task will see it: the command, absolute or a file
@@ -223,21 +197,19 @@ mod tests {
     fn exec_of(spec: &TaskSpec) -> ExecCommand {
         let props = properties(spec).unwrap();
         crate::core::property::start_command(&props)
-            .expect("no ExecStart or ExecStartEx")
+            .expect("no ExecStart")
             .clone()
     }
 
     #[test]
-    fn absolute_command_is_kept_with_args_and_no_env_expand() {
+    fn absolute_command_is_kept_with_its_args_literal() {
         let mut spec = test_spec();
         spec.command = "/bin/echo".into();
         spec.args = vec!["$HOME".into(), "a b".into()];
         let exec = exec_of(&spec);
         assert_eq!(exec.path, "/bin/echo");
         assert_eq!(exec.argv, ["/bin/echo", "$HOME", "a b"]);
-        assert_eq!(exec.flags, ["no-env-expand"]);
-        let props = properties(&spec).unwrap();
-        assert_eq!(props[0].value.signature(), "a(sasas)");
+        assert_eq!(exec.wire_argv(), ["/bin/echo", "$$HOME", "a b"]);
     }
 
     #[test]
@@ -311,16 +283,5 @@ mod tests {
         spec.command = "/bin/echo".into();
         spec.args = vec!["a\0b".into()];
         assert!(properties(&spec).is_err());
-    }
-
-    #[test]
-    fn legacy_exec_start_refuses_dollar_arguments() {
-        let mut spec = test_spec();
-        spec.command = "/bin/echo".into();
-        let legacy = without_exec_ex(&properties(&spec).unwrap()).unwrap();
-        assert_eq!(legacy[0].name, "ExecStart");
-        assert_eq!(legacy[0].value.signature(), "a(sasb)");
-        spec.args = vec!["$X".into()];
-        assert!(without_exec_ex(&properties(&spec).unwrap()).is_err());
     }
 }

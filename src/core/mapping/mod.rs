@@ -137,7 +137,7 @@ fn with_loader(spec: &TaskSpec, properties: &mut [Property], assignments: &[Stri
         .iter()
         .any(|p| p.name == "IgnoreSIGPIPE" && matches!(p.value, Value::Bool(false)));
     for p in properties.iter_mut() {
-        if let Value::ExecEx(cmds) | Value::Exec(cmds) = &mut p.value {
+        if let Value::Exec(cmds) = &mut p.value {
             for c in cmds.iter_mut() {
                 *c = crate::core::env_loader::wrap(loader, c, assignments, sigpipe_default);
             }
@@ -229,7 +229,6 @@ mod tests {
             crate::core::env_loader::assignments(&cmd.argv).unwrap(),
             ["app.name=x"]
         );
-        assert_eq!(cmd.flags, ["no-env-expand"]);
         let Some(Value::Strings(env)) = find(&loaded.properties, "Environment") else {
             panic!("no Environment")
         };

@@ -380,10 +380,9 @@ impl UnitSnapshot {
     }
 
     /// Whether systemd knows the unit. A unit whose definition failed to load again (after a
-    /// `daemon-reload` systemd re-reads transient units from their saved files, and systemd
-    /// before v254 writes `ExecStartEx=` there, which it then cannot read: `bad-setting`; only
-    /// a command with a literal `$` still goes that way, see `ExecCommand::start_property`) is
-    /// still there, its processes still running, and is treated as such.
+    /// `daemon-reload` systemd re-reads transient units from their saved files; a setting it
+    /// cannot read back makes the unit `bad-setting`, as `ExecStartEx=` did before v254, see
+    /// `ExecCommand`) is still there, its processes still running, and is treated as such.
     pub fn is_loaded(&self) -> bool {
         !self.load_state.is_empty() && self.load_state != "not-found"
     }

@@ -25,14 +25,9 @@ fn to_variant(value: &Value) -> Variant<'_> {
         Value::Strings(v) => Variant::from(v.clone()),
         Value::Bytes(b) => Variant::from(b.clone()),
         Value::ByteStrings(v) => Variant::from(v.clone()),
-        Value::ExecEx(cmds) => Variant::from(
-            cmds.iter()
-                .map(|c| (c.path.clone(), c.argv.clone(), c.flags.clone()))
-                .collect::<Vec<_>>(),
-        ),
         Value::Exec(cmds) => Variant::from(
             cmds.iter()
-                .map(|c| (c.path.clone(), c.argv.clone(), false))
+                .map(|c| (c.path.clone(), c.wire_argv(), false))
                 .collect::<Vec<_>>(),
         ),
         Value::Binds(binds) => Variant::from(
