@@ -428,6 +428,7 @@ async fn a_stuck_start_job_times_out_and_leaves_no_unit() {
     use nomad_systemd::core::{Bus, Engine, EngineOptions};
     let mut options = EngineOptions::for_bus(Bus::System);
     options.start_timeout = Duration::from_secs(3);
+    use_driver_loader();
     let engine = Engine::connect(options).await.expect("systemd answers");
     let (spec, _root) = shell_task("stuck", "exec sleep 300");
     let unit = spec.unit_name();

@@ -96,10 +96,12 @@ async fn a_plugin_waits_through_a_bus_daemon_restart_and_reconnects() {
     conn.destroy(&id).await;
 }
 
-/// systemd before v254 could not read back a transient unit's saved `ExecStartEx=`: a
-/// `daemon-reload` while a task's start job was pending failed the start (about one start in
-/// six under back-to-back reloads) and left running tasks `bad-setting`. Commands that need no
-/// `ExecStartEx` flag go as `ExecStart`, which survives a reload.
+/// A `daemon-reload` makes systemd re-read each transient unit from the file it saved; a start
+/// job still pending then runs what it read back. systemd before v254 could not read back a
+/// saved `ExecStartEx=` (the start failed, about one in six under back-to-back reloads, and
+/// running tasks showed `bad-setting`), and every version reads a saved `$` or `;` in
+/// `ExecStart=` arguments back altered (the task ran a different command). Each task here
+/// has both in its script and must run it exactly and stay `loaded`.
 #[tokio::test]
 async fn tasks_start_while_systemd_reloads_and_load_cleanly_after() {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -120,9 +122,12 @@ async fn tasks_start_while_systemd_reloads_and_load_cleanly_after() {
     let mut failed = Vec::new();
     let mut roots = Vec::new();
     for i in 0..20 {
-        let (spec, root) = shell_task(&format!("reload{i}"), "sleep 30");
+        let (spec, root) = shell_task(
+            &format!("reload{i}"),
+            "echo \"$0;\" > \"$NOMAD_ALLOC_DIR/ran\"; exec sleep 30",
+        );
         match engine.start(&spec, Stdio::Journal).await {
-            Ok(s) => started.push(s.unit),
+            Ok(s) => started.push((s.unit, alloc_dir(&spec).join("ran"))),
             Err(e) => failed.push(e.to_string()),
         }
         roots.push(root);
@@ -131,7 +136,11 @@ async fn tasks_start_while_systemd_reloads_and_load_cleanly_after() {
     reloader.join().unwrap();
     command_ok("systemctl", &["daemon-reload"]);
     let mut bad = Vec::new();
-    for unit in &started {
+    for (unit, ran) in &started {
+        let said = wait_for_file(ran, Duration::from_secs(10));
+        if said != "/bin/sh;\n" {
+            bad.push(format!("{unit} ran its command altered: {said:?}"));
+        }
         let load = std::process::Command::new("systemctl")
             .args(["show", "-P", "LoadState", unit.as_str()])
             .output()

@@ -283,15 +283,21 @@ fn properties(
     } else {
         loader_env
     };
-    if !loader_env.is_empty() {
-        let loader = crate::core::env_loader::program()
-            .and_then(|p| p.to_str())
-            .ok_or_else(|| {
-                Error::invalid(
-                    "env",
-                    "the task's environment needs the driver's loader, whose path is unknown",
-                )
-            })?;
+    // Or arguments systemd would not read back literally after a reload, where the loader is
+    // within reach (not under the task's own root).
+    let own_root = ctx
+        .sandbox
+        .iter()
+        .any(|p| p.name == "RootDirectory" || p.name == "RootImage");
+    let loader = crate::core::env_loader::program().and_then(|p| p.to_str());
+    let encode = !own_root && loader.is_some() && crate::core::env_loader::needs_encoding(&command);
+    if !loader_env.is_empty() || encode {
+        let loader = loader.ok_or_else(|| {
+            Error::invalid(
+                "env",
+                "the task's environment needs the driver's loader, whose path is unknown",
+            )
+        })?;
         // SIGPIPE as the exec unit will have it: ignored unless its process settings, the
         // task's, say IgnoreSIGPIPE=no.
         let sigpipe_default = ctx

@@ -13,6 +13,7 @@ use nomad_systemd::core::{
 
 /// The engine on the system bus, or a loud failure explaining what is missing.
 pub async fn engine() -> Engine {
+    use_driver_loader();
     match Engine::connect(EngineOptions::for_bus(Bus::System)).await {
         Ok(engine) => engine,
         Err(e) => panic!(
@@ -20,6 +21,11 @@ pub async fn engine() -> Engine {
              which boots a private systemd"
         ),
     }
+}
+
+/// Commands that need the loader run through the driver's binary, not this test binary.
+pub fn use_driver_loader() {
+    nomad_systemd::core::env_loader::use_program(env!("CARGO_BIN_EXE_nomad-systemd").into());
 }
 
 /// A by-hand task running `sh -c SCRIPT`, with Nomad's task directories under a fresh

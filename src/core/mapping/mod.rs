@@ -24,7 +24,7 @@ pub mod tasks;
 use std::path::PathBuf;
 
 use super::error::{Error, Result};
-use super::property::{Property, Value};
+use super::property::{self, Property, Value};
 use super::stdio::Output;
 use super::task::{Resources, TaskSpec};
 use super::unit_name::UnitName;
@@ -91,9 +91,7 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
         ));
     }
     properties.extend(extra);
-    if !loader_env.is_empty() {
-        with_loader(spec, &mut properties, &loader_env)?;
-    }
+    through_loader(spec, &mut properties, &loader_env)?;
     properties.extend(lifecycle);
     Ok(UnitPlan {
         slice_properties: slice_properties(spec, &name)?,
@@ -105,32 +103,34 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     })
 }
 
-/// Runs the task's command through the environment loader with `assignments`
-/// ([`crate::core::env_loader`]). The loader is this binary on the host, which a task with its
-/// own root does not see, so such a task is refused naming the variable.
-fn with_loader(spec: &TaskSpec, properties: &mut [Property], assignments: &[String]) -> Result<()> {
-    let first = assignments[0].split('=').next().unwrap_or_default();
-    if spec.sandbox.root_directory.is_some() || spec.sandbox.root_image.is_some() {
-        return Err(Error::invalid(
-            format!("env.{first}"),
-            "systemd's Environment= cannot carry this variable and the driver's loader is not \
-             inside root_directory/root_image; use a name of letters, digits and '_' and a value \
-             without control characters",
-        ));
+/// Runs the task's command through the loader ([`crate::core::env_loader`]) when it has to:
+/// with `assignments` (variables `Environment=` cannot carry), or when an argument holds a
+/// byte systemd does not read back literally after a `daemon-reload`. The loader is this
+/// binary on the host, which a task with its own root does not see: such a task is refused
+/// naming the variable, while its arguments go as they are (`$` doubled, see
+/// [`crate::core::property::ExecCommand`]; only a start pending across a reload would see
+/// them altered).
+fn through_loader(
+    spec: &TaskSpec,
+    properties: &mut [Property],
+    assignments: &[String],
+) -> Result<()> {
+    let needs_encoding =
+        property::start_command(properties).is_some_and(crate::core::env_loader::needs_encoding);
+    if assignments.is_empty() && !needs_encoding {
+        return Ok(());
     }
-    let Some(loader) = crate::core::env_loader::program().and_then(|p| p.to_str()) else {
-        return Err(Error::invalid(
-            format!("env.{first}"),
-            "systemd's Environment= cannot carry this variable and the driver cannot name its \
-             own executable to load it",
-        ));
+    let loader = match loader(spec) {
+        Ok(loader) => loader,
+        Err(_) if assignments.is_empty() => return Ok(()),
+        Err(reason) => {
+            let first = assignments[0].split('=').next().unwrap_or_default();
+            return Err(Error::invalid(
+                format!("env.{first}"),
+                format!("systemd's Environment= cannot carry this variable and {reason}"),
+            ));
+        }
     };
-    crate::core::env_loader::check_executable(std::path::Path::new(loader)).map_err(|reason| {
-        Error::invalid(
-            format!("env.{first}"),
-            format!("systemd's Environment= cannot carry this variable and {reason}"),
-        )
-    })?;
     // The loader's runtime ignores SIGPIPE, which the program would inherit; systemd's
     // setting (IgnoreSIGPIPE, yes unless the job's `properties` say no) is passed on.
     let sigpipe_default = properties
@@ -140,10 +140,27 @@ fn with_loader(spec: &TaskSpec, properties: &mut [Property], assignments: &[Stri
         if let Value::Exec(cmds) = &mut p.value {
             for c in cmds.iter_mut() {
                 *c = crate::core::env_loader::wrap(loader, c, assignments, sigpipe_default);
+                command::check_exec_size("args", &c.argv, &[])?;
             }
         }
     }
     Ok(())
+}
+
+/// The loader's path when `spec`'s command can run through it, else why not.
+fn loader(spec: &TaskSpec) -> std::result::Result<&'static str, String> {
+    if spec.sandbox.root_directory.is_some() || spec.sandbox.root_image.is_some() {
+        return Err(
+            "the driver's loader is not inside root_directory/root_image; use a name \
+                    of letters, digits and '_' and a value without control characters"
+                .into(),
+        );
+    }
+    let loader = crate::core::env_loader::program()
+        .and_then(|p| p.to_str())
+        .ok_or("the driver cannot name its own executable to load it")?;
+    crate::core::env_loader::check_executable(std::path::Path::new(loader))?;
+    Ok(loader)
 }
 
 /// Every limit from the task's resources: memory and OOM handling, CPU, processes and IO. The
