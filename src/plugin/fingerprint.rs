@@ -2,7 +2,10 @@
 //!
 //! HEALTHY when systemd answers on the configured bus; UNDETECTED when the plugin is disabled
 //! or there is no systemd to talk to (the node is then not eligible for `driver = "systemd"`);
-//! UNHEALTHY when systemd is there but misbehaves. The attributes become node attributes
+//! UNHEALTHY when systemd is there but misbehaves, or the host is one the driver does not
+//! support ([`host_check::health`], the verdict `nomad-systemd doctor` shows too), with a
+//! description naming the reason and what to change, rather than failing tasks later. The
+//! attributes are sent whatever the health, so an operator sees the version that was judged. The attributes become node attributes
 //! (`driver.systemd.version`, …) that jobs can constrain on.
 //!
 //! The description of a healthy driver is Nomad's own `Healthy` (`drivers.DriverHealthy`),
@@ -18,6 +21,7 @@ use super::base::DRIVER_NAME;
 use super::proto::driver::{FingerprintResponse, fingerprint_response::HealthState};
 use super::proto::structs::{Attribute, attribute::Value};
 use super::state::PluginState;
+use crate::core::host_check::{self, Health, HostFacts};
 use crate::core::{Error, HostInfo};
 
 /// Nomad's description of a healthy driver (`drivers.DriverHealthy`).
@@ -46,12 +50,20 @@ pub async fn fingerprint(state: &Arc<PluginState>) -> FingerprintResponse {
         Err(e) => Err(e),
     };
     match probe {
-        Ok(info) => FingerprintResponse {
-            attributes: attributes(&info, bus),
-            health: HealthState::Healthy as i32,
-            health_description: HEALTHY.to_string(),
-            err: String::new(),
-        },
+        Ok(info) => {
+            let facts = HostFacts::from_info(settings.config.bus, &info);
+            let (health, description) = match host_check::health(&host_check::findings(&facts)) {
+                Health::Healthy => (HealthState::Healthy, HEALTHY.to_string()),
+                Health::Unhealthy(reason) => (HealthState::Unhealthy, reason),
+                Health::Undetected(reason) => (HealthState::Undetected, reason),
+            };
+            FingerprintResponse {
+                attributes: attributes(&info, bus),
+                health: health as i32,
+                health_description: description,
+                err: String::new(),
+            }
+        }
         Err(e) => {
             state.disconnect().await;
             let health_state = match e {
