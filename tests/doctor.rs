@@ -1,11 +1,15 @@
 //! `nomad-systemd doctor` and the plugin's fingerprint against a real systemd: both report
 //! this host as it is (systemd's own `systemctl --version`, the cgroup file system the kernel
-//! mounted), and the same verdict.
+//! mounted), and the same verdict. `--bus user` runs as `nobody` under its own user manager
+//! (`user@65534.service`, started here), as `tests/user_bus.rs` runs the plugin.
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use nomad_systemd::plugin::proto::driver::fingerprint_response::HealthState;
 use nomad_systemd::plugin::proto::structs::attribute::Value as AttrValue;
@@ -169,4 +173,78 @@ async fn the_fingerprint_reports_what_doctor_sees() {
     };
     assert_eq!(json["facts"]["cgroup"], Value::from(cgroup));
     assert_eq!(json["health"]["health"], "healthy");
+}
+
+const NOBODY: u32 = 65534;
+
+/// Starts nobody's user manager and returns its runtime directory once its bus is there.
+fn nobodys_user_manager() -> String {
+    let status = Command::new("systemctl")
+        .args(["start", &format!("user@{NOBODY}.service")])
+        .status()
+        .expect("systemctl runs");
+    assert!(status.success(), "nobody's user manager did not start");
+    let runtime = format!("/run/user/{NOBODY}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !Path::new(&runtime).join("bus").exists() {
+        assert!(Instant::now() < deadline, "no session bus in {runtime}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    runtime
+}
+
+#[test]
+fn doctor_on_a_user_bus_finds_the_user_manager_and_the_same_systemd() {
+    let runtime = nobodys_user_manager();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = dir.path().join("nomad-systemd");
+    install_executable(env!("CARGO_BIN_EXE_nomad-systemd").as_ref(), &program);
+    let out = Command::new(&program)
+        .args(["doctor", "--bus", "user", "-o", "json"])
+        .env_clear()
+        .env("HOME", "/")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={runtime}/bus"),
+        )
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .expect("run doctor as nobody");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let json: Value = serde_json::from_str(&stdout).expect("doctor -o json prints JSON");
+    let facts = &json["facts"];
+    assert_eq!(facts["bus"], "user");
+    assert_eq!(facts["systemd_version"], Value::from(systemctl_version().1));
+    assert_eq!(facts["uid"], NOBODY);
+    let manager = &facts["user_manager"];
+    assert_eq!(manager["runtime_dir"], Value::from(runtime.clone()));
+    assert_eq!(manager["runtime_dir_exists"], true);
+    assert!(
+        manager["cgroup"]
+            .as_str()
+            .is_some_and(|c| c.ends_with(&format!("/user@{NOBODY}.service"))),
+        "{manager}"
+    );
+    // nobody is not made to linger: said, but no task fails for it.
+    assert_eq!(manager["lingering"], false);
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["topic"] == "user manager" && f["severity"] == "warning"),
+        "{json:#}"
+    );
+    assert_eq!(json["health"]["health"], "healthy");
+    assert!(
+        facts["controllers"]["slice_cgroup"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("/app.slice/app-nomad.slice")),
+        "{facts:#}"
+    );
 }
