@@ -248,3 +248,15 @@ fn doctor_on_a_user_bus_finds_the_user_manager_and_the_same_systemd() {
         "{facts:#}"
     );
 }
+
+#[test]
+fn a_slice_that_is_not_a_slice_is_refused_naming_the_option() {
+    let run = cli(&["doctor", "--slice", "nomad.service"]);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    assert!(
+        run.stderr().contains("slice") && run.stderr().contains("not a slice unit name"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.stdout(), "", "nothing is reported for a bad slice");
+}

@@ -28,7 +28,7 @@ pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode, Erro
         .slice
         .clone()
         .unwrap_or_else(|| EngineOptions::for_bus(bus).slice);
-    let report = Report::of(host_probe::examine(bus, &slice).await);
+    let report = Report::of(host_probe::examine(bus, &slice).await?);
     match args.output {
         OutputFormat::Json => format::print_json(&report)?,
         OutputFormat::Table => print_report(&report, &slice),

@@ -7,9 +7,20 @@
 //! manager's version and the cgroup mode); a fact left `None` was not looked at and yields no
 //! finding.
 //!
-//! Supported: systemd [`MIN_SYSTEMD`] or newer, on cgroup v2, hybrid or v1 (see
-//! [`CgroupMode`] for what each enforces), on the system bus (with `dbus-daemon` or
-//! `dbus-broker`) or a user manager's bus.
+//! The combinations, and why:
+//!
+//! | host | health | why |
+//! |---|---|---|
+//! | no systemd on the bus | undetected | nothing to run tasks with |
+//! | systemd < [`MIN_SYSTEMD`] | unhealthy | see [`MIN_SYSTEMD`] |
+//! | cgroup v2, system or user bus | healthy | everything is enforced (a user manager only what `user@.service` delegates: warnings name the rest) |
+//! | hybrid or v1, system bus | healthy, warning | every controller is a v1 one: systemd applies `MemoryMax`, `CPUWeight`, `CPUQuota`, `TasksMax` and IO limits through them (stats and OOM counts read the v1 files), but not `MemoryLow`, `MemorySwapMax` or `AllowedCPUs`, and `OOMPolicy=kill` never fires; no task fails for it |
+//! | hybrid or v1, user bus | healthy, warning | a user manager cannot write v1 controllers: no limit is enforced, tasks still run |
+//! | `dbus-daemon` or `dbus-broker` | healthy | both serve systemd's API alike |
+//!
+//! Findings that fail only some tasks (no nss-systemd for workload users, no polkit for a
+//! caller that is not root, no `XDG_RUNTIME_DIR`) leave the driver healthy, since other tasks
+//! run; `doctor` exits 1 for them.
 
 use serde::Serialize;
 

@@ -10,6 +10,7 @@ use super::error::Error;
 use super::host::{self, CgroupMode};
 use super::host_check::{Controllers, HostFacts, NssSystemd, Partition, UserManager};
 use super::systemd::{Bus, Systemd};
+use super::unit_name::UnitName;
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const NSSWITCH: &str = "/etc/nsswitch.conf";
@@ -20,9 +21,16 @@ const LINGER_DIR: &str = "/var/lib/systemd/linger";
 const LIBRARY_DIRS: [&str; 4] = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"];
 const NSS_LIBRARY: &str = "libnss_systemd.so.2";
 
-/// Everything there is to see for tasks on `bus` placed in `slice`. Never fails: what cannot
-/// be seen stays `None` (an unreachable manager is itself a fact).
-pub async fn examine(bus: Bus, slice: &str) -> HostFacts {
+/// Everything there is to see for tasks on `bus` placed in `slice`. What cannot be seen stays
+/// `None` (an unreachable manager is itself a fact); the only error is a `slice` that is not a
+/// slice unit's name ([`Error::InvalidConfig`]).
+pub async fn examine(bus: Bus, slice: &str) -> Result<HostFacts, Error> {
+    if !slice.ends_with(".slice") || UnitName::parse(slice).is_err() {
+        return Err(Error::invalid(
+            "slice",
+            format!("'{slice}' is not a slice unit name"),
+        ));
+    }
     let uid = Uid::effective();
     let cgroup = CgroupMode::detect();
     let mut facts = HostFacts {
@@ -76,7 +84,7 @@ pub async fn examine(bus: Bus, slice: &str) -> HostFacts {
             });
         }
     }
-    facts
+    Ok(facts)
 }
 
 /// Why a manager did not answer, without the bus (which the finding names itself).
