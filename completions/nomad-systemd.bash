@@ -16,6 +16,9 @@ _nomad__systemd() {
             ",$1")
                 cmd="nomad__systemd"
                 ;;
+            nomad__systemd,doctor)
+                cmd="nomad__systemd__subcmd__doctor"
+                ;;
             nomad__systemd,exec)
                 cmd="nomad__systemd__subcmd__exec"
                 ;;
@@ -39,6 +42,9 @@ _nomad__systemd() {
                 ;;
             nomad__systemd,stop)
                 cmd="nomad__systemd__subcmd__stop"
+                ;;
+            nomad__systemd__subcmd__help,doctor)
+                cmd="nomad__systemd__subcmd__help__subcmd__doctor"
                 ;;
             nomad__systemd__subcmd__help,exec)
                 cmd="nomad__systemd__subcmd__help__subcmd__exec"
@@ -71,12 +77,42 @@ _nomad__systemd() {
 
     case "${cmd}" in
         nomad__systemd)
-            opts="-h -V --bus --slice --help --version run ps stats logs stop exec plugin help"
+            opts="-h -V --bus --slice --help --version run ps stats logs stop exec doctor plugin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --bus)
+                    COMPREPLY=($(compgen -W "system user" -- "${cur}"))
+                    return 0
+                    ;;
+                --slice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nomad__systemd__subcmd__doctor)
+            opts="-o -h --output --bus --slice --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --bus)
                     COMPREPLY=($(compgen -W "system user" -- "${cur}"))
                     return 0
@@ -115,8 +151,22 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__help)
-            opts="run ps stats logs stop exec plugin help"
+            opts="run ps stats logs stop exec doctor plugin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nomad__systemd__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -35,6 +35,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "stats" 
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "logs" -d 'Print a task\'s output from the journal'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "doctor" -d 'Show what the plugin\'s fingerprint sees on this host, and what to change'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s f -l file -d 'Read the task from a file written like a Nomad task (HCL, or TOML if it ends in .toml), checked as the plugin checks a job; options given here override it' -r -F
@@ -105,15 +106,22 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l sli
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s t -l tty -d 'Give the command a terminal [default: when stdin is one]'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s T -l no-tty -d 'Never give the command a terminal: stdout and stderr stay apart'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -s o -l output -d 'A table for people, or JSON (the facts, the findings and the health) for programs' -r -f -a "table\t''
+json\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "ps" -d 'List task units'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "stats" -d 'Show a task\'s resource usage'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "logs" -d 'Print a task\'s output from the journal'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec plugin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "ps" -d 'List task units'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "stats" -d 'Show a task\'s resource usage'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "logs" -d 'Print a task\'s output from the journal'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "doctor" -d 'Show what the plugin\'s fingerprint sees on this host, and what to change'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

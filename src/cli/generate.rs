@@ -78,9 +78,36 @@ fn man_pages() -> Vec<(String, Vec<u8>)> {
             let mut page = Vec::new();
             man.render(&mut page)
                 .expect("rendering into memory cannot fail");
-            (man.get_filename(), page)
+            (man.get_filename(), exit_status_section(page))
         })
         .collect()
+}
+
+/// The heading that turns a command's after-help text into an EXIT STATUS section.
+const EXIT_STATUS: &str = ".SH EXTRA\nExit status:\n";
+
+/// A page whose after-help text starts with `Exit status:` gets it as the conventional EXIT
+/// STATUS section (clap_mangen titles every after-help EXTRA), each `CODE  meaning` line as
+/// a tagged paragraph. Other pages are returned unchanged.
+fn exit_status_section(page: Vec<u8>) -> Vec<u8> {
+    let page = String::from_utf8(page).expect("clap_mangen writes UTF-8");
+    let Some(start) = page.find(EXIT_STATUS) else {
+        return page.into_bytes();
+    };
+    let body_start = start + EXIT_STATUS.len();
+    let body_end = page[body_start..]
+        .find("\n.SH ")
+        .map_or(page.len(), |i| body_start + i + 1);
+    let mut section = String::from(".SH \"EXIT STATUS\"\n");
+    for line in page[body_start..body_end].lines() {
+        match line.split_once("  ") {
+            Some((code, meaning)) => {
+                section.push_str(&format!(".TP\n{code}\n{}\n", meaning.trim()));
+            }
+            None => section.push_str(&format!("{line}\n")),
+        }
+    }
+    format!("{}{section}{}", &page[..start], &page[body_end..]).into_bytes()
 }
 
 /// `Cli` as completions should see it: without its hidden subcommands, which completion

@@ -1,6 +1,7 @@
 //! The operator's CLI: the same core as the plugin, driven by hand. One file per subcommand;
 //! nothing here knows what a D-Bus property is.
 
+mod doctor;
 mod exec;
 mod format;
 mod generate;
@@ -80,6 +81,18 @@ pub enum Command {
     Stop(stop::StopArgs),
     /// Run a command inside a running task: its user, environment, directories and slice.
     Exec(exec::ExecArgs),
+    /// Show what the plugin's fingerprint sees on this host, and what to change.
+    #[command(
+        long_about = "Show what the plugin's fingerprint sees on this host, and what to \
+        change.\n\n\
+        Reports the systemd version (and whether it is supported), the cgroup mode and the \
+        controllers the task slice can have, the process serving the bus, the user manager \
+        (--bus user), polkit, nss-systemd (for Nomad's dynamic workload users) and Nomad's CPU \
+        partitions; then each finding with what to change, and the health the plugin would \
+        report to Nomad (unhealthy on an unsupported host, such as systemd older than 247). \
+        Changes nothing."
+    )]
+    Doctor(doctor::DoctorArgs),
     /// Serve the Nomad task-driver plugin protocol (Nomad's client starts this itself).
     #[command(long_about = "Serve the Nomad task-driver plugin protocol.\n\n\
         Nomad's client starts the binary from its plugin_dir, with no arguments and its magic \
@@ -147,6 +160,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         Command::Logs(args) => logs::run(global, args).await,
         Command::Stop(args) => stop::run(global, args).await,
         Command::Exec(args) => exec::run(global, args).await,
+        Command::Doctor(args) => doctor::run(global, args).await,
         Command::Plugin => unreachable!("the plugin runs before the CLI's runtime starts"),
         Command::GenerateDocs(_) => unreachable!("docs are generated before the runtime starts"),
     }

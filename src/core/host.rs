@@ -10,6 +10,9 @@ use super::systemd::Systemd;
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// How the cgroup hierarchies are mounted; resource limits are enforced only on v2.
+///
+/// On hybrid and v1 hosts every controller sits on a v1 hierarchy, so both enforce the same:
+/// see [`crate::core::host_check`] for what that leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupMode {
@@ -55,12 +58,7 @@ pub struct HostInfo {
 impl HostInfo {
     /// systemd's major version (`252`), if the version string starts with one.
     pub fn systemd_major(&self) -> Option<u32> {
-        let digits: String = self
-            .systemd_version
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
+        super::host_check::major_version(&self.systemd_version)
     }
 }
 

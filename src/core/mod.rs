@@ -16,6 +16,8 @@ pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod host;
+pub mod host_check;
+pub mod host_probe;
 pub mod host_unit;
 pub mod journal_follow;
 pub mod logs;

@@ -9,6 +9,7 @@
 //! - Errors are classified into [`Error`] variants a caller can act on; systemd's own message
 //!   is kept.
 
+mod bus_info;
 mod signals;
 mod snapshot;
 mod variant;
