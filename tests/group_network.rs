@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::netns::{ALLOC_ADDRESS, GroupNetwork};
-use support::plugin::{Alloc, Connection, Plugin, driver_config, strings, unit_config};
+use support::plugin::{Alloc, Connection, Plugin, driver_config, strings, task_unit, unit_config};
 use support::units::install;
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -217,4 +217,27 @@ async fn an_installed_unit_of_a_group_joins_its_network() {
     conn.start(task).await.unwrap();
     assert_eq!(support::wait_for_file(record, READY).trim(), net.id());
     conn.destroy(&id).await;
+}
+
+/// Nomad's exec driver fails the start when it cannot open the namespace; so does this one,
+/// instead of reporting a started task that exits 225.
+#[tokio::test]
+async fn a_group_namespace_that_is_gone_fails_the_start_naming_it() {
+    let gone = GroupNetwork::isolated();
+    let spec = gone.spec();
+    drop(gone);
+    assert!(!Path::new(&spec.path).exists());
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let alloc = Alloc::new("gone");
+    let mut task = alloc.task_config(driver_config("/bin/true", &[]));
+    task.network_isolation_spec = Some(spec.clone());
+    let unit = task_unit(&task);
+    let err = conn.start(task).await.unwrap_err();
+    support::assert_no_unit(&support::engine().await, &unit).await;
+    assert!(
+        err.message()
+            .contains("network namespace could not be joined")
+            && err.message().contains(&spec.path),
+        "{err}"
+    );
 }
