@@ -605,37 +605,6 @@ async fn shutdown_ends_the_process_within_two_seconds_and_removes_the_socket() {
 }
 
 #[tokio::test]
-async fn a_group_network_task_joins_the_namespace_nomad_made() {
-    use std::os::unix::fs::MetadataExt;
-    let name = format!("nst-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let made = std::process::Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .expect("ip (iproute2) is needed to make a network namespace");
-    assert!(made.success());
-    let path = format!("/var/run/netns/{name}");
-    let inode = std::fs::metadata(&path).unwrap().ino();
-
-    let (_plugin, mut conn) = Plugin::configured().await;
-    let alloc = Alloc::new("netns");
-    let mut task = alloc.task_config(shell("readlink /proc/self/ns/net > /alloc/net"));
-    task.network_isolation_spec = Some(pb::NetworkIsolationSpec {
-        mode: pb::network_isolation_spec::NetworkIsolationMode::Group as i32,
-        path: path.clone(),
-        ..Default::default()
-    });
-    let id = task.id.clone();
-    conn.start(task).await.unwrap();
-    assert_eq!(conn.wait(&id).await.result.unwrap().exit_code, 0);
-    let seen = std::fs::read_to_string(alloc.path("alloc/net")).unwrap();
-    assert_eq!(seen.trim(), format!("net:[{inode}]"));
-    conn.destroy(&id).await;
-    let _ = std::process::Command::new("ip")
-        .args(["netns", "delete", &name])
-        .status();
-}
-
-#[tokio::test]
 async fn without_systemd_on_the_bus_the_driver_is_undetected_and_starts_are_retryable() {
     let plugin = Plugin::launch();
     let mut conn = plugin.connect().await;

@@ -598,13 +598,14 @@ impl Engine {
 fn start_failure(s: &UnitSnapshot, job_result: &str, command: &str) -> Option<String> {
     const CLD_EXITED: i32 = 1;
     const EXIT_EXEC: i32 = 203;
+    const EXIT_NETWORK: i32 = 225;
     if s.exec_main_code == CLD_EXITED
         && let Some(what) = spawn_step(s.exec_main_status)
     {
-        let about = if s.exec_main_status == EXIT_EXEC {
-            format!(" '{command}'")
-        } else {
-            String::new()
+        let about = match s.exec_main_status {
+            EXIT_EXEC => format!(" '{command}'"),
+            EXIT_NETWORK => format!(" '{}'", s.exec_context.network_namespace_path),
+            _ => String::new(),
         };
         return Some(format!(
             "{what}{about} (systemd exit status {})",
@@ -630,6 +631,7 @@ fn spawn_step(status: i32) -> Option<&'static str> {
         217 => "the user could not be set",
         218 => "capabilities could not be set",
         219 => "the unit's cgroup could not be set up",
+        225 => "the network namespace could not be joined",
         226 => "the file system namespace (task directory binds) could not be set up",
         227 => "no_new_privileges could not be set",
         228 => "the system call filter could not be applied",

@@ -183,5 +183,6 @@ impl CliRun {
         self.stdout()
     }
 }
+pub mod netns;
 pub mod plugin;
 pub mod units;
