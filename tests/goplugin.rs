@@ -4,8 +4,8 @@
 //!
 //! Needs Go (>= 1.24), protoc and the client's Go modules: `tests/goplugin/debian-packages`
 //! lists protoc's packages, and `go mod download` in `tests/goplugin/client` fetches the modules
-//! (`.ci/run` does both). The build runs offline; where anything is missing the test fails
-//! naming it, it never skips. Like the other integration tests it needs systemd on the system
+//! (`tools/deps`, which `tools/test` runs first, does both). The build runs offline; where
+//! anything is missing the test fails naming it, it never skips. Like the other integration tests it needs systemd on the system
 //! bus: run it with `tools/test --test goplugin`.
 
 use std::fs;
@@ -158,7 +158,7 @@ fn succeed(mut command: Command, what: &str) {
         .join(" ");
     let hint = format!(
         "this test needs Go >= 1.24 on PATH, `apt-get install {packages}` and \
-         `go mod download` run in {CLIENT}"
+         `go mod download` run in {CLIENT} (`tools/deps` does both)"
     );
     let tool = command.get_program().to_string_lossy().into_owned();
     let output = match command.output() {

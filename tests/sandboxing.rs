@@ -307,7 +307,8 @@ async fn a_root_directory_under_local_runs_its_own_tree_with_the_task_dirs_bound
     std::fs::create_dir_all(rootfs.join("bin")).unwrap();
     assert!(
         std::path::Path::new(BUSYBOX).exists(),
-        "busybox-static is installed"
+        "{BUSYBOX} is missing: this test makes a task's whole root of Debian's statically \
+         linked busybox; install it with `apt-get install busybox-static` (tools/deps does)"
     );
     support::install_executable(std::path::Path::new(BUSYBOX), &rootfs.join("bin/busybox"));
     // Only busybox's builtins: the root has no other program.
