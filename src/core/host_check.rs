@@ -34,8 +34,7 @@ use super::systemd::Bus;
 /// - Nothing older is in the host matrix (RHEL 8's 239, Ubuntu 20.04's 245): a version no test
 ///   has run on is not one this driver can vouch for.
 /// - Below 244 there is no `AllowedCPUs`, so a task with reserved `cores` (and every task
-///   pinned to Nomad's shared partition) fails to start; below 243 no `ExecStartEx`, whose
-///   fallback has never run against a real manager that old.
+///   pinned to Nomad's shared partition) fails to start.
 /// - Nomad's dynamic workload users are JSON records in `/run/userdb` for nss-systemd, which
 ///   older releases resolve partly or not at all.
 pub const MIN_SYSTEMD: u32 = 247;
@@ -294,8 +293,8 @@ fn systemd(facts: &HostFacts, out: &mut Vec<Finding>) {
             "systemd",
             format!(
                 "systemd {major} is older than {MIN_SYSTEMD}, the oldest version this driver \
-                 supports and tests (older ones lack AllowedCPUs, ExecStartEx or \
-                 nss-systemd's /run/userdb records, which tasks rely on)"
+                 supports and tests (older ones lack AllowedCPUs or nss-systemd's \
+                 /run/userdb records, which tasks rely on)"
             ),
             "upgrade systemd to 247 or later (Debian 11, Ubuntu 22.04, RHEL 9 and newer ship \
              it), or run these jobs with Nomad's exec driver",
