@@ -227,14 +227,9 @@ fn identity_allowed(
     Ok(())
 }
 
+/// The gid `group` (a name or a number) names on this host, if any.
 fn gid_of(group: &str) -> Option<u32> {
-    if let Ok(gid) = group.parse::<u32>() {
-        return Some(gid);
-    }
-    nix::unistd::Group::from_name(group)
-        .ok()
-        .flatten()
-        .map(|g| g.gid.as_raw())
+    policy::resolve_group(group).ok().map(|(gid, _)| gid)
 }
 
 /// Runs `argv` to completion (or until `timeout`, then kills it) with stdin closed.

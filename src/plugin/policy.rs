@@ -588,7 +588,7 @@ fn group_allowed(group: &str, primary: Option<u32>, plugin: &PluginConfig) -> Re
 }
 
 /// A group name or gid as `(gid, the host's name for it)`; an unknown name is an error.
-fn resolve_group(group: &str) -> Result<(u32, Option<String>)> {
+pub(super) fn resolve_group(group: &str) -> Result<(u32, Option<String>)> {
     let looked_up = |r: nix::Result<Option<nix::unistd::Group>>| {
         r.map_err(|e| Error::invalid("group", format!("cannot look up '{group}': {e}")))
     };
