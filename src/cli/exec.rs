@@ -12,9 +12,8 @@ use std::time::Duration;
 use clap::Args;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::own_task;
-use super::stats::parse_unit;
 use super::{GlobalArgs, format, terminal};
+use super::{own_task, resolve};
 use crate::core::exec::{self, Exec, ExecIo, ExecStreams};
 use crate::core::{Engine, Error, ExitResult, UnitName};
 
@@ -23,9 +22,10 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// The task's unit (the `.service` suffix may be left out).
-    #[arg(value_parser = parse_unit)]
-    unit: UnitName,
+    /// The task: its unit name, an allocation id prefix, job/task, the task name or a glob
+    /// matching one unit (see `nomad-systemd --help`).
+    #[arg(value_name = "TASK")]
+    task: String,
     /// Give the command a terminal [default: when stdin is one].
     #[arg(long, short = 't', conflicts_with = "no_tty")]
     tty: bool,
@@ -39,7 +39,8 @@ pub struct ExecArgs {
 
 pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
-    own_task::require(&engine, &args.unit).await?;
+    let target = resolve::one(&engine, &args.task).await?;
+    own_task::require(&engine, &target).await?;
     let interactive = std::io::stdin().is_terminal();
     let tty = args.tty || (interactive && !args.no_tty);
     let io = if tty {
@@ -50,7 +51,7 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error>
     } else {
         ExecIo::Pipes
     };
-    let Exec { unit, streams } = engine.exec(&args.unit, &args.argv, io).await?;
+    let Exec { unit, streams } = engine.exec(&target, &args.argv, io).await?;
     let exit = match streams {
         ExecStreams::Pipes {
             stdin,

@@ -61,8 +61,23 @@ pub fn state(s: TaskState) -> &'static str {
     }
 }
 
+/// How a task ended, in a few characters for a table: its exit code, or the signal that
+/// killed it, with `oom` when the kernel's OOM killer did; `-` while it runs.
 pub fn exit(e: Option<ExitResult>) -> String {
-    e.map_or_else(|| "-".into(), |e| e.to_string())
+    let Some(e) = e else {
+        return "-".into();
+    };
+    let how = if e.signal != 0 {
+        crate::core::Signal::from_number(e.signal)
+            .map_or_else(|| format!("signal {}", e.signal), |s| s.to_string())
+    } else {
+        e.exit_code.to_string()
+    };
+    if e.oom_killed {
+        format!("{how} oom")
+    } else {
+        how
+    }
 }
 
 /// The first eight characters of an id, as Nomad's CLI shows allocation ids.
@@ -112,6 +127,19 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(850)), "850ms");
         assert_eq!(duration(Duration::from_secs(184)), "3m04s");
         assert_eq!(duration(Duration::from_secs(7500)), "2h05m");
+    }
+
+    #[test]
+    fn exits_are_short() {
+        let e = |exit_code, signal, oom_killed| ExitResult {
+            exit_code,
+            signal,
+            oom_killed,
+        };
+        assert_eq!(exit(None), "-");
+        assert_eq!(exit(Some(e(0, 0, false))), "0");
+        assert_eq!(exit(Some(e(143, 15, false))), "SIGTERM");
+        assert_eq!(exit(Some(e(137, 9, true))), "SIGKILL oom");
     }
 
     #[test]

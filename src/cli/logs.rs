@@ -6,16 +6,16 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::GlobalArgs;
-use super::stats::parse_unit;
+use super::{GlobalArgs, resolve};
+use crate::core::Error;
 use crate::core::logs::{self, LogQuery, Stream};
-use crate::core::{Error, UnitName};
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The task's unit name (the `.service` suffix may be left out).
-    #[arg(value_parser = parse_unit)]
-    unit: UnitName,
+    /// The task: its unit name, an allocation id prefix, job/task, the task name or a glob
+    /// matching one unit (see `nomad-systemd --help`).
+    #[arg(value_name = "TASK")]
+    task: String,
     /// Keep printing new output until interrupted.
     #[arg(long, short = 'f')]
     follow: bool,
@@ -36,8 +36,10 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<ExitCode, Error>
         (_, true) => Some(Stream::Stderr),
         _ => None,
     };
+    let engine = global.engine().await?;
+    let unit = resolve::one(&engine, &args.task).await?;
     let query = LogQuery {
-        unit: args.unit,
+        unit,
         bus: global.bus(),
         follow: args.follow,
         stream,

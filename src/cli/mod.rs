@@ -9,6 +9,7 @@ mod logs;
 mod own_task;
 mod progress;
 mod ps;
+mod resolve;
 mod run;
 mod stats;
 mod stop;
@@ -28,7 +29,16 @@ use crate::core::{Bus, Engine, EngineOptions, Error};
     about = "Run Nomad-style tasks as systemd transient units",
     long_about = "Run Nomad-style tasks as systemd transient units.\n\n\
         The same engine serves the Nomad task-driver plugin; these commands launch and inspect \
-        its units by hand, so a task config can be debugged outside Nomad."
+        its units by hand, so a task config can be debugged outside Nomad.",
+    after_long_help = "Addressing tasks:\n  \
+        stats, logs, exec and stop name a task among those `ps --all` lists, by:\n    \
+        its unit name, with or without .service   nomad-6b78bd0c-web-0a1b2c3d4e5f6a7b\n    \
+        an allocation id prefix (2+ characters)    6b78bd0c\n    \
+        job/task, or alloc-prefix/task             shop/web, 6b78/web\n    \
+        the task name alone                        web\n    \
+        a glob on unit names, or on job/task       'nomad-6b78*', 'shop/*'\n  \
+        A name matching several tasks is an error listing them; only stop accepts a glob \
+        matching several."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -71,7 +81,7 @@ pub enum OutputFormat {
 pub enum Command {
     /// Start a task as a transient unit and print its unit name.
     Run(Box<run::RunArgs>),
-    /// List task units.
+    /// List task units, with short ids as `nomad alloc status` shows them.
     Ps(ps::PsArgs),
     /// Show a task's resource usage.
     Stats(stats::StatsArgs),

@@ -1,98 +1,401 @@
-//! `nomad-systemd ps`: the task units, like `docker ps`.
+//! `nomad-systemd ps`: the task units, like `docker ps` and `nomad job status`.
 //!
-//! The short table comes from systemd's unit listing alone (one call, however many tasks),
-//! plus one read per exited task for its exit status; `--long` and JSON read every unit.
+//! The table fits the terminal (80 columns when stdout is not one): allocation ids are
+//! shortened to eight characters as `nomad alloc status` shows them, and long job, task and
+//! unit names end in `…`; `--no-trunc` shows everything in full. Any row's task can be named
+//! to the other commands by its short alloc id ([`super::resolve`]).
+//!
+//! The default table comes from systemd's unit listing alone (one call, however many tasks),
+//! plus one read per exited task for its exit status; `-o wide` and `-o json` read every
+//! unit.
 
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
 
-use super::format;
-use super::{GlobalArgs, OutputFormat};
-use crate::core::{Engine, Error, TaskState, TaskStatus, TaskSummary};
+use super::{GlobalArgs, format, terminal};
+use crate::core::{Engine, Error, ExitResult, TaskState, TaskStatus, TaskSummary, UnitName};
+
+/// The width a table is fitted to when stdout is not a terminal.
+const DEFAULT_WIDTH: usize = 80;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    nomad-systemd ps\n  \
+    nomad-systemd ps --all -o wide\n  \
+    nomad-systemd ps --no-trunc -o json")]
 pub struct PsArgs {
     /// Include tasks that have exited.
     #[arg(long, short = 'a')]
     all: bool,
-    /// Add each task's main PID, CPU time, memory and uptime (reads every unit).
-    #[arg(long, short = 'l')]
+    /// The same as `-o wide`.
+    #[arg(long, short = 'l', conflicts_with = "output")]
     long: bool,
+    /// Show full allocation ids and unit names, however wide the table gets.
+    #[arg(long)]
+    no_trunc: bool,
+    /// `table`; `wide` adds each task's main PID, CPU time, memory and uptime (reads every
+    /// unit); `json` prints every field, `null` where a value is unknown or absent.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
-    output: OutputFormat,
+    output: PsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Wide,
+    Json,
 }
 
 pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
     let shown = |state: TaskState| args.all || state != TaskState::Exited;
-    match (args.output, args.long) {
-        (OutputFormat::Json, _) => {
-            let tasks: Vec<TaskStatus> = engine
+    let output = if args.long {
+        PsFormat::Wide
+    } else {
+        args.output
+    };
+    let width = (!args.no_trunc).then(|| {
+        terminal::size(std::io::stdout()).map_or(DEFAULT_WIDTH, |(_, cols)| usize::from(cols))
+    });
+    match output {
+        PsFormat::Json => {
+            let tasks: Vec<PsEntry> = engine
                 .list_status()
                 .await?
                 .into_iter()
                 .filter(|t| shown(t.state))
+                .map(PsEntry::from)
                 .collect();
             format::print_json(&tasks)?;
         }
-        (OutputFormat::Table, true) => {
+        PsFormat::Wide => {
             let tasks = engine.list_status().await?;
-            long_table(tasks.iter().filter(|t| shown(t.state)));
+            let rows = tasks.iter().filter(|t| shown(t.state)).map(|t| {
+                let mut row = Row::new(&t.alloc_id, &t.job, &t.task, t.state, t.exit, &t.unit);
+                row.wide = Some([
+                    if t.main_pid == 0 {
+                        "-".into()
+                    } else {
+                        t.main_pid.to_string()
+                    },
+                    format::optional(t.cpu_ns, format::cpu_time),
+                    format::optional(t.memory_bytes, format::bytes),
+                    format::uptime(t),
+                ]);
+                row
+            });
+            print!("{}", render(rows.collect(), true, width));
         }
-        (OutputFormat::Table, false) => {
+        PsFormat::Table => {
             let tasks: Vec<TaskSummary> = engine
                 .list()
                 .await?
                 .into_iter()
                 .filter(|t| shown(t.state))
                 .collect();
-            short_table(&engine, &tasks).await;
+            let rows = short_rows(&engine, &tasks).await;
+            print!("{}", render(rows, false, width));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn short_table(engine: &Engine, tasks: &[TaskSummary]) {
-    let mut table = format::table(&["UNIT", "TASK", "ALLOC", "JOB", "STATE", "EXIT"]);
+/// A task as `ps -o json` prints it: the fields of [`TaskStatus`], with `null` (never `0`)
+/// for what a task does not have (no main process, not started, not exited).
+#[derive(Debug, Serialize)]
+struct PsEntry {
+    unit: UnitName,
+    task: String,
+    alloc_id: String,
+    job: String,
+    state: TaskState,
+    main_pid: Option<u32>,
+    started_at_us: Option<u64>,
+    exited_at_us: Option<u64>,
+    cpu_ns: Option<u64>,
+    memory_bytes: Option<u64>,
+    exit: Option<ExitResult>,
+}
+
+impl From<TaskStatus> for PsEntry {
+    fn from(t: TaskStatus) -> PsEntry {
+        PsEntry {
+            unit: t.unit,
+            task: t.task,
+            alloc_id: t.alloc_id,
+            job: t.job,
+            state: t.state,
+            main_pid: (t.main_pid != 0).then_some(t.main_pid),
+            started_at_us: (t.started_at_us != 0).then_some(t.started_at_us),
+            exited_at_us: (t.exited_at_us != 0).then_some(t.exited_at_us),
+            cpu_ns: t.cpu_ns,
+            memory_bytes: t.memory_bytes,
+            exit: t.exit,
+        }
+    }
+}
+
+async fn short_rows(engine: &Engine, tasks: &[TaskSummary]) -> Vec<Row> {
+    let mut rows = Vec::new();
     for t in tasks {
         let exit = if t.state == TaskState::Exited {
             engine.status(&t.unit).await.ok().and_then(|s| s.exit)
         } else {
             None
         };
-        table.add_row(vec![
-            t.unit.to_string(),
-            t.task.clone(),
-            format::short_id(&t.alloc_id),
-            t.job.clone(),
-            format::state(t.state).to_string(),
-            format::exit(exit),
-        ]);
+        rows.push(Row::new(
+            &t.alloc_id,
+            &t.job,
+            &t.task,
+            t.state,
+            exit,
+            &t.unit,
+        ));
     }
-    println!("{table}");
+    rows
 }
 
-fn long_table<'a>(tasks: impl Iterator<Item = &'a TaskStatus>) {
-    let mut table = format::table(&[
-        "UNIT", "TASK", "ALLOC", "STATE", "PID", "CPU", "MEMORY", "UPTIME", "EXIT",
-    ]);
-    for t in tasks {
-        table.add_row(vec![
-            t.unit.to_string(),
-            t.task.clone(),
-            format::short_id(&t.alloc_id),
-            format::state(t.state).to_string(),
-            if t.main_pid == 0 {
-                "-".into()
-            } else {
-                t.main_pid.to_string()
-            },
-            format::optional(t.cpu_ns, format::cpu_time),
-            format::optional(t.memory_bytes, format::bytes),
-            format::uptime(t),
-            format::exit(t.exit),
-        ]);
+/// One task's cells, in full; [`render`] shortens them.
+struct Row {
+    alloc: String,
+    job: String,
+    task: String,
+    state: &'static str,
+    /// PID, CPU, MEMORY, UPTIME for `-o wide`.
+    wide: Option<[String; 4]>,
+    exit: String,
+    unit: String,
+}
+
+impl Row {
+    fn new(
+        alloc: &str,
+        job: &str,
+        task: &str,
+        state: TaskState,
+        exit: Option<ExitResult>,
+        unit: &UnitName,
+    ) -> Row {
+        Row {
+            alloc: alloc.to_string(),
+            job: job.to_string(),
+            task: task.to_string(),
+            state: format::state(state),
+            wide: None,
+            exit: format::exit(exit),
+            unit: unit.to_string(),
+        }
     }
-    println!("{table}");
+}
+
+/// How a fitted table makes room, step by step until it fits: the column to shorten and
+/// how narrow it may get. Unit names keep enough to recognise first (`nomad-<alloc>-<task>`),
+/// then job and task names give way, then the unit name again.
+const SHRINK: [(Column, usize); 4] = [
+    (Column::Unit, 24),
+    (Column::Job, 10),
+    (Column::Task, 10),
+    (Column::Unit, 12),
+];
+/// The widest a job or task name is shown before the unit column is shortened.
+const NAME_CAP: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Job,
+    Task,
+    Unit,
+}
+
+/// The table as text. With a `width`, allocation ids are shortened to eight characters
+/// and job, task and unit names are cut (ending in `…`) until every line fits, as far as
+/// the columns' minimum widths allow; without one, everything is shown in full.
+fn render(rows: Vec<Row>, wide: bool, width: Option<usize>) -> String {
+    let mut header = vec!["ALLOC", "JOB", "TASK", "STATE"];
+    if wide {
+        header.extend(["PID", "CPU", "MEMORY", "UPTIME"]);
+    }
+    header.extend(["EXIT", "UNIT"]);
+    let (job, task, unit) = (1, 2, header.len() - 1);
+    let mut cells: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            let alloc = if width.is_some() {
+                format::short_id(&r.alloc)
+            } else {
+                r.alloc
+            };
+            let mut line = vec![alloc, r.job, r.task, r.state.to_string()];
+            if let Some(extra) = r.wide {
+                line.extend(extra);
+            }
+            line.extend([r.exit, r.unit]);
+            line
+        })
+        .collect();
+    if let Some(width) = width {
+        let widest = |cells: &[Vec<String>], i: usize| {
+            cells
+                .iter()
+                .map(|l| l[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let mut limits: Vec<usize> = (0..header.len()).map(|i| widest(&cells, i)).collect();
+        limits[job] = limits[job].min(NAME_CAP);
+        limits[task] = limits[task].min(NAME_CAP);
+        // Two spaces between columns (see the padding below), none at either end.
+        let total = |limits: &[usize]| limits.iter().sum::<usize>() + 2 * (limits.len() - 1);
+        for (column, narrowest) in SHRINK {
+            let i = match column {
+                Column::Job => job,
+                Column::Task => task,
+                Column::Unit => unit,
+            };
+            let excess = total(&limits).saturating_sub(width);
+            let room = limits[i].saturating_sub(narrowest);
+            limits[i] -= excess.min(room);
+        }
+        for line in &mut cells {
+            for (cell, &limit) in line.iter_mut().zip(&limits) {
+                *cell = cut(cell, limit);
+            }
+        }
+    }
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header);
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    for line in cells {
+        table.add_row(line);
+    }
+    table
+        .lines()
+        .map(|l| l.trim_end().to_string() + "\n")
+        .collect()
+}
+
+/// `s` in at most `limit` characters, ending in `…` when cut.
+fn cut(s: &str, limit: usize) -> String {
+    if s.chars().count() <= limit {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(limit.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(alloc: &str, job: &str, task: &str) -> Row {
+        Row::new(
+            alloc,
+            job,
+            task,
+            TaskState::Exited,
+            Some(ExitResult {
+                exit_code: 143,
+                signal: 15,
+                oom_killed: false,
+            }),
+            &UnitName::for_task(alloc, task, "0123456789abcdef"),
+        )
+    }
+
+    fn rows() -> Vec<Row> {
+        vec![
+            row("6b78bd0c-1111-2222-3333-444455556666", "shop", "web"),
+            row(
+                "9f00aa11-0000-0000-0000-000000000000",
+                "a-job-with-a-very-long-name-indeed",
+                "a-task-with-an-even-longer-name-than-its-job",
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_table_fits_80_columns_with_short_ids() {
+        let text = render(rows(), false, Some(80));
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{} columns: {line}", line.len());
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ALLOC"), "{text}");
+        assert!(lines[1].starts_with("6b78bd0c  shop"), "{text}");
+        assert!(!text.contains("6b78bd0c-1111"), "{text}");
+        assert!(lines[1].contains("SIGTERM") && lines[1].contains("nomad-6b78bd0c-web"));
+        assert!(lines[2].contains('…'), "{text}");
+    }
+
+    #[test]
+    fn wide_fits_a_wide_terminal_and_no_trunc_shows_everything() {
+        let wide = rows()
+            .into_iter()
+            .map(|mut r| {
+                r.wide = Some([
+                    "4242".into(),
+                    "1.25s".into(),
+                    "12.0M".into(),
+                    "3m04s".into(),
+                ]);
+                r
+            })
+            .collect();
+        let text = render(wide, true, Some(132));
+        assert!(text.lines().next().unwrap().contains("PID"), "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= 132, "{line}");
+        }
+        let full = render(rows(), false, None);
+        assert!(
+            full.contains("6b78bd0c-1111-2222-3333-444455556666"),
+            "{full}"
+        );
+        assert!(full.contains("a-task-with-an-even-longer-name-than-its-job"));
+        let unit = UnitName::for_task(
+            "9f00aa11",
+            "a-task-with-an-even-longer-name-than-its-job",
+            "0123456789abcdef",
+        );
+        assert!(full.contains(unit.as_str()), "{full}");
+        assert!(!full.contains('…'));
+    }
+
+    #[test]
+    fn json_says_null_for_what_a_task_lacks() {
+        let status = TaskStatus {
+            unit: UnitName::parse("nomad-x").unwrap(),
+            task: "t".into(),
+            alloc_id: "a".into(),
+            job: "j".into(),
+            state: TaskState::Starting,
+            main_pid: 0,
+            started_at_us: 0,
+            exited_at_us: 0,
+            cpu_ns: None,
+            memory_bytes: None,
+            exit: None,
+        };
+        let json = serde_json::to_value(PsEntry::from(status)).unwrap();
+        for field in [
+            "main_pid",
+            "started_at_us",
+            "exited_at_us",
+            "cpu_ns",
+            "memory_bytes",
+            "exit",
+        ] {
+            assert!(json[field].is_null(), "{field}: {json}");
+        }
+        assert_eq!(json["unit"], "nomad-x.service");
+        assert_eq!(json["state"], "starting");
+    }
 }

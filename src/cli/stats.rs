@@ -5,16 +5,17 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::format;
 use super::{GlobalArgs, OutputFormat};
+use super::{format, resolve};
+use crate::core::Error;
 use crate::core::stats::TaskStats;
-use crate::core::{Error, UnitName};
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    /// The task's unit name (the `.service` suffix may be left out).
-    #[arg(value_parser = parse_unit)]
-    unit: UnitName,
+    /// The task: its unit name, an allocation id prefix, job/task, the task name or a glob
+    /// matching one unit (see `nomad-systemd --help`).
+    #[arg(value_name = "TASK")]
+    task: String,
     /// Print a new sample every second until interrupted, with CPU as a percentage of a core.
     #[arg(long, short = 'w')]
     watch: bool,
@@ -24,11 +25,12 @@ pub struct StatsArgs {
 
 pub async fn run(global: &GlobalArgs, args: StatsArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
+    let unit = resolve::one(&engine, &args.task).await?;
     let mut previous: Option<TaskStats> = None;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticker.tick().await;
-        let sample = engine.stats(&args.unit).await?;
+        let sample = engine.stats(&unit).await?;
         let percent = previous.as_ref().and_then(|p| cpu_percent(p, &sample));
         match args.output {
             OutputFormat::Json if args.watch => {
@@ -79,8 +81,4 @@ fn cpu_percent(before: &TaskStats, after: &TaskStats) -> Option<f64> {
     let used = after.cpu_total_ns?.checked_sub(before.cpu_total_ns?)?;
     let wall = after.timestamp_ns.checked_sub(before.timestamp_ns)?;
     (wall > 0).then(|| used as f64 * 100.0 / wall as f64)
-}
-
-pub(super) fn parse_unit(s: &str) -> Result<UnitName, String> {
-    UnitName::parse(s).map_err(|e| e.to_string())
 }

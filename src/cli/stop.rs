@@ -7,19 +7,19 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use super::own_task;
 use super::progress::Progress;
-use super::stats::parse_unit;
 use super::{GlobalArgs, OutputFormat};
+use super::{own_task, resolve};
 use crate::core::{Engine, Error, ExitResult, Signal, UnitName};
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Units to stop (the `.service` suffix may be left out).
-    #[arg(value_parser = parse_unit, required_unless_present = "all")]
-    units: Vec<UnitName>,
+    /// The tasks to stop: unit names, allocation id prefixes, job/task, task names, or
+    /// globs, each of which may match several units (see `nomad-systemd --help`).
+    #[arg(value_name = "TASK", required_unless_present = "all")]
+    tasks: Vec<String>,
     /// Stop every task unit.
-    #[arg(long, conflicts_with = "units")]
+    #[arg(long, conflicts_with = "tasks")]
     all: bool,
     /// Signal to send first [default: the task's kill signal].
     #[arg(long, short = 's', value_name = "SIG", value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
@@ -51,11 +51,12 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
             .filter(|u| own_task::named_ours(&engine, u))
             .collect()
     } else {
-        // Every unit named is checked before any is stopped.
-        for unit in &args.units {
+        // Every task named is resolved and checked before any is stopped.
+        let units = resolve::many(&engine, &args.tasks).await?;
+        for unit in &units {
             own_task::require(&engine, unit).await?;
         }
-        args.units.clone()
+        units
     };
     let stops = units.iter().map(|unit| stop_one(&engine, &args, unit));
     let outcomes = {

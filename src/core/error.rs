@@ -15,6 +15,11 @@ pub enum Error {
     #[error("no task unit named {0} (it may have been destroyed already)")]
     NotFound(String),
 
+    /// A task named by an operator matches no task, or more than one where one is needed;
+    /// the message says what was looked for or lists the candidates.
+    #[error("{0}")]
+    Unresolved(String),
+
     /// The task has no process left to signal (its main process already exited).
     #[error("task {0} has no running process to signal (it has exited)")]
     NoSuchProcess(String),
