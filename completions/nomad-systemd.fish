@@ -67,13 +67,15 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l slic
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l task-dir -d 'Create Nomad\'s task directories and bind them at /alloc, /local and /secrets'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l wait -d 'Wait for the task to exit, remove its unit, and exit with the task\'s exit status. Ctrl-C stops the task'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s h -l help -d 'Print help'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s o -l output -r -f -a "table\t''
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s o -l output -d '`table`; `wide` adds each task\'s main PID, CPU time, memory and uptime (reads every unit); `json` prints every field, `null` where a value is unknown or absent' -r -f -a "table\t''
+wide\t''
 json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s a -l all -d 'Include tasks that have exited'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s l -l long -d 'Add each task\'s main PID, CPU time, memory and uptime (reads every unit)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s l -l long -d 'The same as `-o wide`'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l no-trunc -d 'Show full allocation ids and unit names, however wide the table gets'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s o -l output -r -f -a "table\t''
 json\t''"

@@ -47,7 +47,8 @@ async fn run_ps_stats_stop_round_trip() {
         .ok(),
     );
 
-    let ps = cli(&["ps"]).ok();
+    // The default table shortens unit names to fit 80 columns; --no-trunc shows them whole.
+    let ps = cli(&["ps", "--no-trunc"]).ok();
     let row = ps
         .lines()
         .find(|l| l.contains(unit.as_str()))

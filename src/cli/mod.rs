@@ -81,7 +81,7 @@ pub enum OutputFormat {
 pub enum Command {
     /// Start a task as a transient unit and print its unit name.
     Run(Box<run::RunArgs>),
-    /// List task units, with short ids as `nomad alloc status` shows them.
+    /// List task units.
     Ps(ps::PsArgs),
     /// Show a task's resource usage.
     Stats(stats::StatsArgs),

@@ -31,7 +31,7 @@ pub async fn one(engine: &Engine, name: &str) -> Result<UnitName, Error> {
     let tasks = engine.list().await?;
     let matched = matching(name, &tasks)?;
     match matched.as_slice() {
-        [] => Err(no_match(name)),
+        [] => Err(not_found(engine, name).await),
         [task] => Ok(task.unit.clone()),
         several => Err(ambiguous(name, several)),
     }
@@ -47,7 +47,7 @@ pub async fn many(engine: &Engine, names: &[String]) -> Result<Vec<UnitName>, Er
     for name in names {
         let matched = matching(name, &tasks)?;
         if matched.is_empty() {
-            return Err(no_match(name));
+            return Err(not_found(engine, name).await);
         }
         if matched.len() > 1 && !is_glob(name) {
             return Err(ambiguous(name, &matched));
@@ -132,6 +132,22 @@ fn stem(unit: &UnitName) -> &str {
         .unwrap_or(unit.as_str())
 }
 
+/// The error for a name nothing matched: a unit that is loaded but is not one of this
+/// tool's tasks is said to be so (systemctl is the tool for it); anything else is
+/// [`no_match`].
+async fn not_found(engine: &Engine, name: &str) -> Error {
+    if !is_glob(name)
+        && let Ok(unit) = UnitName::parse(name)
+        && engine.systemd().snapshot(&unit).await.is_ok()
+    {
+        return Error::Unresolved(format!(
+            "{unit} is not a nomad-systemd task (`nomad-systemd ps --all` lists them), and \
+             this command acts only on its own tasks; use systemctl for other units"
+        ));
+    }
+    no_match(name)
+}
+
 fn no_match(name: &str) -> Error {
     let how = if is_glob(name) {
         if name.contains('/') {
@@ -152,10 +168,13 @@ fn ambiguous(name: &str, candidates: &[&TaskSummary]) -> Error {
         "'{name}' matches {} tasks; name one by its unit, allocation id or job/task:",
         candidates.len()
     );
+    let width = |f: &dyn Fn(&TaskSummary) -> usize| candidates.iter().map(|t| f(t)).max();
+    let unit_width = width(&|t| t.unit.as_str().chars().count()).unwrap_or(0);
+    let name_width = width(&|t| job_task(t).chars().count()).unwrap_or(0);
     for t in candidates {
         message.push_str(&format!(
-            "\n  {}  {}  alloc {}  {}",
-            t.unit,
+            "\n  {:unit_width$}  {:name_width$}  alloc {}  {}",
+            t.unit.as_str(),
             job_task(t),
             super::format::short_id(&t.alloc_id),
             super::format::state(t.state)
