@@ -26,7 +26,7 @@ end
 
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -s V -l version -d 'Print version'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
@@ -63,7 +63,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stdo
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stderr -d 'Append the task\'s stderr to this file or write it into this FIFO [default: journal]' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l task-dir -d 'Create Nomad\'s task directories and bind them at /alloc, /local and /secrets'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l wait -d 'Wait for the task to exit, remove its unit, and exit with the task\'s exit status. Ctrl-C stops the task'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s h -l help -d 'Print help'
@@ -72,7 +72,7 @@ wide\t''
 json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s a -l all -d 'Include tasks that have exited'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s l -l long -d 'The same as `-o wide`'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l no-trunc -d 'Show full allocation ids and unit names, however wide the table gets'
@@ -81,13 +81,13 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s o 
 json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s w -l watch -d 'Print a new sample every second until interrupted, with CPU as a percentage of a core'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s n -l lines -d 'Only the last N lines' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s f -l follow -d 'Keep printing new output until interrupted'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l stdout -d 'Only the task\'s stdout'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l stderr -d 'Only the task\'s stderr'
@@ -98,13 +98,13 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s o -
 json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l all -d 'Stop every task unit'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l keep -d 'Leave the stopped unit loaded, so `ps --all` still shows it'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s t -l tty -d 'Give the command a terminal [default: when stdin is one]'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s T -l no-tty -d 'Never give the command a terminal: stdout and stderr stay apart'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s h -l help -d 'Print help'
@@ -112,11 +112,11 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -s o
 json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "ps" -d 'List task units'

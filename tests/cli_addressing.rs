@@ -252,3 +252,46 @@ async fn ps_fits_80_columns_with_short_ids_and_no_trunc_shows_them_whole() {
     cli(&["stop", &tag]).ok();
     assert_no_unit(&engine, &unit).await;
 }
+
+#[tokio::test]
+async fn a_given_slice_narrows_the_tasks_ps_and_names_see() {
+    let engine = engine().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let slice = format!("addr{tag}.slice");
+    let alloc_id = format!("{tag}-2222-4000-8000-000000000000");
+    let stdout = cli(&[
+        "run",
+        "--slice",
+        &slice,
+        "--alloc-id",
+        &alloc_id,
+        "--",
+        "/bin/sleep",
+        "300",
+    ])
+    .ok();
+    let unit = UnitName::parse(stdout.trim()).unwrap();
+    let listed = |args: &[&str]| {
+        cli(args)
+            .ok()
+            .lines()
+            .any(|l| l.starts_with(&format!("{tag} ")))
+    };
+
+    assert!(listed(&["ps"]), "without --slice, ps sees every slice");
+    assert!(listed(&["ps", "--slice", &slice]));
+    assert!(!listed(&["ps", "--slice", "system-nomad.slice"]));
+    let json = cli(&["ps", "--slice", "system-nomad.slice", "-o", "json"]).ok();
+    assert!(!json.contains(&alloc_id), "{json}");
+
+    let elsewhere = cli(&["stats", "--slice", "system-nomad.slice", &tag]);
+    assert_eq!(elsewhere.code(), 1, "{}", elsewhere.stdout());
+    assert!(
+        elsewhere.stderr().contains("no task"),
+        "{}",
+        elsewhere.stderr()
+    );
+    stats_ok(&tag);
+    cli(&["stop", "--slice", &slice, &tag]).ok();
+    assert_no_unit(&engine, &unit).await;
+}

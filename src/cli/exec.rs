@@ -39,7 +39,7 @@ pub struct ExecArgs {
 
 pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
-    let target = resolve::one(&engine, &args.task).await?;
+    let target = resolve::one(&engine, global.scope(), &args.task).await?;
     own_task::require(&engine, &target).await?;
     let interactive = std::io::stdin().is_terminal();
     let tty = args.tty || (interactive && !args.no_tty);

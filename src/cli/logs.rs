@@ -37,7 +37,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<ExitCode, Error>
         _ => None,
     };
     let engine = global.engine().await?;
-    let unit = resolve::one(&engine, &args.task).await?;
+    let unit = resolve::one(&engine, global.scope(), &args.task).await?;
     let query = LogQuery {
         unit,
         bus: global.bus(),

@@ -5,6 +5,7 @@ mod doctor;
 mod exec;
 mod format;
 mod generate;
+mod listing;
 mod logs;
 mod own_task;
 mod progress;
@@ -59,7 +60,8 @@ pub struct GlobalArgs {
     )]
     pub bus: BusArg,
     /// The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice
-    /// with --bus user].
+    /// with --bus user]. Given, ps and task names see only the tasks in it; otherwise every
+    /// task on the bus.
     #[arg(long, global = true, env = "NOMAD_SYSTEMD_SLICE")]
     pub slice: Option<String>,
 }
@@ -121,6 +123,11 @@ impl GlobalArgs {
             BusArg::System => Bus::System,
             BusArg::User => Bus::User,
         }
+    }
+
+    /// The slice the operator named, which narrows the tasks seen ([`listing`]).
+    fn scope(&self) -> Option<&str> {
+        self.slice.as_deref()
     }
 
     async fn engine(&self) -> Result<Engine, Error> {

@@ -6,15 +6,15 @@
 //! to the other commands by its short alloc id ([`super::resolve`]).
 //!
 //! The default table comes from systemd's unit listing alone (one call, however many tasks),
-//! plus one read per exited task for its exit status; `-o wide` and `-o json` read every
-//! unit.
+//! plus one read per exited task for its exit status; `-o wide` and `-o json`, and a given
+//! `--slice` ([`super::listing`]), read every unit.
 
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{GlobalArgs, format, terminal};
+use super::{GlobalArgs, format, listing, terminal};
 use crate::core::{Engine, Error, ExitResult, TaskState, TaskStatus, TaskSummary, UnitName};
 
 /// The width a table is fitted to when stdout is not a terminal.
@@ -61,8 +61,7 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<ExitCode, Error> {
     });
     match output {
         PsFormat::Json => {
-            let tasks: Vec<PsEntry> = engine
-                .list_status()
+            let tasks: Vec<PsEntry> = listing::statuses(&engine, global.scope())
                 .await?
                 .into_iter()
                 .filter(|t| shown(t.state))
@@ -71,7 +70,7 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<ExitCode, Error> {
             format::print_json(&tasks)?;
         }
         PsFormat::Wide => {
-            let tasks = engine.list_status().await?;
+            let tasks = listing::statuses(&engine, global.scope()).await?;
             let rows = tasks.iter().filter(|t| shown(t.state)).map(|t| {
                 let mut row = Row::new(&t.alloc_id, &t.job, &t.task, t.state, t.exit, &t.unit);
                 row.wide = Some([
@@ -89,8 +88,7 @@ pub async fn run(global: &GlobalArgs, args: PsArgs) -> Result<ExitCode, Error> {
             print!("{}", render(rows.collect(), true, width));
         }
         PsFormat::Table => {
-            let tasks: Vec<TaskSummary> = engine
-                .list()
+            let tasks: Vec<TaskSummary> = listing::tasks(&engine, global.scope())
                 .await?
                 .into_iter()
                 .filter(|t| shown(t.state))

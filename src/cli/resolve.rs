@@ -1,8 +1,9 @@
 //! Naming a task on the command line: the one resolver every subcommand that takes a task
 //! uses, so a task answers to the same names everywhere.
 //!
-//! A name is looked up among the task units `ps --all` lists ([`Engine::list`]), never
-//! among other units on the bus. It may be:
+//! A name is looked up among the task units `ps --all` lists ([`listing::tasks`]: on the
+//! chosen bus, and in the chosen slice when one is given), never among other units on the
+//! bus. It may be:
 //! - the unit name, with or without `.service` (`nomad-6b78bd0c-web-….service`);
 //! - a prefix of the allocation id, at least [`MIN_ALLOC_PREFIX`] characters, as
 //!   `nomad alloc status` takes it (`6b78bd0c`, `6b78`);
@@ -19,16 +20,17 @@
 
 use std::collections::BTreeSet;
 
+use super::listing;
 use crate::core::{Engine, Error, TaskSummary, UnitName};
 
 /// The shortest allocation-id prefix accepted: Nomad's CLI refuses a single character
 /// ("Identifier must contain at least two characters").
 pub const MIN_ALLOC_PREFIX: usize = 2;
 
-/// The one task `name` designates (see the module documentation). Globs are accepted when
-/// they match exactly one task.
-pub async fn one(engine: &Engine, name: &str) -> Result<UnitName, Error> {
-    let tasks = engine.list().await?;
+/// The one task `name` designates among those seen in `slice` (see the module
+/// documentation). Globs are accepted when they match exactly one task.
+pub async fn one(engine: &Engine, slice: Option<&str>, name: &str) -> Result<UnitName, Error> {
+    let tasks = listing::tasks(engine, slice).await?;
     let matched = matching(name, &tasks)?;
     match matched.as_slice() {
         [] => Err(not_found(engine, name).await),
@@ -40,8 +42,12 @@ pub async fn one(engine: &Engine, name: &str) -> Result<UnitName, Error> {
 /// The tasks `names` designate, in the order given and each once: a glob may match many
 /// tasks, any other name exactly one. Every name is resolved before anything is returned,
 /// so a bad name changes nothing.
-pub async fn many(engine: &Engine, names: &[String]) -> Result<Vec<UnitName>, Error> {
-    let tasks = engine.list().await?;
+pub async fn many(
+    engine: &Engine,
+    slice: Option<&str>,
+    names: &[String],
+) -> Result<Vec<UnitName>, Error> {
+    let tasks = listing::tasks(engine, slice).await?;
     let mut seen = BTreeSet::new();
     let mut units = Vec::new();
     for name in names {

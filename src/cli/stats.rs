@@ -25,7 +25,7 @@ pub struct StatsArgs {
 
 pub async fn run(global: &GlobalArgs, args: StatsArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
-    let unit = resolve::one(&engine, &args.task).await?;
+    let unit = resolve::one(&engine, global.scope(), &args.task).await?;
     let mut previous: Option<TaskStats> = None;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {

@@ -52,7 +52,7 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
             .collect()
     } else {
         // Every task named is resolved and checked before any is stopped.
-        let units = resolve::many(&engine, &args.tasks).await?;
+        let units = resolve::many(&engine, global.scope(), &args.tasks).await?;
         for unit in &units {
             own_task::require(&engine, unit).await?;
         }
