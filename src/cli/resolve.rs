@@ -120,7 +120,9 @@ fn names_task(name: &str, task: &TaskSummary) -> bool {
         .is_some_and(|(alloc, t)| t == task.task && alloc_prefix(alloc, &task.alloc_id))
 }
 
-fn alloc_prefix(prefix: &str, alloc_id: &str) -> bool {
+/// Whether `prefix` is a prefix of `alloc_id` long enough to name it ([`MIN_ALLOC_PREFIX`]),
+/// compared without regard to case.
+pub fn alloc_prefix(prefix: &str, alloc_id: &str) -> bool {
     prefix.len() >= MIN_ALLOC_PREFIX
         && !alloc_id.is_empty()
         && alloc_id
@@ -128,7 +130,7 @@ fn alloc_prefix(prefix: &str, alloc_id: &str) -> bool {
             .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
-fn job_task(task: &TaskSummary) -> String {
+pub fn job_task(task: &TaskSummary) -> String {
     format!("{}/{}", task.job, task.task)
 }
 
@@ -201,6 +203,7 @@ mod tests {
             alloc_id: alloc.into(),
             job: job.into(),
             state: TaskState::Running,
+            origin: crate::core::description::Origin::Cli,
         }
     }
 

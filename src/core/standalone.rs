@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::alloc_fs;
+use super::description::Origin;
 use super::error::{Error, Result};
 use super::sandbox::Sandbox;
 use super::signal::Signal;
@@ -82,6 +83,7 @@ impl StandaloneTask {
             kill_timeout: self.kill_timeout.unwrap_or(DEFAULT_KILL_TIMEOUT),
             host_unit: None,
             unit_env_allow: Vec::new(),
+            origin: Origin::Cli,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::description::Identity;
+use super::description::{Identity, Origin};
 use super::exit::ExitResult;
 use super::mapping::logging::{FIELD_ALLOC_ID, FIELD_JOB_NAME, FIELD_TASK_NAME};
 use super::systemd::{ActiveState, ListedUnit, UnitSnapshot};
@@ -71,6 +71,8 @@ pub struct TaskSummary {
     pub alloc_id: String,
     pub job: String,
     pub state: TaskState,
+    /// Who started the task, as its description says.
+    pub origin: Origin,
 }
 
 impl TaskSummary {
@@ -91,6 +93,7 @@ impl TaskSummary {
             alloc_id: identity.alloc_id,
             job: identity.job,
             state,
+            origin: identity.origin,
         }
     }
 }

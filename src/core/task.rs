@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::alloc_fs;
+use super::description::Origin;
 use super::error::Result;
 use super::sandbox::Sandbox;
 use super::signal::Signal;
@@ -79,6 +80,9 @@ pub struct TaskSpec {
     /// [`crate::core::unit_env`]). Unused for a transient task, which gets all of `env`.
     #[serde(default)]
     pub unit_env_allow: Vec<String>,
+    /// Who starts the task; its unit's description says so ([`super::description`]).
+    #[serde(default)]
+    pub origin: Origin,
 }
 
 impl TaskSpec {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::config::PluginConfig;
 use super::policy;
 use super::proto::driver as pb;
+use crate::core::description::Origin;
 use crate::core::driver_config::{DriverConfig, LogDriver, UnitConfig};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{
@@ -91,6 +92,7 @@ pub fn task_spec(
             .iter()
             .map(|p| p.text().to_string())
             .collect(),
+        origin: Origin::Nomad,
     };
     if let Some(home) = home {
         spec.env.insert("HOME".to_string(), home);

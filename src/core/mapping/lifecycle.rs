@@ -20,7 +20,8 @@ use crate::core::task::TaskSpec;
 
 pub fn properties(spec: &TaskSpec, slice: &str) -> Vec<Property> {
     let timeout_us = u64::try_from(spec.kill_timeout.as_micros()).unwrap_or(u64::MAX);
-    let description = description::describe(&spec.name, &spec.job_name, &spec.alloc_id);
+    let description =
+        description::describe(&spec.name, &spec.job_name, &spec.alloc_id, spec.origin);
     vec![
         Property::new("Description", Value::Str(description)),
         Property::new("Type", Value::Str("exec".into())),

@@ -224,6 +224,7 @@ pub(crate) fn test_spec() -> TaskSpec {
         kill_timeout: Duration::from_secs(5),
         host_unit: None,
         unit_env_allow: Vec::new(),
+        origin: crate::core::description::Origin::Nomad,
     }
 }
 
