@@ -1,6 +1,7 @@
 //! The operator's CLI: the same core as the plugin, driven by hand. One file per subcommand;
 //! nothing here knows what a D-Bus property is.
 
+mod confirm;
 mod doctor;
 mod exec;
 mod format;
@@ -12,6 +13,7 @@ mod progress;
 mod ps;
 mod resolve;
 mod run;
+mod selection;
 mod stats;
 mod stop;
 mod task_file;

@@ -1,5 +1,12 @@
 //! `nomad-systemd stop`: stop tasks the way Nomad does and remove their units. Only this
 //! tool's own task units ([`super::own_task`]).
+//!
+//! `--all` takes every task seen (in `--slice` when one is given, see [`super::listing`])
+//! that passes the filters ([`super::selection`]), leaving out the tasks Nomad started unless
+//! `--include-nomad`. Before stopping several tasks that way it lists them and asks, when
+//! someone can answer ([`super::confirm`]); without a terminal it needs `--yes`. The tasks
+//! stop in parallel, each with its own kill signal and timeout unless `--signal` /
+//! `--timeout` say otherwise.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,9 +15,11 @@ use clap::Args;
 use serde::Serialize;
 
 use super::progress::Progress;
+use super::selection::Selection;
 use super::{GlobalArgs, OutputFormat};
-use super::{own_task, resolve};
-use crate::core::{Engine, Error, ExitResult, Signal, UnitName};
+use super::{confirm, format, listing, own_task, resolve};
+use crate::core::description::Origin;
+use crate::core::{Engine, Error, ExitResult, Signal, TaskSummary, UnitName};
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
@@ -18,9 +27,26 @@ pub struct StopArgs {
     /// globs, each of which may match several units (see `nomad-systemd --help`).
     #[arg(value_name = "TASK", required_unless_present = "all")]
     tasks: Vec<String>,
-    /// Stop every task unit.
+    /// Stop every task the filters select (in --slice when given); tasks started by Nomad
+    /// only with --include-nomad. Lists them and asks first on a terminal.
     #[arg(long, conflicts_with = "tasks")]
     all: bool,
+    /// With --all: only the tasks of this job (its exact name).
+    #[arg(long, value_name = "JOB", conflicts_with = "tasks")]
+    job: Option<String>,
+    /// With --all: only the tasks of allocations whose id starts so (2+ characters).
+    #[arg(long, value_name = "ALLOC_ID_PREFIX", conflicts_with = "tasks")]
+    alloc: Option<String>,
+    /// With --all: only the tasks of this name (exact).
+    #[arg(long, value_name = "TASK_NAME", conflicts_with = "tasks")]
+    task: Option<String>,
+    /// With --all: also stop the tasks Nomad's plugin started (Nomad then sees them fail and
+    /// reschedules them). Without it --all takes only the tasks `nomad-systemd run` started.
+    #[arg(long, conflicts_with = "tasks")]
+    include_nomad: bool,
+    /// Do not ask before stopping what --all selected; needed when stdin is not a terminal.
+    #[arg(long, short = 'y')]
+    yes: bool,
     /// Signal to send first [default: the task's kill signal].
     #[arg(long, short = 's', value_name = "SIG", value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
     signal: Option<Signal>,
@@ -43,13 +69,10 @@ struct Stopped {
 pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error> {
     let engine = global.engine().await?;
     let units = if args.all {
-        engine
-            .list()
-            .await?
-            .into_iter()
-            .map(|t| t.unit)
-            .filter(|u| own_task::named_ours(&engine, u))
-            .collect()
+        match select_all(&engine, global, &args).await? {
+            Some(units) => units,
+            None => return Ok(ExitCode::FAILURE),
+        }
     } else {
         // Every task named is resolved and checked before any is stopped.
         let units = resolve::many(&engine, global.scope(), &args.tasks).await?;
@@ -100,4 +123,83 @@ async fn stop_one(engine: &Engine, args: &StopArgs, unit: &UnitName) -> Result<E
         engine.destroy(unit).await?;
     }
     Ok(exit)
+}
+
+/// The units `stop --all` is to stop, once confirmed; `None` when the operator said no or
+/// could not be asked (the reason is printed).
+async fn select_all(
+    engine: &Engine,
+    global: &GlobalArgs,
+    args: &StopArgs,
+) -> Result<Option<Vec<UnitName>>, Error> {
+    let selection = Selection {
+        job: args.job.clone(),
+        alloc: args.alloc.clone(),
+        task: args.task.clone(),
+        include_nomad: args.include_nomad,
+    };
+    selection.check()?;
+    let tasks: Vec<TaskSummary> = listing::tasks(engine, global.scope())
+        .await?
+        .into_iter()
+        .filter(|t| own_task::named_ours(engine, &t.unit))
+        .collect();
+    let selected = selection.select(&tasks);
+    if !selected.nomads_left.is_empty() {
+        eprintln!(
+            "nomad-systemd: leaving {} task(s) started by Nomad; --include-nomad stops them \
+             too (Nomad then reschedules them)",
+            selected.nomads_left.len()
+        );
+    }
+    let units: Vec<UnitName> = selected.taken.iter().map(|t| t.unit.clone()).collect();
+    if units.is_empty() {
+        eprintln!("nomad-systemd: no task to stop");
+    }
+    if units.is_empty() || args.yes {
+        return Ok(Some(units));
+    }
+    let question = format!("Stop {} task(s)?", units.len());
+    if !confirm::can_ask() {
+        eprintln!(
+            "nomad-systemd: not stopping {} task(s) without confirmation: stdin is not a \
+             terminal; pass --yes to stop them",
+            units.len()
+        );
+        return Ok(None);
+    }
+    let mut stderr = std::io::stderr();
+    eprintln!("{}", table(&selected.taken));
+    let yes = confirm::ask(&question, &mut std::io::stdin().lock(), &mut stderr)
+        .map_err(|e| Error::io("cannot read the answer", e))?;
+    if !yes {
+        eprintln!("nomad-systemd: nothing stopped");
+        return Ok(None);
+    }
+    Ok(Some(units))
+}
+
+/// The tasks about to be stopped, one a line: unit, job/task, short allocation id, state
+/// and who started it.
+fn table(tasks: &[&TaskSummary]) -> String {
+    let unit_width = tasks.iter().map(|t| t.unit.as_str().len()).max();
+    let names: Vec<String> = tasks.iter().map(|t| resolve::job_task(t)).collect();
+    let name_width = names.iter().map(|n| n.chars().count()).max();
+    let mut lines = Vec::new();
+    for (t, name) in tasks.iter().zip(&names) {
+        let by = match t.origin {
+            Origin::Nomad => "started by Nomad",
+            Origin::Cli => "started by hand",
+        };
+        lines.push(format!(
+            "  {:uw$}  {:nw$}  alloc {}  {:8}  {by}",
+            t.unit.as_str(),
+            name,
+            format::short_id(&t.alloc_id),
+            format::state(t.state),
+            uw = unit_width.unwrap_or(0),
+            nw = name_width.unwrap_or(0),
+        ));
+    }
+    lines.join("\n")
 }
