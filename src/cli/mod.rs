@@ -14,6 +14,7 @@ mod ps;
 mod resolve;
 mod run;
 mod selection;
+mod signal;
 mod stats;
 mod stop;
 mod task_file;
@@ -34,7 +35,7 @@ use crate::core::{Bus, Engine, EngineOptions, Error};
         The same engine serves the Nomad task-driver plugin; these commands launch and inspect \
         its units by hand, so a task config can be debugged outside Nomad.",
     after_long_help = "Addressing tasks:\n  \
-        stats, logs, exec and stop name a task among those `ps --all` lists, by:\n    \
+        stats, logs, exec, signal and stop name a task among those `ps --all` lists, by:\n    \
         its unit name, with or without .service   nomad-6b78bd0c-web-0a1b2c3d4e5f6a7b\n    \
         an allocation id prefix (2+ characters)    6b78bd0c\n    \
         job/task, or alloc-prefix/task             shop/web, 6b78/web\n    \
@@ -93,6 +94,8 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Stop tasks and remove their units, printing how each ended.
     Stop(stop::StopArgs),
+    /// Send a signal to a task's main process without stopping it.
+    Signal(signal::SignalArgs),
     /// Run a command inside a running task: its user, environment, directories and slice.
     Exec(exec::ExecArgs),
     /// Show what the plugin's fingerprint sees on this host, and what to change.
@@ -178,6 +181,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         Command::Stats(args) => stats::run(global, args).await,
         Command::Logs(args) => logs::run(global, args).await,
         Command::Stop(args) => stop::run(global, args).await,
+        Command::Signal(args) => signal::run(global, args).await,
         Command::Exec(args) => exec::run(global, args).await,
         Command::Doctor(args) => doctor::run(global, args).await,
         Command::Plugin => unreachable!("the plugin runs before the CLI's runtime starts"),
