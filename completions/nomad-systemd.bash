@@ -37,6 +37,9 @@ _nomad__systemd() {
             nomad__systemd,run)
                 cmd="nomad__systemd__subcmd__run"
                 ;;
+            nomad__systemd,signal)
+                cmd="nomad__systemd__subcmd__signal"
+                ;;
             nomad__systemd,stats)
                 cmd="nomad__systemd__subcmd__stats"
                 ;;
@@ -64,6 +67,9 @@ _nomad__systemd() {
             nomad__systemd__subcmd__help,run)
                 cmd="nomad__systemd__subcmd__help__subcmd__run"
                 ;;
+            nomad__systemd__subcmd__help,signal)
+                cmd="nomad__systemd__subcmd__help__subcmd__signal"
+                ;;
             nomad__systemd__subcmd__help,stats)
                 cmd="nomad__systemd__subcmd__help__subcmd__stats"
                 ;;
@@ -77,7 +83,7 @@ _nomad__systemd() {
 
     case "${cmd}" in
         nomad__systemd)
-            opts="-h -V --bus --slice --help --version run ps stats logs stop exec doctor plugin help"
+            opts="-h -V --bus --slice --help --version run ps stats logs stop signal exec doctor plugin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,7 +157,7 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__help)
-            opts="run ps stats logs stop exec doctor plugin help"
+            opts="run ps stats logs stop signal exec doctor plugin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,6 +255,20 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nomad__systemd__subcmd__help__subcmd__signal)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -494,6 +514,28 @@ _nomad__systemd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nomad__systemd__subcmd__signal)
+            opts="-h --bus --slice --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bus)
+                    COMPREPLY=($(compgen -W "system user" -- "${cur}"))
+                    return 0
+                    ;;
+                --slice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nomad__systemd__subcmd__stats)
             opts="-w -o -h --watch --output --bus --slice --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -525,12 +567,24 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__stop)
-            opts="-s -t -o -h --all --signal --timeout --keep --output --bus --slice --help"
+            opts="-y -s -t -o -h --all --job --alloc --task --include-nomad --yes --signal --timeout --keep --output --bus --slice --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --job)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alloc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --signal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

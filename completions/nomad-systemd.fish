@@ -34,6 +34,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "ps" -d 
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "stats" -d 'Show a task\'s resource usage'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "logs" -d 'Print a task\'s output from the journal'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "signal" -d 'Send a signal to a task\'s main process without stopping it'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "doctor" -d 'Show what the plugin\'s fingerprint sees on this host, and what to change'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
@@ -92,6 +93,9 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s f -
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l stdout -d 'Only the task\'s stdout'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l stderr -d 'Only the task\'s stderr'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l job -d 'With --all: only the tasks of this job (its exact name)' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l alloc -d 'With --all: only the tasks of allocations whose id starts so (2+ characters)' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l task -d 'With --all: only the tasks of this name (exact)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s s -l signal -d 'Signal to send first [default: the task\'s kill signal]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s t -l timeout -d 'How long to wait before SIGKILL, e.g. 10s [default: the task\'s kill timeout]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s o -l output -r -f -a "table\t''
@@ -99,9 +103,15 @@ json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l all -d 'Stop every task unit'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l all -d 'Stop every task the filters select (in --slice when given); tasks started by Nomad only with --include-nomad. Lists them and asks first on a terminal'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l include-nomad -d 'With --all: also stop the tasks Nomad\'s plugin started (Nomad then sees them fail and reschedules them). Without it --all takes only the tasks `nomad-systemd run` started'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s y -l yes -d 'Do not ask before stopping what --all selected; needed when stdin is not a terminal'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l keep -d 'Leave the stopped unit loaded, so `ps --all` still shows it'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand signal" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand signal" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand signal" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
@@ -118,12 +128,13 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l b
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "ps" -d 'List task units'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "stats" -d 'Show a task\'s resource usage'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "logs" -d 'Print a task\'s output from the journal'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "doctor" -d 'Show what the plugin\'s fingerprint sees on this host, and what to change'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop exec doctor plugin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "ps" -d 'List task units'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "stats" -d 'Show a task\'s resource usage'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "logs" -d 'Print a task\'s output from the journal'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "signal" -d 'Send a signal to a task\'s main process without stopping it'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "doctor" -d 'Show what the plugin\'s fingerprint sees on this host, and what to change'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

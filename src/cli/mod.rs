@@ -95,6 +95,13 @@ pub enum Command {
     /// Stop tasks and remove their units, printing how each ended.
     Stop(stop::StopArgs),
     /// Send a signal to a task's main process without stopping it.
+    #[command(
+        long_about = "Send a signal to a task's main process without stopping it.\n\n\
+        The task keeps running: for a reload or a log reopen, as `nomad alloc signal`. Only \
+        the main process gets the signal, as from Nomad's SignalTask; a task whose children \
+        need it passes it on. The task is named as for every command (see `nomad-systemd \
+        --help`), and must be one of this tool's tasks."
+    )]
     Signal(signal::SignalArgs),
     /// Run a command inside a running task: its user, environment, directories and slice.
     Exec(exec::ExecArgs),
