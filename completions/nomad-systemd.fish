@@ -53,12 +53,12 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l user
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l group -d 'Run with this primary group' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l workdir -d 'Working directory inside the unit [default: /local with --task-dir]' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l cpu -d 'CPU in MHz, as Nomad\'s resources.cpu (sets the CPU weight)' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l cores -d 'Reserved cores as a cpuset list, e.g. 0-1,3' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory -d 'Memory in MiB, as Nomad\'s resources.memory' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory-max -d 'Hard memory limit in MiB above --memory, as Nomad\'s memory_max; -1 for none' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l cores -d 'Reserved cores as a cpuset list, e.g. 0-1,3; each must be online on this host' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory -d 'Memory, as Nomad\'s resources.memory: MiB, or with a unit (512M, 1G, 1.5G)' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory-max -d 'Hard memory limit above --memory, as Nomad\'s memory_max: MiB or with a unit; -1 for none' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l oom-score-adjust -d 'The OOM killer\'s bias for the task, -1000 (never kill) to 1000 (kill first)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-signal -d 'Signal a stop sends first [default: SIGTERM, as Nomad]' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-timeout -d 'How long a stop waits before SIGKILL, e.g. 5s, 1m [default: 5s, as Nomad]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-timeout -d 'How long a stop waits before SIGKILL: seconds, or e.g. 500ms, 1m [default: 5s, as Nomad]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l alloc-dir-root -d 'Where --task-dir creates <alloc-id>/ directories' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stdout -d 'Append the task\'s stdout to this file or write it into this FIFO [default: journal]' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stderr -d 'Append the task\'s stderr to this file or write it into this FIFO [default: journal]' -r -F
@@ -97,7 +97,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l job
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l alloc -d 'With --all: only the tasks of allocations whose id starts so (2+ characters)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l task -d 'With --all: only the tasks of this name (exact)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s s -l signal -d 'Signal to send first [default: the task\'s kill signal]' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s t -l timeout -d 'How long to wait before SIGKILL, e.g. 10s [default: the task\'s kill timeout]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s t -l timeout -d 'How long to wait before SIGKILL: seconds, or e.g. 500ms [default: the task\'s kill timeout]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s o -l output -r -f -a "table\t''
 json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''

@@ -363,3 +363,53 @@ async fn a_spinner_shows_on_a_terminal_and_is_cleared() {
     assert!(seen.contains("| starting spin"), "{seen:?}");
     assert!(seen.contains("\r\x1b[2K"), "the line is cleared: {seen:?}");
 }
+
+/// Sizes take units, bare durations are seconds, and cores this host lacks are refused before
+/// anything starts.
+#[test]
+fn run_takes_sizes_with_units_seconds_and_only_online_cores() {
+    let unit = cli(&[
+        "run",
+        "--memory",
+        "1G",
+        "--kill-timeout",
+        "7",
+        "--",
+        "/bin/sleep",
+        "30",
+    ])
+    .ok()
+    .trim()
+    .to_string();
+    let show = |property: &str| {
+        let out = std::process::Command::new("systemctl")
+            .args(["show", "-P", property, &unit])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let (memory, timeout) = (show("MemoryMax"), show("TimeoutStopUSec"));
+    cli(&["stop", &unit]).ok();
+    assert_eq!(memory, (1u64 << 30).to_string());
+    assert_eq!(timeout, "7s");
+
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let absent = online
+        .trim()
+        .rsplit(['-', ','])
+        .next()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap()
+        + 1;
+    let refused = cli(&["run", "--cores", &absent.to_string(), "--", "/bin/true"]);
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(
+        refused
+            .stderr()
+            .contains(&format!("CPU {absent} is not online on this host")),
+        "{}",
+        refused.stderr()
+    );
+    let bad = cli(&["run", "--memory", "1X", "--", "/bin/true"]);
+    assert!(bad.stderr().contains("is not a size"), "{}", bad.stderr());
+}

@@ -6,6 +6,7 @@ mod doctor;
 mod exec;
 mod format;
 mod generate;
+mod input;
 mod listing;
 mod logs;
 mod own_task;

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::GlobalArgs;
 use super::format;
+use super::input;
 use super::progress::Progress;
 use super::task_file::{self, TaskFile};
 use crate::core::capability::{CapSet, Capabilities};
@@ -82,14 +83,14 @@ pub struct RunArgs {
     /// CPU in MHz, as Nomad's resources.cpu (sets the CPU weight).
     #[arg(long, value_name = "MHZ", default_value_t = 0)]
     cpu: u64,
-    /// Reserved cores as a cpuset list, e.g. 0-1,3.
-    #[arg(long, value_name = "LIST", default_value = "")]
+    /// Reserved cores as a cpuset list, e.g. 0-1,3; each must be online on this host.
+    #[arg(long, value_name = "LIST", default_value = "", value_parser = input::cores)]
     cores: String,
-    /// Memory in MiB, as Nomad's resources.memory.
-    #[arg(long, value_name = "MB", default_value_t = 0)]
+    /// Memory, as Nomad's resources.memory: MiB, or with a unit (512M, 1G, 1.5G).
+    #[arg(long, value_name = "SIZE", default_value = "0", value_parser = input::size_mib)]
     memory: u64,
-    /// Hard memory limit in MiB above --memory, as Nomad's memory_max; -1 for none.
-    #[arg(long, value_name = "MB", allow_negative_numbers = true, value_parser = parse_memory_max)]
+    /// Hard memory limit above --memory, as Nomad's memory_max: MiB or with a unit; -1 for none.
+    #[arg(long, value_name = "SIZE", allow_negative_numbers = true, value_parser = parse_memory_max)]
     memory_max: Option<MemoryMax>,
     /// The OOM killer's bias for the task, -1000 (never kill) to 1000 (kill first).
     #[arg(
@@ -103,8 +104,8 @@ pub struct RunArgs {
     /// Signal a stop sends first [default: SIGTERM, as Nomad].
     #[arg(long, value_name = "SIG", value_parser = parse_signal)]
     kill_signal: Option<Signal>,
-    /// How long a stop waits before SIGKILL, e.g. 5s, 1m [default: 5s, as Nomad].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// How long a stop waits before SIGKILL: seconds, or e.g. 500ms, 1m [default: 5s, as Nomad].
+    #[arg(long, value_name = "DURATION", value_parser = input::duration)]
     kill_timeout: Option<Duration>,
 
     /// Create Nomad's task directories and bind them at /alloc, /local and /secrets.
@@ -290,10 +291,12 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 }
 
 fn parse_memory_max(s: &str) -> Result<MemoryMax, String> {
-    let mb: i64 = s
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of MiB"))?;
-    MemoryMax::from_nomad(mb).ok_or_else(|| format!("{mb} is neither a size in MiB nor -1"))
+    if s.trim() == "-1" {
+        return Ok(MemoryMax::Unlimited);
+    }
+    let mb = input::size_mib(s)?;
+    MemoryMax::from_nomad(i64::try_from(mb).map_err(|_| format!("'{s}' is too large"))?)
+        .ok_or_else(|| format!("'{s}' is neither a size nor -1"))
 }
 
 fn parse_signal(s: &str) -> Result<Signal, String> {

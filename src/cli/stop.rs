@@ -50,8 +50,8 @@ pub struct StopArgs {
     /// Signal to send first [default: the task's kill signal].
     #[arg(long, short = 's', value_name = "SIG", value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
     signal: Option<Signal>,
-    /// How long to wait before SIGKILL, e.g. 10s [default: the task's kill timeout].
-    #[arg(long, short = 't', value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// How long to wait before SIGKILL: seconds, or e.g. 500ms [default: the task's kill timeout].
+    #[arg(long, short = 't', value_name = "DURATION", value_parser = super::input::duration)]
     timeout: Option<Duration>,
     /// Leave the stopped unit loaded, so `ps --all` still shows it.
     #[arg(long)]
