@@ -413,3 +413,25 @@ fn run_takes_sizes_with_units_seconds_and_only_online_cores() {
     let bad = cli(&["run", "--memory", "1X", "--", "/bin/true"]);
     assert!(bad.stderr().contains("is not a size"), "{}", bad.stderr());
 }
+
+/// `exec` takes the command right after the task or after `--`, and a command that cannot be
+/// run exits as a shell's would: 127 for no such program, 126 for one it cannot execute.
+#[test]
+fn exec_runs_a_command_without_dashes_and_reports_126_and_127() {
+    let unit = cli(&["run", "--", "/bin/sleep", "30"])
+        .ok()
+        .trim()
+        .to_string();
+    let plain = cli(&["exec", "-T", &unit, "/bin/echo", "-n", "hi"]);
+    let dashed = cli(&["exec", "-T", &unit, "--", "/bin/echo", "hi"]);
+    let missing = cli(&["exec", "-T", &unit, "--", "/no/such/program"]);
+    let not_on_path = cli(&["exec", "-T", &unit, "no-such-program-xyz"]);
+    let directory = cli(&["exec", "-T", &unit, "/etc"]);
+    cli(&["stop", &unit]).ok();
+    assert_eq!(plain.ok(), "hi");
+    assert_eq!(dashed.ok(), "hi\n");
+    assert_eq!(missing.code(), 127, "{}", missing.stderr());
+    assert_eq!(not_on_path.code(), 127, "{}", not_on_path.stderr());
+    assert_eq!(directory.code(), 126, "{}", directory.stderr());
+    assert!(directory.stderr().contains("could not be executed"));
+}

@@ -32,9 +32,33 @@ pub struct ExecArgs {
     /// Never give the command a terminal: stdout and stderr stay apart.
     #[arg(long, short = 'T')]
     no_tty: bool,
-    /// The command and its arguments, run without a shell.
-    #[arg(last = true, required = true, value_name = "CMD [ARGS]...")]
+    /// The command and its arguments, run without a shell; after `--` or right after TASK.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD [ARGS]..."
+    )]
     argv: Vec<String>,
+}
+
+/// The shell's status for a command that cannot be run: 127 when there is no such program,
+/// 126 when there is one but it cannot be executed (a directory, no execute bit, a bad
+/// format), as `sh`, `docker exec` and `env` report them; `None` for any other error. A
+/// program path is looked up on the host, which is the task's view but for its bound
+/// directories.
+fn not_runnable(e: &Error, program: &str) -> Option<u8> {
+    match e {
+        Error::InvalidConfig { setting, .. } if setting == "command" => Some(127),
+        Error::StartFailed { reason, .. } if reason.contains("could not be executed") => {
+            Some(if std::path::Path::new(program).exists() {
+                126
+            } else {
+                127
+            })
+        }
+        _ => None,
+    }
 }
 
 pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error> {
@@ -51,7 +75,16 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error>
     } else {
         ExecIo::Pipes
     };
-    let Exec { unit, streams } = engine.exec(&target, &args.argv, io).await?;
+    let Exec { unit, streams } = match engine.exec(&target, &args.argv, io).await {
+        Ok(exec) => exec,
+        Err(e) => match not_runnable(&e, &args.argv[0]) {
+            Some(status) => {
+                eprintln!("nomad-systemd: {}", super::render(&e));
+                return Ok(ExitCode::from(status));
+            }
+            None => return Err(e),
+        },
+    };
     let exit = match streams {
         ExecStreams::Pipes {
             stdin,
