@@ -6,6 +6,7 @@ mod exec;
 mod format;
 mod generate;
 mod listing;
+mod log_time;
 mod logs;
 mod own_task;
 mod progress;
