@@ -168,3 +168,71 @@ async fn a_removed_task_is_still_read_from_the_journal_by_its_unit_name() {
     let run = logs_until(&["logs", unit.as_str()], "goodbye").await;
     assert_eq!(run.ok(), "goodbye\n");
 }
+
+#[tokio::test]
+async fn a_removed_task_is_found_in_the_journal_by_its_allocation_id_prefix() {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let alloc_id = format!("{tag}-0000-4000-8000-000000000000");
+    let done = cli(&[
+        "run",
+        "--wait",
+        "--alloc-id",
+        &alloc_id,
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo farewell",
+    ]);
+    assert_eq!(done.code(), 0, "{}", done.stderr());
+    let run = logs_until(&["logs", &tag[..6]], "farewell").await;
+    assert_eq!(run.ok(), "farewell\n");
+}
+
+/// An installed unit run as a task (described as one, as the plugin's drop-in does), with
+/// `output` lines in its `[Service]` section.
+fn installed(tag: &str, name: &str, output: &str) -> String {
+    let unit = format!("logs-{name}-{tag}.service");
+    let text = format!(
+        "[Unit]\nDescription=Nomad task {name}-{tag} of job logs-{tag} (alloc {tag}-0000-4000-8000-000000000000)\n\
+         [Service]\nExecStart=/bin/sh -c 'echo to-out; echo to-err >&2; exec sleep 300'\n{output}"
+    );
+    units::install(&[(unit.as_str(), text.as_str())]);
+    units::systemctl(&["start", &unit]);
+    assert_eq!(units::active_state(&unit), "active");
+    unit
+}
+
+#[tokio::test]
+async fn an_installed_units_streams_are_not_split_where_the_journal_cannot_tell_them_apart() {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let both = installed(&tag, "both", "StandardOutput=journal\n");
+    let shown = logs_until(&["logs", &both], "to-err").await;
+    assert_eq!(shown.ok(), "to-out\nto-err\n");
+    let refused = cli(&["logs", "--stdout", &both]);
+    assert_ne!(refused.code(), 0);
+    assert!(
+        refused.stderr().contains("cannot tell them apart"),
+        "{}",
+        refused.stderr()
+    );
+    let json = json_lines(&cli(&["logs", "-o", "json", &both]).ok());
+    assert!(json.iter().all(|l| l["stream"].is_null()), "{json:?}");
+
+    let file = format!("/run/logs-{tag}.out");
+    let split = installed(
+        &tag,
+        "split",
+        &format!("StandardOutput=append:{file}\nStandardError=journal\n"),
+    );
+    let err = logs_until(&["logs", "-o", "json", "--stderr", &split], "to-err").await;
+    let lines = json_lines(&err.ok());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["stream"], "stderr");
+    let out = cli(&["logs", "--stdout", &split]);
+    assert_ne!(out.code(), 0);
+    assert!(out.stderr().contains(&file), "{}", out.stderr());
+    for unit in [&both, &split] {
+        units::systemctl(&["stop", unit]);
+    }
+    let _ = std::fs::remove_file(file);
+}

@@ -74,42 +74,59 @@ impl Engine {
             .get("Transient")
             .and_then(|v| v.downcast_ref::<bool>().ok())
             .unwrap_or(false);
+        let pid = service
+            .get("MainPID")
+            .and_then(|v| v.downcast_ref::<u32>().ok())
+            .unwrap_or(0);
+        // Where descriptor `fd` of the running main process leads.
+        let link = |fd: u32| {
+            (pid != 0)
+                .then(|| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok())
+                .flatten()
+                .map_or(Destination::Unknown, |target| {
+                    from_descriptor(&target.to_string_lossy())
+                })
+        };
         if transient || stdout == "fd" || stderr == "fd" {
-            let pid = service
-                .get("MainPID")
-                .and_then(|v| v.downcast_ref::<u32>().ok())
-                .unwrap_or(0);
-            let link = |fd: u32| {
-                (pid != 0)
-                    .then(|| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok())
-                    .flatten()
-                    .map_or(Destination::Unknown, |target| {
-                        from_descriptor(&target.to_string_lossy())
-                    })
-            };
             return Ok(OutputRoute {
                 stdout: link(1),
                 stderr: link(2),
                 mixed: false,
             });
         }
-        let stdout = from_setting(
+        // systemd does not report a `file:`/`append:` setting's path; the running process's
+        // descriptor shows it.
+        let with_path =
+            |name: &str, value: &str, destination: Destination, fd: u32| match (value, link(fd)) {
+                ("file" | "append" | "truncate", Destination::Elsewhere(to)) => {
+                    Destination::Elsewhere(format!("{to} ({name}={value})"))
+                }
+                _ => destination,
+            };
+        let input = setting("StandardInput");
+        let stdout_to = with_path(
+            "StandardOutput",
             &stdout,
-            &setting("StandardOutputFileDescriptorName"),
-            &setting("StandardInput"),
-        );
-        let stderr = if stderr == "inherit" {
-            stdout.clone()
-        } else {
             from_setting(
+                &stdout,
+                &setting("StandardOutputFileDescriptorName"),
+                &input,
+            ),
+            1,
+        );
+        let stderr_to = if stderr == "inherit" {
+            stdout_to.clone()
+        } else {
+            with_path(
+                "StandardError",
                 &stderr,
-                &setting("StandardErrorFileDescriptorName"),
-                &setting("StandardInput"),
+                from_setting(&stderr, &setting("StandardErrorFileDescriptorName"), &input),
+                2,
             )
         };
         Ok(OutputRoute {
-            stdout,
-            stderr,
+            stdout: stdout_to,
+            stderr: stderr_to,
             mixed: true,
         })
     }
@@ -131,6 +148,9 @@ pub fn from_setting(setting: &str, name: &str, input: &str) -> Destination {
         "inherit" => elsewhere(format!("wherever its standard input is ({input})")),
         "null" => elsewhere("/dev/null".into()),
         "tty" | "tty-force" | "tty-fail" => elsewhere("a terminal (tty)".into()),
+        "file" | "append" | "truncate" if path.is_empty() => {
+            elsewhere(format!("a file (StandardOutput={kind})"))
+        }
         "file" => elsewhere(format!("the file {path}")),
         "append" => elsewhere(format!("the file {path} (appended)")),
         "truncate" => elsewhere(format!("the file {path} (truncated)")),
