@@ -162,8 +162,21 @@ pub fn from_setting(setting: &str, name: &str, input: &str) -> Destination {
 
 /// A stream's destination from the target of a process's descriptor, as `/proc/PID/fd/N`
 /// shows it: a socket (the journal's stream socket, the only socket a task is started
-/// with), a pipe, or a path.
+/// with), a pipe, or a path. The task may have replaced the descriptor with a file of its
+/// own naming: control characters in it are escaped, never printed to a terminal.
 pub fn from_descriptor(target: &str) -> Destination {
+    let target: String = target
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
+    let target = target.as_str();
     if target.starts_with("socket:") {
         Destination::Journal
     } else if target.starts_with("pipe:") {
@@ -223,6 +236,10 @@ mod tests {
         let fifo = from_descriptor("/var/nomad/alloc/a/alloc/logs/.web.stdout.fifo");
         assert!(matches!(fifo, Destination::Elsewhere(s) if s.contains("nomad alloc logs")));
         assert!(!from_descriptor("pipe:[99]").reaches_journal());
+        assert_eq!(
+            from_descriptor("/tmp/\x1b[2Jx"),
+            Destination::Elsewhere("the file /tmp/\\u{1b}[2Jx".into())
+        );
         assert!(Destination::Unknown.reaches_journal());
     }
 }
