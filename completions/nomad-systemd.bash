@@ -311,7 +311,7 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__logs)
-            opts="-f -n -h --follow --stdout --stderr --lines --bus --slice --help"
+            opts="-f -n -S -U -t -o -h --follow --stdout --stderr --lines --since --until --timestamps --output --bus --slice --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -323,6 +323,30 @@ _nomad__systemd() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -S)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -U)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "cat json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "cat json" -- "${cur}"))
                     return 0
                     ;;
                 --bus)

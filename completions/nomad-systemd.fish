@@ -86,13 +86,18 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -l sl
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s w -l watch -d 'Print a new sample every second until interrupted, with CPU as a percentage of a core'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s n -l lines -d 'Only the last N lines' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s S -l since -d 'Only output logged at or after TIME: `YYYY-MM-DD [HH:MM[:SS]]`, `HH:MM[:SS]` (local time; ` UTC` or `Z` appended for UTC), `now`, `today`, `yesterday`, `-5m`, `+1h`, `\'5min ago\'` or `@SECONDS`, as journalctl spells them' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s U -l until -d 'Only output logged at or before TIME (forms as for --since)' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s o -l output -d '`cat`: the lines as written; `json`: one object per line on stdout with `time`, `stream` (`stdout`, `stderr`, or null when the journal cannot tell), `message` and `unit`' -r -f -a "cat\t''
+json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s f -l follow -d 'Keep printing new output until interrupted'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the task has exited (or Ctrl-C)'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l stdout -d 'Only the task\'s stdout'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -l stderr -d 'Only the task\'s stderr'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s t -l timestamps -d 'Prefix each line with the time journald received it (RFC 3339, UTC, µs)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l job -d 'With --all: only the tasks of this job (its exact name)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l alloc -d 'With --all: only the tasks of allocations whose id starts so (2+ characters)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l task -d 'With --all: only the tasks of this name (exact)' -r

@@ -8,6 +8,7 @@ mod format;
 mod generate;
 mod input;
 mod listing;
+mod log_time;
 mod logs;
 mod own_task;
 mod progress;
@@ -92,6 +93,22 @@ pub enum Command {
     /// Show a task's resource usage.
     Stats(stats::StatsArgs),
     /// Print a task's output from the journal.
+    #[command(
+        long_about = "Print a task's output from the journal: its stdout on stdout, its \
+        stderr on stderr (or, with -o json, one object per line on stdout).",
+        after_long_help = "Exit status:\n  \
+        0  the output was printed; a task that has logged nothing (within --since/--until) \
+        prints nothing\n  \
+        1  no such task, or its output does not go to the journal (the message says where \
+        it goes), or --stdout/--stderr for an installed unit whose streams the journal \
+        cannot tell apart\n  \
+        2  a bad option or TIME\n\n\
+        Examples:\n  \
+        nomad-systemd logs -f shop/web\n  \
+        nomad-systemd logs --since -10m --stderr 6b78bd0c\n  \
+        nomad-systemd logs --since today -t web\n  \
+        nomad-systemd logs -o json web | jq -r 'select(.stream == \"stderr\") | .message'"
+    )]
     Logs(logs::LogsArgs),
     /// Stop tasks and remove their units, printing how each ended.
     Stop(stop::StopArgs),

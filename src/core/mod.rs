@@ -20,6 +20,7 @@ pub mod host_check;
 pub mod host_probe;
 pub mod host_unit;
 pub mod journal_follow;
+pub mod log_output;
 pub mod logs;
 pub mod mapping;
 pub mod pattern;
