@@ -62,11 +62,15 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l alloc-dir-root -d 'Where --task-dir creates <alloc-id>/ directories' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stdout -d 'Append the task\'s stdout to this file or write it into this FIFO [default: journal]' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stderr -d 'Append the task\'s stderr to this file or write it into this FIFO [default: journal]' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l plugin-config -d 'With --dry-run: judge the task as the plugin would under this plugin config (the agent\'s `config` block for the plugin, in HCL, or JSON/TOML by extension), with the plugin\'s own errors; exits non-zero if the plugin would refuse it' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s o -l output -d 'With --dry-run: print as a table or as JSON' -r -f -a "table\t''
+json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l task-dir -d 'Create Nomad\'s task directories and bind them at /alloc, /local and /secrets'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l wait -d 'Wait for the task to exit, remove its unit, and exit with the task\'s exit status. Ctrl-C stops the task'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l dry-run -d 'Start nothing: print the unit, its properties, its slice\'s and its drop-in exactly as they would be sent to systemd, and what the start would do first. Creates no unit, file, directory or user record'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s h -l help -d 'Print help'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s o -l output -d '`table`; `wide` adds each task\'s main PID, CPU time, memory and uptime (reads every unit); `json` prints every field, `null` where a value is unknown or absent' -r -f -a "table\t''
 wide\t''

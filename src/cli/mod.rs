@@ -3,6 +3,7 @@
 
 mod confirm;
 mod doctor;
+mod dry_run;
 mod exec;
 mod format;
 mod generate;

@@ -6,16 +6,20 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::GlobalArgs;
+use super::dry_run::{self, DryRun};
 use super::format;
 use super::input;
 use super::progress::Progress;
 use super::task_file::{self, TaskFile};
+use super::{GlobalArgs, OutputFormat};
 use crate::core::capability::{CapSet, Capabilities};
 use crate::core::driver_config::DriverConfig;
+use crate::core::driver_config::UnitConfig;
 use crate::core::sandbox::Sandbox;
-use crate::core::standalone::StandaloneTask;
-use crate::core::{Bus, Error, MemoryMax, Resources, Signal, Stdio, host, host_unit, unit_policy};
+use crate::core::standalone::{self, StandaloneTask};
+use crate::core::{
+    Bus, EngineOptions, Error, MemoryMax, Resources, Signal, Stdio, host, host_unit, unit_policy,
+};
 
 /// Where `--task-dir` creates allocation directories unless `--alloc-dir-root` says otherwise.
 const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
@@ -25,6 +29,7 @@ const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
     nomad-systemd run --wait -- /bin/sh -c 'echo hello; exit 3'\n  \
     nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080\n  \
     nomad-systemd run --wait --task-dir -f examples/batch.task.hcl\n  \
+    nomad-systemd run --dry-run --plugin-config plugin.hcl -f examples/batch.task.hcl\n  \
     nomad-systemd run --unit 'webserver@.service' --env NOMAD_PORT_http=8080")]
 pub struct RunArgs {
     /// Read the task from a file written like a Nomad task (HCL, or TOML if it ends in
@@ -126,6 +131,26 @@ pub struct RunArgs {
     /// Ctrl-C stops the task.
     #[arg(long)]
     wait: bool,
+
+    /// Start nothing: print the unit, its properties, its slice's and its drop-in exactly as
+    /// they would be sent to systemd, and what the start would do first. Creates no unit,
+    /// file, directory or user record.
+    #[arg(long, conflicts_with = "wait")]
+    dry_run: bool,
+    /// With --dry-run: judge the task as the plugin would under this plugin config (the
+    /// agent's `config` block for the plugin, in HCL, or JSON/TOML by extension), with the
+    /// plugin's own errors; exits non-zero if the plugin would refuse it.
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    plugin_config: Option<PathBuf>,
+    /// With --dry-run: print as a table or as JSON.
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "table",
+        requires = "dry_run"
+    )]
+    output: OutputFormat,
 }
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> {
@@ -177,7 +202,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         let stem = u.rsplit_once('.').map_or(u, |(stem, _)| stem);
         stem.trim_end_matches('@').to_string()
     });
-    let mut spec = StandaloneTask {
+    let user = args.user.clone().or_else(|| file.as_ref()?.user.clone());
+    let standalone = StandaloneTask {
         name: args
             .name
             .or(unit_task_name)
@@ -202,8 +228,12 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         kill_signal: args.kill_signal.or_else(|| file.as_ref()?.kill_signal),
         kill_timeout: args.kill_timeout.or_else(|| file.as_ref()?.kill_timeout),
         sandbox: sandbox(file.as_ref().map(|f| &f.config), global.bus())?,
-    }
-    .build()?;
+    };
+    let mut spec = if args.dry_run {
+        standalone.plan()?
+    } else {
+        standalone.build()?
+    };
     // A user manager cannot create the bind mount points in the host's root.
     spec.dirs_at_host_paths = global.bus() == Bus::User;
     if let Some(unit) = &args.unit {
@@ -213,6 +243,34 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         // The operator's own command line: every variable it names passes, except those no
         // installed unit ever gets.
         spec.unit_env_allow = vec!["*".into()];
+    }
+    if args.dry_run {
+        let steps = spec
+            .dirs
+            .iter()
+            .flat_map(standalone::task_dirs)
+            .map(|d| format!("create directory {}", d.display()))
+            .collect();
+        let mut options = EngineOptions::for_bus(global.bus());
+        if let Some(slice) = &global.slice {
+            options.slice = slice.clone();
+        }
+        return dry_run::run(DryRun {
+            config: job_config(
+                file.map(|f| f.config),
+                &spec,
+                args.unit.as_deref(),
+                args.unit_instance.as_deref(),
+            ),
+            spec,
+            stdio,
+            user,
+            plugin_config: args.plugin_config,
+            steps,
+            options,
+            output: args.output,
+        })
+        .await;
     }
 
     let engine = global.engine().await?;
@@ -238,6 +296,41 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     engine.destroy(&started.unit).await?;
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
+}
+
+/// The job's `config` block the task stands for: the task file's, with what the command line
+/// gave instead.
+fn job_config(
+    file: Option<DriverConfig>,
+    spec: &crate::core::TaskSpec,
+    unit: Option<&str>,
+    instance: Option<&str>,
+) -> DriverConfig {
+    let mut config = file.unwrap_or_else(|| DriverConfig {
+        command: String::new(),
+        unit: None,
+        args: Vec::new(),
+        working_dir: None,
+        group: None,
+        oom_score_adj: 0,
+        logging: Default::default(),
+        resources: Default::default(),
+        sandbox: Default::default(),
+        capabilities: Default::default(),
+    });
+    config.command.clone_from(&spec.command);
+    config.args.clone_from(&spec.args);
+    config.working_dir = spec.working_dir.as_ref().map(|d| d.display().to_string());
+    config.group.clone_from(&spec.group);
+    config.oom_score_adj = spec.resources.oom_score_adjust;
+    if let Some(unit) = unit {
+        config.command.clear();
+        config.unit = Some(UnitConfig {
+            name: unit.to_string(),
+            instance: instance.map(str::to_string),
+        });
+    }
+    config
 }
 
 /// The task file's sandbox with the plugin's defaults but none of its allow-lists: `run` is

@@ -253,6 +253,35 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// A JSON value as the msgpack Nomad sends for a decoded HCL block: what a task file or a
+/// plugin config read from a file becomes before [`Object::decode`].
+pub fn msgpack_from_json(value: &serde_json::Value) -> Vec<u8> {
+    use serde_json::Value;
+    fn convert(value: &Value) -> rmpv::Value {
+        match value {
+            Value::Null => rmpv::Value::Nil,
+            Value::Bool(b) => rmpv::Value::Boolean(*b),
+            Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => rmpv::Value::from(i),
+                (_, Some(u), _) => rmpv::Value::from(u),
+                (_, _, Some(f)) => rmpv::Value::F64(f),
+                _ => rmpv::Value::from(n.to_string()),
+            },
+            Value::String(s) => rmpv::Value::from(s.as_str()),
+            Value::Array(items) => rmpv::Value::Array(items.iter().map(convert).collect()),
+            Value::Object(map) => rmpv::Value::Map(
+                map.iter()
+                    .map(|(k, v)| (rmpv::Value::from(k.as_str()), convert(v)))
+                    .collect(),
+            ),
+        }
+    }
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = rmpv::encode::write_value(&mut out, &convert(value));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

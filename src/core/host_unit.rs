@@ -167,6 +167,37 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
     Ok((props, warnings))
 }
 
+/// The drop-in a start writes for `spec` on the installed `unit` (a service or not), and
+/// where: pure, so that a dry run shows exactly what a start writes.
+#[derive(Debug, Clone)]
+pub struct DropIn {
+    pub unit: UnitName,
+    pub path: PathBuf,
+    /// The file's text, as written.
+    pub text: String,
+    /// What it sets, as read back over the bus once systemd has loaded it.
+    pub properties: Vec<Property>,
+    pub warnings: Vec<String>,
+}
+
+/// Plans the drop-in for `spec` on `unit` under `bus`'s manager; errors are those of
+/// [`properties`], [`dropin::render`] and [`dropin_path`].
+pub fn dropin(spec: &TaskSpec, unit: &UnitName, bus: Bus) -> Result<DropIn> {
+    let (properties, warnings) = properties(spec, unit)?;
+    let header = format!(
+        "Written by nomad-systemd for Nomad task {} (alloc {}); removed when the task is destroyed.",
+        spec.name, spec.alloc_id
+    );
+    let text = dropin::render(&header, &properties)?;
+    Ok(DropIn {
+        unit: unit.clone(),
+        path: dropin_path(bus, unit)?,
+        text,
+        properties,
+        warnings,
+    })
+}
+
 /// Where the drop-in for `unit` lives on `bus`'s manager.
 pub fn dropin_path(bus: Bus, unit: &UnitName) -> Result<PathBuf> {
     let base = match bus {
@@ -197,12 +228,38 @@ impl Engine {
         spec: &TaskSpec,
         unit: &UnitName,
     ) -> Result<Started> {
-        let (props, warnings) = properties(spec, unit)?;
-        let header = format!(
-            "Written by nomad-systemd for Nomad task {} (alloc {}); removed when the task is destroyed.",
-            spec.name, spec.alloc_id
-        );
-        let text = dropin::render(&header, &props)?;
+        let DropIn {
+            path,
+            text,
+            properties: props,
+            warnings,
+            ..
+        } = dropin(spec, unit, self.systemd().bus())?;
+        self.check_host_unit(unit).await?;
+        write_dropin(&path, &text)?;
+        match self.launch_host_unit(unit, &props).await {
+            Ok(None) => Ok(Started {
+                unit: unit.clone(),
+                warnings,
+            }),
+            Ok(Some(reason)) => {
+                self.destroy_host_unit(unit).await?;
+                Err(Error::StartFailed {
+                    unit: unit.to_string(),
+                    reason,
+                })
+            }
+            Err(e) => {
+                // Best effort: the error that stopped the start is the one worth reporting.
+                let _ = self.destroy_host_unit(unit).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The checks a start makes on an installed unit before it changes anything: installed,
+    /// loaded, none of its names always denied, not running. Reads the bus only.
+    pub(super) async fn check_host_unit(&self, unit: &UnitName) -> Result<()> {
         let snapshot = match self.systemd().snapshot(unit).await {
             Err(Error::NotFound(_)) => {
                 return Err(Error::invalid(
@@ -237,26 +294,7 @@ impl Engine {
                 ),
             ));
         }
-        let path = dropin_path(self.systemd().bus(), unit)?;
-        write_dropin(&path, &text)?;
-        match self.launch_host_unit(unit, &props).await {
-            Ok(None) => Ok(Started {
-                unit: unit.clone(),
-                warnings,
-            }),
-            Ok(Some(reason)) => {
-                self.destroy_host_unit(unit).await?;
-                Err(Error::StartFailed {
-                    unit: unit.to_string(),
-                    reason,
-                })
-            }
-            Err(e) => {
-                // Best effort: the error that stopped the start is the one worth reporting.
-                let _ = self.destroy_host_unit(unit).await;
-                Err(e)
-            }
-        }
+        Ok(())
     }
 
     /// The unit systemd resolves `unit` to: its id and all its names (an alias's target and

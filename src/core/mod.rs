@@ -29,6 +29,7 @@ pub mod readback;
 pub mod sandbox;
 pub mod signal;
 pub mod standalone;
+pub mod start_plan;
 pub mod stats;
 pub mod status;
 pub mod stdio;

@@ -39,6 +39,17 @@ pub struct StandaloneTask {
 impl StandaloneTask {
     /// Builds the task spec, creating the scratch directories if asked for.
     pub fn build(self) -> Result<TaskSpec> {
+        self.build_with(true)
+    }
+
+    /// Builds the task spec as [`StandaloneTask::build`] does, with the scratch directories'
+    /// paths but without creating them: for a dry run. [`task_dirs`] lists what `build`
+    /// would create.
+    pub fn plan(self) -> Result<TaskSpec> {
+        self.build_with(false)
+    }
+
+    fn build_with(self, create: bool) -> Result<TaskSpec> {
         let alloc_id = self
             .alloc_id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -50,7 +61,8 @@ impl StandaloneTask {
         let group_name = self.group_name.unwrap_or_else(|| name.clone());
         let instance = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
         let dirs = match &self.alloc_dir_root {
-            Some(root) => Some(create_task_dirs(root, &alloc_id, &name)?),
+            Some(root) if create => Some(create_task_dirs(root, &alloc_id, &name)?),
+            Some(root) => Some(task_dir_layout(root, &alloc_id, &name)?),
             None => None,
         };
         let mut env = nomad_env(&alloc_id, &name, &job_name, &group_name, &self.resources);
@@ -133,14 +145,25 @@ fn nomad_env(
 /// created below `root` (the operator's, trusted) without following symlinks (see
 /// [`alloc_fs`]): an earlier task may have left anything in an allocation directory it reuses.
 fn create_task_dirs(root: &Path, alloc_id: &str, task: &str) -> Result<TaskDirs> {
-    alloc_fs::component("alloc_id", alloc_id)?;
-    let alloc_dir = root.join(alloc_id);
-    let dirs = TaskDirs::nomad_layout(&alloc_dir, task)?;
+    let dirs = task_dir_layout(root, alloc_id, task)?;
     std::fs::create_dir_all(root)
         .map_err(|e| Error::io(format!("cannot create {}", root.display()), e))?;
     let beneath = alloc_fs::Beneath::open("alloc_dir_root", root)?;
+    for dir in &task_dirs(&dirs) {
+        beneath.create_dir_all("name", dir, 0o777)?;
+    }
+    Ok(dirs)
+}
+
+fn task_dir_layout(root: &Path, alloc_id: &str, task: &str) -> Result<TaskDirs> {
+    alloc_fs::component("alloc_id", alloc_id)?;
+    TaskDirs::nomad_layout(&root.join(alloc_id), task)
+}
+
+/// Every directory [`StandaloneTask::build`] creates for `dirs`, parents first.
+pub fn task_dirs(dirs: &TaskDirs) -> Vec<PathBuf> {
     let task_dir = dirs.task_dir().to_path_buf();
-    let all = [
+    vec![
         dirs.alloc.clone(),
         dirs.alloc.join("logs"),
         dirs.alloc.join("tmp"),
@@ -149,11 +172,7 @@ fn create_task_dirs(root: &Path, alloc_id: &str, task: &str) -> Result<TaskDirs>
         dirs.secrets.clone(),
         task_dir.join("tmp"),
         task_dir.join("private"),
-    ];
-    for dir in &all {
-        beneath.create_dir_all("name", dir, 0o777)?;
-    }
-    Ok(dirs)
+    ]
 }
 
 #[cfg(test)]

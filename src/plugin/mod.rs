@@ -19,6 +19,7 @@ mod mounts;
 mod partition;
 mod policy;
 pub mod proto;
+pub mod rehearsal;
 mod server;
 mod state;
 mod stats;

@@ -17,17 +17,35 @@ use crate::core::property::{BindMount, Property, Value};
 use crate::core::task::{TaskSpec, mount_points};
 
 pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
+    properties_with(spec, Dirs::Present)
+}
+
+/// Whether the task's directories are there to be checked when the task is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dirs {
+    /// They exist (Nomad made them, or the CLI did): each bind is checked to be a real
+    /// directory below the allocation directory.
+    Present,
+    /// A dry run of a start that would create them first: the binds are planned unchecked.
+    CreatedByTheStart,
+}
+
+/// [`properties`], with the task directories checked or not (see [`Dirs`]).
+pub fn properties_with(spec: &TaskSpec, dirs_state: Dirs) -> Result<Vec<Property>> {
     let mut props = Vec::new();
     let mut binds = Vec::new();
     if let Some(dirs) = spec.dirs.as_ref().filter(|_| !spec.dirs_at_host_paths) {
-        let beneath = Beneath::open("task directories", dirs.alloc_dir())?;
+        let beneath = match dirs_state {
+            Dirs::Present => Some(Beneath::open("task directories", dirs.alloc_dir())?),
+            Dirs::CreatedByTheStart => None,
+        };
         binds = [
             (&dirs.alloc, mount_points::ALLOC),
             (&dirs.local, mount_points::LOCAL),
             (&dirs.secrets, mount_points::SECRETS),
         ]
         .into_iter()
-        .map(|(source, destination)| bind(&beneath, source, destination))
+        .map(|(source, destination)| bind(beneath.as_ref(), source, destination))
         .collect::<Result<Vec<_>>>()?;
     }
     let extra = mounts::binds(spec)?;
@@ -67,7 +85,7 @@ pub fn properties(spec: &TaskSpec) -> Result<Vec<Property>> {
 /// A task directory's bind: it must be a real directory below the allocation directory,
 /// reached without symlinks (a `local/` the job replaced by a symlink to `/etc` is refused,
 /// not bound).
-fn bind(beneath: &Beneath, source: &Path, destination: &str) -> Result<BindMount> {
+fn bind(beneath: Option<&Beneath>, source: &Path, destination: &str) -> Result<BindMount> {
     let text = source.to_string_lossy();
     if !source.is_absolute() || text.split('/').any(|c| c == "..") {
         return Err(Error::invalid(
@@ -75,14 +93,16 @@ fn bind(beneath: &Beneath, source: &Path, destination: &str) -> Result<BindMount
             format!("'{text}' must be an absolute path without '..'"),
         ));
     }
-    beneath
-        .expect("task directories", source, Kind::Dir)
-        .map_err(|e| match e {
-            Error::InvalidConfig { setting, reason } => {
-                Error::invalid(setting, format!("{reason} (for {destination})"))
-            }
-            other => other,
-        })?;
+    if let Some(beneath) = beneath {
+        beneath
+            .expect("task directories", source, Kind::Dir)
+            .map_err(|e| match e {
+                Error::InvalidConfig { setting, reason } => {
+                    Error::invalid(setting, format!("{reason} (for {destination})"))
+                }
+                other => other,
+            })?;
+    }
     Ok(BindMount {
         source: text.into_owned(),
         destination: destination.to_string(),

@@ -36,17 +36,18 @@ pub fn properties(spec: &TaskSpec) -> Vec<Property> {
     ]
 }
 
+/// The properties [`output`] sets, stdout's first.
+pub const OUTPUT_PROPERTIES: [&str; 2] = [
+    "StandardOutputFileDescriptor",
+    "StandardErrorFileDescriptor",
+];
+
 /// The descriptors the task's stdout and stderr are connected to.
 pub fn output(output: &Output) -> Vec<Property> {
+    let [stdout, stderr] = OUTPUT_PROPERTIES;
     vec![
-        Property::new(
-            "StandardOutputFileDescriptor",
-            Value::Fd(output.stdout.clone()),
-        ),
-        Property::new(
-            "StandardErrorFileDescriptor",
-            Value::Fd(output.stderr.clone()),
-        ),
+        Property::new(stdout, Value::Fd(output.stdout.clone())),
+        Property::new(stderr, Value::Fd(output.stderr.clone())),
     ]
 }
 

@@ -58,6 +58,12 @@ impl UnitPlan {
 /// Lifecycle properties come last among the task's settings so that nothing before them can
 /// override `Restart=no`; a job's `properties` may not name any property set here.
 pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
+    plan_with(spec, slice, filesystem::Dirs::Present)
+}
+
+/// [`plan`], for a dry run of a start that creates the task directories first
+/// ([`filesystem::Dirs`]).
+pub fn plan_with(spec: &TaskSpec, slice: &str, dirs: filesystem::Dirs) -> Result<UnitPlan> {
     if spec.name.is_empty() {
         return Err(Error::invalid("name", "a task needs a name"));
     }
@@ -67,7 +73,7 @@ pub fn plan(spec: &TaskSpec, slice: &str) -> Result<UnitPlan> {
     properties.extend(env);
     properties.extend(identity::properties(spec)?);
     properties.extend(resources(&spec.resources)?);
-    properties.extend(filesystem::properties(spec)?);
+    properties.extend(filesystem::properties_with(spec, dirs)?);
     properties.extend(network::properties(spec)?);
     properties.extend(sandbox::properties(&spec.sandbox));
     properties.extend(capabilities::properties(&spec.sandbox.capabilities));
