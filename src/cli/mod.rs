@@ -8,6 +8,7 @@ mod exec;
 mod format;
 mod generate;
 mod input;
+mod job_file;
 mod listing;
 mod log_time;
 mod logs;

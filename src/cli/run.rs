@@ -20,6 +20,7 @@ use crate::core::standalone::{self, StandaloneTask};
 use crate::core::{
     Bus, EngineOptions, Error, MemoryMax, Resources, Signal, Stdio, host, host_unit, unit_policy,
 };
+use crate::plugin::rehearsal::Policy;
 
 /// Where `--task-dir` creates allocation directories unless `--alloc-dir-root` says otherwise.
 const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
@@ -36,6 +37,10 @@ pub struct RunArgs {
     /// .toml), checked as the plugin checks a job; options given here override it.
     #[arg(long, short = 'f', value_name = "FILE", conflicts_with_all = ["command", "argv"])]
     file: Option<PathBuf>,
+    /// With -f and a whole job file: the task to run, as GROUP/TASK, or TASK when only one
+    /// group has it [default: the job's only task].
+    #[arg(long = "task", value_name = "GROUP/TASK", requires = "file")]
+    pick: Option<String>,
     /// Start this installed unit instead of a program, as a job's `unit` does: Nomad's
     /// environment and resources in a runtime drop-in, Restart=no; a template (name@.service)
     /// runs as its instance for the allocation id. Refused if the unit is already running.
@@ -106,7 +111,7 @@ pub struct RunArgs {
     )]
     oom_score_adjust: i32,
 
-    /// Signal a stop sends first [default: SIGTERM, as Nomad].
+    /// Signal a stop sends first [default: SIGTERM; SIGINT, as Nomad, for a job file].
     #[arg(long, value_name = "SIG", value_parser = parse_signal)]
     kill_signal: Option<Signal>,
     /// How long a stop waits before SIGKILL: seconds, or e.g. 500ms, 1m [default: 5s, as Nomad].
@@ -154,9 +159,31 @@ pub struct RunArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> {
-    let file = args.file.as_deref().map(task_file::read).transpose()?;
+    let alloc_id = args
+        .alloc_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let file = args
+        .file
+        .as_deref()
+        .map(|f| task_file::read(f, args.pick.as_deref(), &alloc_id))
+        .transpose()?;
+    let origin = file.as_ref().and_then(|f| f.job.clone());
+    // A file's `config { unit = ... }` starts that installed unit, as --unit does.
+    let file_unit = file.as_ref().and_then(|f| f.config.unit.clone());
+    let unit = args
+        .unit
+        .clone()
+        .or_else(|| Some(file_unit.as_ref()?.name.clone()));
+    let unit_instance = args
+        .unit_instance
+        .clone()
+        .or_else(|| file_unit.as_ref()?.instance.clone());
+    for difference in origin.iter().flat_map(|o| &o.differences) {
+        eprintln!("differs from Nomad: {difference}");
+    }
     let (command, argv) = match (&file, args.command, args.argv.split_first()) {
-        _ if args.unit.is_some() => (String::new(), Vec::new()),
+        _ if unit.is_some() => (String::new(), Vec::new()),
         (Some(f), _, _) => (f.config.command.clone(), f.config.args.clone()),
         (None, Some(command), _) => (command, args.args),
         (None, None, Some((first, rest))) => (first.clone(), rest.to_vec()),
@@ -202,19 +229,32 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         let stem = u.rsplit_once('.').map_or(u, |(stem, _)| stem);
         stem.trim_end_matches('@').to_string()
     });
-    let user = args.user.clone().or_else(|| file.as_ref()?.user.clone());
+    // A job's task runs as the plugin would run it: as the plugin's default user (nobody
+    // unless --plugin-config says otherwise) where a user can be chosen, stopped with Nomad's
+    // default signal (SIGINT).
+    let user = args
+        .user
+        .clone()
+        .or_else(|| file.as_ref()?.user.clone())
+        .or_else(|| {
+            let dynamic = file.as_ref().is_some_and(|f| f.config.sandbox.dynamic_user);
+            (origin.is_some() && !dynamic && unit.is_none() && global.bus() == Bus::System)
+                .then(|| default_user(args.plugin_config.as_deref()))
+        });
     let standalone = StandaloneTask {
         name: args
             .name
             .or(unit_task_name)
             .or_else(|| file.as_ref()?.name.clone()),
-        alloc_id: args.alloc_id,
-        job_name: args.job,
-        group_name: args.task_group,
+        alloc_id: Some(alloc_id),
+        job_name: args.job.or_else(|| Some(origin.as_ref()?.job.clone())),
+        group_name: args
+            .task_group
+            .or_else(|| Some(origin.as_ref()?.group.clone())),
         command,
         args: argv,
         env,
-        user: args.user.or_else(|| file.as_ref()?.user.clone()),
+        user: user.clone(),
         group: args.group.or_else(|| file.as_ref()?.config.group.clone()),
         working_dir: args.workdir.or_else(|| {
             file.as_ref()?
@@ -225,7 +265,10 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         }),
         resources,
         alloc_dir_root: args.task_dir.then_some(args.alloc_dir_root),
-        kill_signal: args.kill_signal.or_else(|| file.as_ref()?.kill_signal),
+        kill_signal: args
+            .kill_signal
+            .or_else(|| file.as_ref()?.kill_signal)
+            .or_else(|| origin.is_some().then_some(Signal::INT)),
         kill_timeout: args.kill_timeout.or_else(|| file.as_ref()?.kill_timeout),
         sandbox: sandbox(file.as_ref().map(|f| &f.config), global.bus())?,
     };
@@ -236,8 +279,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     };
     // A user manager cannot create the bind mount points in the host's root.
     spec.dirs_at_host_paths = global.bus() == Bus::User;
-    if let Some(unit) = &args.unit {
-        let name = host_unit::resolve(unit, args.unit_instance.as_deref(), &spec.alloc_id)?;
+    if let Some(unit) = &unit {
+        let name = host_unit::resolve(unit, unit_instance.as_deref(), &spec.alloc_id)?;
         unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())?;
         spec.host_unit = Some(name);
         // The operator's own command line: every variable it names passes, except those no
@@ -259,8 +302,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             config: job_config(
                 file.map(|f| f.config),
                 &spec,
-                args.unit.as_deref(),
-                args.unit_instance.as_deref(),
+                unit.as_deref(),
+                unit_instance.as_deref(),
             ),
             spec,
             stdio,
@@ -296,6 +339,15 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     engine.destroy(&started.unit).await?;
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
+}
+
+/// The plugin config's `default_user`: `path`'s, or the plugin's default's. A file that does
+/// not read is reported by the dry run that reads it again.
+fn default_user(path: Option<&std::path::Path>) -> String {
+    path.and_then(|p| Policy::read(p).ok())
+        .unwrap_or_default()
+        .default_user()
+        .to_string()
 }
 
 /// The job's `config` block the task stands for: the task file's, with what the command line

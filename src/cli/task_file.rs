@@ -7,12 +7,17 @@
 //! `driver` (must be `systemd`), `user`, `env { ... }`, `resources { cpu, memory,
 //! memory_max }`, `kill_signal`, `kill_timeout`. Unknown names are errors, as they are to
 //! Nomad's own parser.
+//!
+//! A whole job file (`job "name" { group ... { task ... } }`) is read too: one task is picked
+//! and prepared by [`super::job_file`], and what a by-hand run cannot rehearse is listed in
+//! [`TaskFile::job`]'s differences.
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::job_file;
 use crate::core::driver_config::{self, DriverConfig};
 use crate::core::{Error, MemoryMax, Result, Signal};
 
@@ -40,18 +45,35 @@ pub struct TaskFile {
     pub memory_max: MemoryMax,
     pub kill_signal: Option<Signal>,
     pub kill_timeout: Option<Duration>,
+    /// Set when the file is a whole job file.
+    pub job: Option<JobOrigin>,
 }
 
-/// Reads a task file: HCL unless its name ends in `.toml`.
-pub fn read(path: &Path) -> Result<TaskFile> {
+/// Where a task picked from a job file came from, and how a run by hand differs from Nomad.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOrigin {
+    pub job: String,
+    pub group: String,
+    /// What Nomad would do that this run will not, one sentence each.
+    pub differences: Vec<String>,
+}
+
+/// Reads a task file: HCL unless its name ends in `.toml`. For a job file, `task` picks the
+/// task (`GROUP/TASK` or `TASK`) and `alloc_id` is what `${NOMAD_ALLOC_ID}` becomes.
+pub fn read(path: &Path, task: Option<&str>, alloc_id: &str) -> Result<TaskFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let toml = path.extension().is_some_and(|e| e == "toml");
-    parse(&text, toml)
+    parse_file(&text, toml, task, alloc_id)
 }
 
 /// Parses a task file's text (TOML or HCL).
+#[cfg(test)]
 pub fn parse(text: &str, toml: bool) -> Result<TaskFile> {
+    parse_file(text, toml, None, "")
+}
+
+fn parse_file(text: &str, toml: bool, task: Option<&str>, alloc_id: &str) -> Result<TaskFile> {
     let tree = if toml {
         toml::from_str::<toml::Value>(text)
             .map_err(|e| Error::invalid("task file", e.to_string()))
@@ -61,7 +83,37 @@ pub fn parse(text: &str, toml: bool) -> Result<TaskFile> {
             .map_err(|e| Error::invalid("task file", e.to_string()))
             .and_then(|v| to_json(&v))?
     };
-    let (name, body) = unwrap_task_block(tree)?;
+    let (name, body, job) = if job_file::is_job(&tree) {
+        let picked = job_file::pick(&tree, task, alloc_id)?;
+        let origin = JobOrigin {
+            job: picked.job,
+            group: picked.group,
+            differences: picked.differences,
+        };
+        // The port variables come first, as Nomad's do: the task's env may use or override them.
+        let mut body = picked.body;
+        if !picked.port_env.is_empty() {
+            let mut env: Map<String, Value> = picked
+                .port_env
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            if let Some(Value::Object(own)) = body.remove("env") {
+                env.extend(own);
+            }
+            body.insert("env".into(), Value::Object(env));
+        }
+        (Some(picked.task), body, Some(origin))
+    } else {
+        if let Some(task) = task {
+            return Err(Error::invalid(
+                "--task",
+                format!("picks a task from a job file; this file is one task, not {task:?}"),
+            ));
+        }
+        let (name, body) = unwrap_task_block(tree)?;
+        (name, body, None)
+    };
     known(&body, TOP, "")?;
     if let Some(driver) = body.get("driver")
         && driver != "systemd"
@@ -112,6 +164,7 @@ pub fn parse(text: &str, toml: bool) -> Result<TaskFile> {
                     .map_err(|e| Error::invalid("kill_timeout", e.to_string()))
             })
             .transpose()?,
+        job,
     })
 }
 

@@ -14,6 +14,15 @@ use super::translate;
 use crate::core::driver_config::DriverConfig;
 use crate::core::{Engine, EngineOptions, Error, MemoryMax, Result, TaskSpec};
 
+impl Default for Policy {
+    /// The plugin's config when the operator gives none.
+    fn default() -> Policy {
+        Policy {
+            config: PluginConfig::default(),
+        }
+    }
+}
+
 /// The operator's plugin config as a checked task is judged under.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -21,6 +30,11 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The user a task that names none runs as: the config's `default_user`.
+    pub fn default_user(&self) -> &str {
+        &self.config.default_user
+    }
+
     /// Reads the agent's plugin config from `path`: JSON if it ends in `.json`, TOML if in
     /// `.toml`, else HCL. The file holds the `config` block's settings, the block itself, or
     /// the agent's whole `plugin "nomad-systemd" { config { ... } }`. Unknown settings are
