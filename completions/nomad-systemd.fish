@@ -40,6 +40,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "doctor"
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s f -l file -d 'Read the task from a file written like a Nomad task (HCL, or TOML if it ends in .toml), checked as the plugin checks a job; options given here override it' -r -F
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l task -d 'With -f and a whole job file: the task to run, as GROUP/TASK, or TASK when only one group has it [default: the job\'s only task]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l unit -d 'Start this installed unit instead of a program, as a job\'s `unit` does: Nomad\'s environment and resources in a runtime drop-in, Restart=no; a template (name@.service) runs as its instance for the allocation id. Refused if the unit is already running' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l unit-instance -d 'The instance string for a template --unit [default: the allocation id]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l command -d 'The program to run (instead of giving it after `--`)' -r
@@ -57,7 +58,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l core
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory -d 'Memory, as Nomad\'s resources.memory: MiB, or with a unit (512M, 1G, 1.5G)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory-max -d 'Hard memory limit above --memory, as Nomad\'s memory_max: MiB or with a unit; -1 for none' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l oom-score-adjust -d 'The OOM killer\'s bias for the task, -1000 (never kill) to 1000 (kill first)' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-signal -d 'Signal a stop sends first [default: SIGTERM, as Nomad]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-signal -d 'Signal a stop sends first [default: SIGTERM; SIGINT, as Nomad, for a job file]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-timeout -d 'How long a stop waits before SIGKILL: seconds, or e.g. 500ms, 1m [default: 5s, as Nomad]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l alloc-dir-root -d 'Where --task-dir creates <alloc-id>/ directories' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stdout -d 'Append the task\'s stdout to this file or write it into this FIFO [default: journal]' -r -F

@@ -31,6 +31,7 @@ const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
     nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080\n  \
     nomad-systemd run --wait --task-dir -f examples/batch.task.hcl\n  \
     nomad-systemd run --dry-run --plugin-config plugin.hcl -f examples/batch.task.hcl\n  \
+    nomad-systemd run --dry-run -f examples/web.nomad.hcl --task web/server\n  \
     nomad-systemd run --unit 'webserver@.service' --env NOMAD_PORT_http=8080")]
 pub struct RunArgs {
     /// Read the task from a file written like a Nomad task (HCL, or TOML if it ends in
