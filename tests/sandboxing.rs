@@ -413,7 +413,7 @@ fn driverless_device(at: &std::path::Path) {
     assert!(
         !flags.contains(FsFlags::ST_NODEV),
         "{} is on a nodev mount, where no device node opens; set TMPDIR to a directory on \
-         a filesystem that allows them (e.g. /var/tmp)",
+         a filesystem that allows them (e.g. /srv/tmp)",
         dir.display()
     );
     mknod(
