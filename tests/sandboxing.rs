@@ -401,9 +401,22 @@ async fn a_wasm_module_runs_through_the_operators_runtime_with_its_args() {
 }
 
 /// A character device with no driver (1:12 was `/dev/oldmem`): opening it fails with ENXIO
-/// where the device cgroup lets it through, with EPERM where the cgroup denies it.
+/// where the device cgroup lets it through, with EPERM where the cgroup denies it. The
+/// allocation directory must be on a filesystem that allows device nodes: on a `nodev` one
+/// (a tmpfs /tmp, as trixie mounts it) every open fails with EACCES, which proves nothing.
 fn driverless_device(at: &std::path::Path) {
     use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    use nix::sys::statvfs::{FsFlags, statvfs};
+    let dir = at.parent().expect("a node in a directory");
+    let flags = statvfs(dir)
+        .expect("statvfs of the allocation directory")
+        .flags();
+    assert!(
+        !flags.contains(FsFlags::ST_NODEV),
+        "{} is on a nodev mount, where no device node opens; set TMPDIR to a directory on \
+         a filesystem that allows them (e.g. /srv/tmp)",
+        dir.display()
+    );
     mknod(
         at,
         SFlag::S_IFCHR,

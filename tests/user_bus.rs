@@ -3,6 +3,11 @@
 //!
 //! The user is `nobody` (no account is created on the host); its user manager is started with
 //! `systemctl start user@65534.service`, which gives it a runtime directory and a session bus.
+//!
+//! systemd 257 and later (not 252; those between are untested) give a user manager's services
+//! the `PrivateTmp=` they ask for (each task its own /tmp and /var/tmp), which hides an
+//! allocation directory below either: Nomad's never is, but the tests' is wherever TMPDIR
+//! says, so there TMPDIR must point elsewhere.
 
 mod support;
 
@@ -41,6 +46,29 @@ fn user_manager() -> PathBuf {
     runtime
 }
 
+/// Fails, naming the fix, where the tasks' private /tmp would hide the allocation directories.
+fn temp_dir_visible_to_tasks() {
+    let tmp = std::env::temp_dir();
+    if !(tmp.starts_with("/tmp") || tmp.starts_with("/var/tmp")) {
+        return;
+    }
+    let out = std::process::Command::new("systemctl")
+        .arg("--version")
+        .output()
+        .expect("systemctl runs");
+    let version: u32 = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("systemctl --version names a version");
+    assert!(
+        version < 257,
+        "systemd {version} gives user services a private /tmp and /var/tmp, which hides the \
+         allocation directories under {}; set TMPDIR to a directory elsewhere (e.g. /srv/tmp)",
+        tmp.display()
+    );
+}
+
 /// What every test here shares, set up once: nobody's user manager (its runtime directory)
 /// and a copy of the binary nobody can run (the build directory need not be readable to it).
 ///
@@ -48,6 +76,7 @@ fn user_manager() -> PathBuf {
 fn setup() -> &'static (PathBuf, PathBuf) {
     static SETUP: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     SETUP.get_or_init(|| {
+        temp_dir_visible_to_tasks();
         let runtime = user_manager();
         let dir = tempfile::tempdir().expect("temp dir").keep();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();

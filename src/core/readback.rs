@@ -18,6 +18,12 @@ use super::systemd::UnitProperties;
 /// Properties that live on the `Unit` interface; all others on the unit type's.
 const UNIT_INTERFACE_PROPERTIES: &[&str] = &["Description"];
 
+/// Switches that newer systemd retired because what they turned on is always on: systemd 258
+/// deprecated `CPUAccounting=` (CPU accounting is always available on cgroup v2), ignores it
+/// in unit files and no longer has the property on the bus. Set to `true` and absent from the
+/// bus, such a setting is in effect; any other value still has to read back.
+const RETIRED_ALWAYS_ON: &[&str] = &["CPUAccounting"];
+
 /// The first of `props` that systemd does not report as set, with what it reports instead;
 /// `None` when every one took effect.
 pub fn first_not_applied(props: &[Property], unit: &UnitProperties) -> Option<String> {
@@ -41,6 +47,9 @@ pub fn first_not_applied(props: &[Property], unit: &UnitProperties) -> Option<St
 /// `Ok` when systemd reports `p` as set; else what it reports.
 fn applied(p: &Property, source: &HashMap<String, OwnedVariant>) -> Result<(), String> {
     let Some(actual) = source.get(p.name.as_ref()) else {
+        if RETIRED_ALWAYS_ON.contains(&p.name.as_ref()) && matches!(p.value, Value::Bool(true)) {
+            return Ok(());
+        }
         return Err("nothing (systemd does not know the setting)".into());
     };
     let mismatch = |what: String| Err(what);
@@ -228,6 +237,17 @@ mod tests {
         );
         let missing = [Property::new("TasksMax", Value::U64(16))];
         assert!(first_not_applied(&missing, &unit).is_some());
+    }
+
+    #[test]
+    fn an_always_on_switch_that_systemd_retired_is_applied_when_absent() {
+        let unit = service(vec![("MemoryAccounting", variant(ZValue::from(true)))]);
+        let on = [Property::new("CPUAccounting", Value::Bool(true))];
+        assert_eq!(first_not_applied(&on, &unit), None);
+        let off = [Property::new("CPUAccounting", Value::Bool(false))];
+        assert!(first_not_applied(&off, &unit).is_some());
+        let other = [Property::new("TasksAccounting", Value::Bool(true))];
+        assert!(first_not_applied(&other, &unit).is_some());
     }
 
     #[test]

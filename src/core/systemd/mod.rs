@@ -466,6 +466,7 @@ impl Systemd {
                     change = changes.recv() => match change {
                         Ok(Feed::Signal(changed)) if changed.as_str() == path => break,
                         Ok(Feed::Signal(_)) => {}
+                        Ok(Feed::Resync) => break,
                         Ok(Feed::Lost) => return Err(self.lost_connection()),
                         // Fell behind: something may have changed; read again.
                         Err(broadcast::error::RecvError::Lagged(_)) => break,
@@ -493,7 +494,9 @@ impl Systemd {
                 finished = jobs.recv() => match finished {
                     Ok(Feed::Signal(done)) if done.job == *job => return Ok(done.result),
                     Ok(Feed::Lost) => return Err(self.lost_connection()),
-                    Ok(Feed::Signal(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    // A resync or lag: the job poll below finds a job that ended unheard.
+                    Ok(Feed::Signal(_) | Feed::Resync)
+                    | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return Err(self.lost_connection()),
                 },
                 () = tokio::time::sleep(JOB_POLL_INTERVAL) => {

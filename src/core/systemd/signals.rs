@@ -5,6 +5,11 @@
 //! for all unit objects and one `JobRemoved` subscription feed two broadcast channels; a
 //! waiter subscribes, then filters by object path or job. A waiter that falls behind is told
 //! so and simply re-reads the state.
+//!
+//! systemd sends unit signals only to clients that called `Subscribe`. When its bus name gets
+//! a new owner (systemd re-executed itself), the subscription is made again: systemd 262 does
+//! not carry it across `daemon-reexec` (earlier versions do), and a waiter would otherwise hear
+//! nothing until its safety re-read. Waiters are then told to re-read.
 
 use std::sync::Arc;
 
@@ -30,6 +35,8 @@ pub struct JobDone {
 pub enum Feed<T> {
     Signal(T),
     Lost,
+    /// systemd came back under a new bus connection: anything may have changed unheard.
+    Resync,
 }
 
 /// The two feeds. Dropping the last handle stops the receivers, which releases the connection.
@@ -37,6 +44,8 @@ pub struct Signals {
     changes: broadcast::Sender<Feed<OwnedObjectPath>>,
     jobs: broadcast::Sender<Feed<JobDone>>,
     tasks: Vec<JoinHandle<()>>,
+    /// Subscribes again whenever systemd's bus name gets a new owner.
+    resubscribe: JoinHandle<()>,
 }
 
 impl Signals {
@@ -53,6 +62,7 @@ impl Signals {
         let mut messages =
             MessageStream::for_match_rule(rule, conn, std::num::NonZeroUsize::new(BACKLOG)).await?;
         let mut removed = manager.receive_job_removed().await?;
+        let mut owners = manager.inner().receive_owner_changed().await?;
         let (changes, _) = broadcast::channel(BACKLOG);
         let (jobs, _) = broadcast::channel(BACKLOG);
         let forward_changes = {
@@ -80,10 +90,27 @@ impl Signals {
                 let _ = jobs.send(Feed::Lost);
             })
         };
+        let resubscribe = {
+            let changes = changes.clone();
+            let jobs = jobs.clone();
+            let manager = manager.clone();
+            tokio::spawn(async move {
+                while let Some(owner) = owners.next().await {
+                    if owner.is_some() {
+                        // Already subscribed (systemd kept the subscription) is an error
+                        // that changes nothing; any other leaves the safety re-read.
+                        let _ = manager.subscribe().await;
+                        let _ = changes.send(Feed::Resync);
+                        let _ = jobs.send(Feed::Resync);
+                    }
+                }
+            })
+        };
         Ok(Arc::new(Signals {
             changes,
             jobs,
             tasks: vec![forward_changes, forward_jobs],
+            resubscribe,
         }))
     }
 
@@ -108,5 +135,6 @@ impl Drop for Signals {
         for task in &self.tasks {
             task.abort();
         }
+        self.resubscribe.abort();
     }
 }
