@@ -265,52 +265,20 @@ async fn exec_runs_inside_the_task_and_exits_with_the_commands_status() {
 
 #[tokio::test]
 async fn exec_from_a_terminal_gets_a_terminal_of_the_same_size() {
-    use std::io::{Read, Write};
     let unit = exec_target("exec-tty");
-    let size = nix::pty::Winsize {
-        ws_row: 30,
-        ws_col: 100,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = nix::pty::openpty(Some(&size), None).unwrap();
-    let slave = || std::process::Stdio::from(pty.slave.try_clone().unwrap());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
-        .args([
+    let (code, seen) = support::terminal::run_on_terminal(
+        &[
             "exec",
             unit.as_str(),
             "--",
             "/bin/sh",
             "-c",
             "stty size; read x; echo \"got $x\"; exit 3",
-        ])
-        .stdin(slave())
-        .stdout(slave())
-        .stderr(slave())
-        .spawn()
-        .unwrap();
-    drop(pty.slave);
-    let mut master = std::fs::File::from(pty.master);
-    let reader = {
-        let mut master = master.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = master.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.extend_from_slice(&buf[..n]);
-            }
-            String::from_utf8_lossy(&seen).into_owned()
-        })
-    };
-    // Typed ahead: the terminal keeps it until the remote shell reads.
-    master.write_all(b"typed\r").unwrap();
-    let status = child.wait().unwrap();
-    drop(master);
-    let seen = reader.join().unwrap();
-    assert_eq!(status.code(), Some(3), "{seen:?}");
+        ],
+        Some((30, 100)),
+        "typed\r",
+    );
+    assert_eq!(code, Some(3), "{seen:?}");
     assert!(seen.contains("30 100\r\n"), "{seen:?}");
     assert!(seen.contains("got typed"), "{seen:?}");
     cli(&["stop", unit.as_str(), "--signal", "KILL"]).ok();

@@ -195,43 +195,12 @@ async fn stop_all_without_a_terminal_or_yes_is_refused_and_stops_nothing() {
     cli(&["stop", unit.as_str()]).ok();
 }
 
-/// `stop ARGS` with a terminal as stdin, stdout and stderr, answering `answer`: its exit
-/// status and everything it wrote.
+/// `stop ARGS` on a terminal, `answer` typed at its question.
 fn stop_on_a_terminal(args: &[&str], answer: &str) -> (Option<i32>, String) {
-    use std::io::{Read, Write};
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = || std::process::Stdio::from(pty.slave.try_clone().unwrap());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
-        .arg("stop")
-        .args(args)
-        .env_remove("NOMAD_SYSTEMD_BUS")
-        .env_remove("NOMAD_SYSTEMD_SLICE")
-        .stdin(slave())
-        .stdout(slave())
-        .stderr(slave())
-        .spawn()
-        .unwrap();
-    drop(pty.slave);
-    let mut master = std::fs::File::from(pty.master);
-    let reader = {
-        let mut master = master.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = master.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.extend_from_slice(&buf[..n]);
-            }
-            String::from_utf8_lossy(&seen).into_owned()
-        })
-    };
-    // Typed ahead: the terminal keeps it until the command reads its answer.
-    master.write_all(answer.as_bytes()).unwrap();
-    let status = child.wait().unwrap();
-    drop(master);
-    (status.code(), reader.join().unwrap())
+    let args: Vec<&str> = std::iter::once("stop")
+        .chain(args.iter().copied())
+        .collect();
+    support::terminal::run_on_terminal(&args, None, answer)
 }
 
 #[tokio::test]

@@ -32,17 +32,7 @@ pub async fn statuses(engine: &Engine, slice: Option<&str>) -> Result<Vec<TaskSt
     if slice.is_none() {
         return engine.list_status().await;
     }
-    let tasks = tasks(engine, slice).await?;
-    let reads = tasks.iter().map(|t| engine.status(&t.unit));
-    let mut statuses = Vec::new();
-    for status in futures_util::future::join_all(reads).await {
-        match status {
-            Ok(s) => statuses.push(s),
-            Err(Error::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(statuses)
+    engine.statuses(&tasks(engine, slice).await?).await
 }
 
 /// Whether `unit`, running in `unit_slice`, is in `slice`: placed there directly, or in its

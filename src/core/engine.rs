@@ -470,6 +470,12 @@ impl Engine {
     /// away meanwhile are left out.
     pub async fn list_status(&self) -> Result<Vec<TaskStatus>> {
         let tasks = self.list().await?;
+        self.statuses(&tasks).await
+    }
+
+    /// The full status of each of `tasks` (one read of each unit, all at once). Tasks that
+    /// go away meanwhile are left out.
+    pub async fn statuses(&self, tasks: &[TaskSummary]) -> Result<Vec<TaskStatus>> {
         let reads = tasks.iter().map(|t| self.status(&t.unit));
         let mut statuses = Vec::new();
         for status in futures_util::future::join_all(reads).await {

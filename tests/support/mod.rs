@@ -185,4 +185,5 @@ impl CliRun {
 }
 pub mod netns;
 pub mod plugin;
+pub mod terminal;
 pub mod units;
