@@ -14,18 +14,9 @@ use std::net::TcpListener;
 
 use serde_json::{Map, Value};
 
+use super::task_file;
 use crate::core::{Error, Result};
 
-/// Task settings the task-file reader takes; everything else in a task is a difference.
-const TASK_READ: &[&str] = &[
-    "driver",
-    "user",
-    "env",
-    "resources",
-    "kill_signal",
-    "kill_timeout",
-    "config",
-];
 /// Settings whose effect a by-hand run has anyway, or which are read here.
 const TASK_SILENT: &[&str] = &["meta"];
 const GROUP_SILENT: &[&str] = &["task", "meta", "count", "network"];
@@ -115,7 +106,8 @@ pub fn pick(tree: &Value, wanted: Option<&str>, alloc_id: &str) -> Result<JobTas
     }
     let mut body = Map::new();
     for (key, value) in task_body {
-        if TASK_READ.contains(&key.as_str()) {
+        // What the task-file reader takes; everything else in a task is a difference.
+        if task_file::SETTINGS.contains(&key.as_str()) {
             body.insert(key.clone(), value.clone());
         } else if !TASK_SILENT.contains(&key.as_str()) {
             differences.push(format!("task.{key}: {}", not_done(key)));

@@ -21,8 +21,9 @@ use super::job_file;
 use crate::core::driver_config::{self, DriverConfig};
 use crate::core::{Error, MemoryMax, Result, Signal};
 
-const TOP: &[&str] = &[
-    "name",
+/// A task's settings this reader takes, besides its `name` (a whole job file's task reader
+/// takes the same ones).
+pub(super) const SETTINGS: &[&str] = &[
     "driver",
     "user",
     "env",
@@ -114,7 +115,10 @@ fn parse_file(text: &str, toml: bool, task: Option<&str>, alloc_id: &str) -> Res
         let (name, body) = unwrap_task_block(tree)?;
         (name, body, None)
     };
-    known(&body, TOP, "")?;
+    let top: Vec<&str> = std::iter::once("name")
+        .chain(SETTINGS.iter().copied())
+        .collect();
+    known(&body, &top, "")?;
     if let Some(driver) = body.get("driver")
         && driver != "systemd"
     {
