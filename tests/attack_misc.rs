@@ -231,7 +231,7 @@ async fn an_exec_session_is_held_to_the_tasks_limits_and_properties() {
     let unit = task_unit(&task);
     let slice = unit.task_slice("system-nomad.slice").unwrap();
     conn.start(task).await.expect("task starts");
-    support::wait_for_file(&alloc.path("alloc/up"), Duration::from_secs(10));
+    support::wait_for_file(&alloc.path("alloc/up"), support::READY);
 
     // The task's own slice carries its limits, so task and exec share one budget.
     let shown = show(slice.as_str(), &["MemoryMax", "TasksMax", "MemorySwapMax"]);
@@ -468,7 +468,7 @@ async fn an_exec_argument_the_kernel_would_not_execute_is_refused_before_systemd
     ));
     let id = task.id.clone();
     conn.start(task).await.expect("task starts");
-    support::wait_for_file(&alloc.path("alloc/up"), Duration::from_secs(10));
+    support::wait_for_file(&alloc.path("alloc/up"), support::READY);
     let big = "x".repeat(1 << 20);
     let e = conn
         .exec(&id, &["/bin/echo", &big], None)

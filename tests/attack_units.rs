@@ -68,7 +68,7 @@ async fn a_root_unit_gets_nomads_variables_and_the_allowed_names_never_loader_or
         task.env.insert(k.into(), v);
     }
     conn.start(task.clone()).await.expect("StartTask");
-    let env = support::wait_for_file(record, SHORT);
+    let env = support::wait_for_file(record, support::READY);
     let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
     for present in [
         "NOMAD_PORT_http",

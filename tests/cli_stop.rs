@@ -43,7 +43,7 @@ fn run_task(job: &str, name: &str, alloc_id: &str, extra: &[&str], script: &str)
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", "/bin/sh", "-c", &script]);
     let unit = UnitName::parse(cli(&args).ok().trim()).expect("run prints the unit name");
-    wait_for_file(&alloc_file(alloc_id, "up"), Duration::from_secs(10));
+    wait_for_file(&alloc_file(alloc_id, "up"), support::READY);
     unit
 }
 
@@ -244,7 +244,7 @@ async fn signal_reaches_the_task_which_keeps_running() {
         out.contains(unit.as_str()) && out.contains("SIGHUP"),
         "{out}"
     );
-    let hup = wait_for_file(&alloc_file(&alloc, "hup"), Duration::from_secs(10));
+    let hup = wait_for_file(&alloc_file(&alloc, "hup"), support::READY);
     assert_eq!(hup, "reloaded\n");
     assert_running(&engine, &unit).await;
     // By allocation id prefix and signal number, again.

@@ -172,7 +172,7 @@ async fn pids_limit_stops_a_fork_bomb() {
     let (mut spec, _root) = shell_task("forks", &format!("exec python3 -c '{FORK_BOMB}'"));
     spec.resources.pids_limit = 16;
     let unit = start(&engine, &spec).await;
-    let forks = wait_for_file(&alloc_dir(&spec).join("forks"), Duration::from_secs(60));
+    let forks = wait_for_file(&alloc_dir(&spec).join("forks"), support::READY);
     let dir = cgroup_dir(&unit);
     let (max, current) = (read(&dir, "pids.max"), read(&dir, "pids.current"));
     engine.destroy(&unit).await.expect("destroy");
@@ -197,7 +197,7 @@ async fn reserved_cores_pin_the_task() {
     );
     spec.resources.cores = "1".into();
     let unit = start(&engine, &spec).await;
-    let cpus = wait_for_file(&alloc_dir(&spec).join("cpus"), Duration::from_secs(10));
+    let cpus = wait_for_file(&alloc_dir(&spec).join("cpus"), support::READY);
     let effective = read(&cgroup_dir(&unit), "cpuset.cpus.effective");
     engine.destroy(&unit).await.expect("destroy");
     assert_eq!(cpus.split_whitespace().last(), Some("1"), "{cpus}");

@@ -75,7 +75,7 @@ async fn stop_kills_a_task_that_ignores_sigterm_after_the_timeout() {
         "trap '' TERM; echo ready > /alloc/ready; while :; do sleep 0.1; done",
     );
     let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    wait_for_file(&alloc_dir(&spec).join("ready"), Duration::from_secs(10));
+    wait_for_file(&alloc_dir(&spec).join("ready"), support::READY);
     let t = Instant::now();
     let exit = engine
         .stop(&started.unit, Signal::TERM, SECOND)
@@ -122,12 +122,12 @@ async fn signals_reach_the_task() {
          while :; do sleep 0.1; done",
     );
     let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    wait_for_file(&alloc_dir(&spec).join("ready"), Duration::from_secs(10));
+    wait_for_file(&alloc_dir(&spec).join("ready"), support::READY);
     engine
         .signal(&started.unit, "SIGUSR1".parse().unwrap())
         .await
         .unwrap();
-    let text = wait_for_file(&alloc_dir(&spec).join("usr1"), Duration::from_secs(10));
+    let text = wait_for_file(&alloc_dir(&spec).join("usr1"), support::READY);
     assert_eq!(text.trim(), "got-usr1");
     engine.destroy(&started.unit).await.unwrap();
 }

@@ -19,7 +19,7 @@ async fn running_task(engine: &Engine, name: &str) -> (UnitName, TaskSpec, tempf
     let (mut spec, root) = shell_task(name, "echo up > /alloc/up; exec sleep 300");
     spec.user = Some("nobody".into());
     let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    wait_for_file(&alloc_dir(&spec).join("up"), SHORT);
+    wait_for_file(&alloc_dir(&spec).join("up"), support::READY);
     (started.unit, spec, root)
 }
 
@@ -291,7 +291,7 @@ async fn exec_shares_the_tasks_private_tmp_which_the_host_does_not_see() {
     );
     spec.user = Some("nobody".into());
     let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    wait_for_file(&alloc_dir(&spec).join("up"), SHORT);
+    wait_for_file(&alloc_dir(&spec).join("up"), support::READY);
     let marker = "/tmp/from-exec";
     let ran = run(
         &engine,
@@ -302,7 +302,7 @@ async fn exec_shares_the_tasks_private_tmp_which_the_host_does_not_see() {
     .await;
     assert_eq!(ran.exit_code, 0, "{}", ran.stderr);
     assert_eq!(
-        wait_for_file(&alloc_dir(&spec).join("seen"), SHORT),
+        wait_for_file(&alloc_dir(&spec).join("seen"), support::READY),
         "shared\n"
     );
     assert!(

@@ -83,7 +83,7 @@ async fn task_env(
     with_env(&mut task, vars);
     let id = task.id.clone();
     conn.start(task).await.expect("StartTask");
-    support::wait_for_file(&alloc.path("alloc/env"), SHORT);
+    support::wait_for_file(&alloc.path("alloc/env"), support::READY);
     (id, std::fs::read(alloc.path("alloc/env")).unwrap())
 }
 
@@ -223,7 +223,7 @@ async fn an_installed_unit_leaves_out_what_systemd_refuses_and_says_so() {
     with_env(&mut task, &[("app.name", "x"), ("APP_MODE", "blue")]);
     let id = task.id.clone();
     conn.start(task).await.expect("StartTask");
-    let env = support::wait_for_file(record, SHORT);
+    let env = support::wait_for_file(record, support::READY);
     assert!(env.contains("APP_MODE=blue"), "{env}");
     assert!(!env.contains("app.name"), "{env}");
     let event = tokio::time::timeout(SHORT, events.message())

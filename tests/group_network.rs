@@ -215,7 +215,10 @@ async fn an_installed_unit_of_a_group_joins_its_network() {
     task.network_isolation_spec = Some(net.spec());
     let id = task.id.clone();
     conn.start(task).await.unwrap();
-    assert_eq!(support::wait_for_file(record, READY).trim(), net.id());
+    assert_eq!(
+        support::wait_for_file(record, support::READY).trim(),
+        net.id()
+    );
     conn.destroy(&id).await;
 }
 

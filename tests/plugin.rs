@@ -197,7 +197,7 @@ async fn a_task_logs_to_nomads_fifos_takes_signals_and_stops_with_the_signal_giv
     let unit = handle_unit(&handle);
     alloc.wait_for_stdout("hello-out", SHORT);
     alloc.wait_for_stderr("hello-err", SHORT);
-    support::wait_for_file(&alloc.path("alloc/ready"), SHORT);
+    support::wait_for_file(&alloc.path("alloc/ready"), support::READY);
 
     conn.driver
         .signal_task(pb::SignalTaskRequest {
@@ -259,7 +259,7 @@ async fn stop_without_a_signal_sends_sigint_and_kills_after_the_timeout() {
     ));
     let id = task.id.clone();
     conn.start(task).await.unwrap();
-    support::wait_for_file(&alloc.path("alloc/ready"), SHORT);
+    support::wait_for_file(&alloc.path("alloc/ready"), support::READY);
     let started = Instant::now();
     stop(&mut conn.driver, &id, "", 1).await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
@@ -379,7 +379,7 @@ async fn after_kill_9_a_new_plugin_recovers_running_and_exited_tasks() {
     ));
     let long_handle = conn.start(long.clone()).await.unwrap();
     let short_handle = conn.start(short.clone()).await.unwrap();
-    support::wait_for_file(&alloc.path("alloc/long"), SHORT);
+    support::wait_for_file(&alloc.path("alloc/long"), support::READY);
 
     plugin.kill_9();
     // The second task exits while no plugin runs.

@@ -275,7 +275,7 @@ async fn a_client_that_goes_away_leaves_no_exec_running() {
         true,
     )
     .await;
-    let pid: i32 = support::wait_for_file(&alloc.path("alloc/exec-pid"), SHORT)
+    let pid: i32 = support::wait_for_file(&alloc.path("alloc/exec-pid"), support::READY)
         .trim()
         .parse()
         .unwrap();

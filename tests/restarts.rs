@@ -45,7 +45,7 @@ async fn a_task_stays_controllable_after_a_reload() {
         "trap 'echo hup > /alloc/hup' HUP; echo up > /alloc/up; while :; do sleep 0.1; done",
     );
     let started = engine.start(&spec, Stdio::Journal).await.unwrap();
-    wait_for_file(&alloc_dir(&spec).join("up"), Duration::from_secs(10));
+    wait_for_file(&alloc_dir(&spec).join("up"), support::READY);
     command_ok("systemctl", &["daemon-reload"]);
     assert_eq!(
         engine.status(&started.unit).await.unwrap().state,
@@ -55,7 +55,7 @@ async fn a_task_stays_controllable_after_a_reload() {
         .signal(&started.unit, Signal::from_number(1).unwrap())
         .await
         .unwrap();
-    wait_for_file(&alloc_dir(&spec).join("hup"), Duration::from_secs(10));
+    wait_for_file(&alloc_dir(&spec).join("hup"), support::READY);
     let exit = engine
         .stop(&started.unit, Signal::TERM, Duration::from_secs(5))
         .await
@@ -137,7 +137,7 @@ async fn tasks_start_while_systemd_reloads_and_load_cleanly_after() {
     command_ok("systemctl", &["daemon-reload"]);
     let mut bad = Vec::new();
     for (unit, ran) in &started {
-        let said = wait_for_file(ran, Duration::from_secs(10));
+        let said = wait_for_file(ran, support::READY);
         if said != "/bin/sh;\n" {
             bad.push(format!("{unit} ran its command altered: {said:?}"));
         }
@@ -186,10 +186,7 @@ async fn literal_dollars_reach_the_task_and_survive_a_reload() {
     ];
     args.extend(literal);
     let unit = cli(&args).ok().trim().to_string();
-    let written = wait_for_file(
-        &root.path().join(ALLOC).join("alloc/args"),
-        Duration::from_secs(20),
-    );
+    let written = wait_for_file(&root.path().join(ALLOC).join("alloc/args"), support::READY);
     assert_eq!(written.lines().collect::<Vec<_>>(), literal);
 
     command_ok("systemctl", &["daemon-reload"]);

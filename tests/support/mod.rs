@@ -76,6 +76,13 @@ pub fn alloc_dir(spec: &TaskSpec) -> PathBuf {
     spec.dirs.as_ref().expect("task dirs").alloc.clone()
 }
 
+/// How long a test waits for something a task is expected to do (start, write a file, answer)
+/// before it fails. A deadline for declaring a failure, never a measurement: generous, because
+/// the host matrix runs these tests in emulated guests on a busy machine, where a task that
+/// takes 10 s to start is slow but correct.
+#[allow(dead_code)]
+pub const READY: Duration = Duration::from_secs(60);
+
 /// Polls until `path` exists (written by a task), failing after `timeout`.
 pub fn wait_for_file(path: &Path, timeout: Duration) -> String {
     let deadline = Instant::now() + timeout;
