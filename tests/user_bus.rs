@@ -6,13 +6,13 @@
 //!
 //! systemd 257 and later (not 252; those between are untested) give a user manager's services
 //! the `PrivateTmp=` they ask for (each task its own /tmp and /var/tmp), which hides an
-//! allocation directory below either: Nomad's never is, but the tests' is wherever TMPDIR
-//! says, so there TMPDIR must point elsewhere.
+//! allocation directory below either: the driver refuses such directories on a user manager,
+//! and these tests keep theirs in a data directory of their own.
 
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -46,27 +46,15 @@ fn user_manager() -> PathBuf {
     runtime
 }
 
-/// Fails, naming the fix, where the tasks' private /tmp would hide the allocation directories.
-fn temp_dir_visible_to_tasks() {
-    let tmp = std::env::temp_dir();
-    if !(tmp.starts_with("/tmp") || tmp.starts_with("/var/tmp")) {
-        return;
-    }
-    let out = std::process::Command::new("systemctl")
-        .arg("--version")
-        .output()
-        .expect("systemctl runs");
-    let version: u32 = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("systemctl --version names a version");
-    assert!(
-        version < 257,
-        "systemd {version} gives user services a private /tmp and /var/tmp, which hides the \
-         allocation directories under {}; set TMPDIR to a directory elsewhere (e.g. /srv/tmp)",
-        tmp.display()
-    );
+/// Where these tests put allocation directories and the binary: as Nomad's data_dir would be,
+/// outside /tmp and /var/tmp, which the tasks' private /tmp hides from them under a user
+/// manager (the driver refuses such directories; see
+/// `allocation_dirs_under_tmp_are_refused_before_anything_starts`).
+fn data_dir() -> &'static Path {
+    let dir = Path::new("/var/lib/nomad-systemd-tests");
+    std::fs::create_dir_all(dir).expect("create the tests' data dir");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
 }
 
 /// What every test here shares, set up once: nobody's user manager (its runtime directory)
@@ -76,9 +64,8 @@ fn temp_dir_visible_to_tasks() {
 fn setup() -> &'static (PathBuf, PathBuf) {
     static SETUP: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     SETUP.get_or_init(|| {
-        temp_dir_visible_to_tasks();
         let runtime = user_manager();
-        let dir = tempfile::tempdir().expect("temp dir").keep();
+        let dir = tempfile::tempdir_in(data_dir()).expect("temp dir").keep();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let program = dir.join("nomad-systemd");
         support::install_executable(env!("CARGO_BIN_EXE_nomad-systemd").as_ref(), &program);
@@ -144,7 +131,7 @@ fn user_unit_state(unit: &UnitName) -> String {
 #[tokio::test]
 async fn a_task_runs_as_the_agents_user_under_its_own_service_manager() {
     let (_plugin, mut conn, _dir) = plugin_as_nobody().await;
-    let alloc = Alloc::new("unprivileged");
+    let alloc = Alloc::new_in("unprivileged", data_dir());
     alloc.hand_to(NOBODY, NOBODY);
     let task = alloc.task_config(shell_config(
         "echo uid=$(id -u); echo \"dir=$NOMAD_TASK_DIR pwd=$PWD\"; \
@@ -171,7 +158,7 @@ async fn a_task_runs_as_the_agents_user_under_its_own_service_manager() {
 #[tokio::test]
 async fn what_a_user_manager_cannot_apply_is_refused_naming_the_option() {
     let (_plugin, mut conn, _dir) = plugin_as_nobody().await;
-    let alloc = Alloc::new("overreach");
+    let alloc = Alloc::new_in("overreach", data_dir());
     alloc.hand_to(NOBODY, NOBODY);
     let mut named_user = alloc.task_config(shell_config("echo ran", &[]));
     named_user.user = "root".into();
@@ -204,5 +191,23 @@ async fn what_a_user_manager_cannot_apply_is_refused_naming_the_option() {
             "{option} created {unit}"
         );
     }
+    assert!(!alloc.has_stdout(), "a refused task ran");
+}
+
+#[tokio::test]
+async fn allocation_dirs_under_tmp_are_refused_before_anything_starts() {
+    let (_plugin, mut conn, _dir) = plugin_as_nobody().await;
+    let alloc = Alloc::new_in("hidden", Path::new("/tmp"));
+    alloc.hand_to(NOBODY, NOBODY);
+    let task = alloc.task_config(shell_config("echo ran", &[]));
+    let unit = task_unit(&task);
+    let err = conn.start(task).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert!(
+        err.message().contains("alloc_dir") && err.message().contains("/tmp"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(user_unit_state(&unit), "not-found", "created {unit}");
     assert!(!alloc.has_stdout(), "a refused task ran");
 }

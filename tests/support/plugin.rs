@@ -470,7 +470,12 @@ pub struct Alloc {
 
 impl Alloc {
     pub fn new(task: &str) -> Alloc {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Alloc::new_in(task, &std::env::temp_dir())
+    }
+
+    /// An allocation directory below `parent` (Nomad's data_dir), not the temp directory.
+    pub fn new_in(task: &str, parent: &Path) -> Alloc {
+        let dir = tempfile::tempdir_in(parent).expect("temp dir");
         for sub in ["alloc/logs", "alloc/data", "alloc/tmp"]
             .iter()
             .map(|s| s.to_string())

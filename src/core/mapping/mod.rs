@@ -82,6 +82,7 @@ pub fn plan_with(spec: &TaskSpec, slice: &str, dirs: filesystem::Dirs) -> Result
     properties.extend(logging::properties(spec));
     let name = spec.unit_name();
     sandbox::check_unit_name(&spec.sandbox, &name)?;
+    sandbox::check_dirs_visible(spec)?;
     let task_slice = name.task_slice(slice)?;
     let lifecycle = lifecycle::properties(spec, task_slice.as_str());
     let extra = properties::properties(&spec.sandbox.properties);

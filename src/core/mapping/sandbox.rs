@@ -12,6 +12,7 @@
 use crate::core::error::{Error, Result};
 use crate::core::property::{Property, Value};
 use crate::core::sandbox::Sandbox;
+use crate::core::task::TaskSpec;
 use crate::core::unit_name::UnitName;
 
 /// What systemd's private `/tmp` directory name (`systemd-private-<boot id>-<unit>-XXXXXX`,
@@ -38,6 +39,39 @@ pub fn check_unit_name(sandbox: &Sandbox, unit: &UnitName) -> Result<()> {
         ),
     ))
 }
+
+/// Refuses a task that would not see its own directories: where they are not bound (a user
+/// manager, [`TaskSpec::dirs_at_host_paths`]) the task finds them at their host paths, and a
+/// private `/tmp` (which a user manager applies from systemd 257 on) hides whatever lies under
+/// `/tmp` or `/var/tmp` — the task would start and fail on a missing directory instead.
+pub fn check_dirs_visible(spec: &TaskSpec) -> Result<()> {
+    let Some(dirs) = spec.dirs.as_ref() else {
+        return Ok(());
+    };
+    if !spec.sandbox.private_tmp || !spec.dirs_at_host_paths {
+        return Ok(());
+    }
+    let alloc_dir = dirs.alloc_dir();
+    match PRIVATE_TMP_DIRS
+        .iter()
+        .find(|tmp| alloc_dir.starts_with(tmp))
+    {
+        None => Ok(()),
+        Some(tmp) => Err(Error::invalid(
+            "alloc_dir",
+            format!(
+                "{} is below {tmp}, which the task's private /tmp and /var/tmp hide from it: \
+                 under a user manager the task's directories are not bound but used at their \
+                 host paths. Put the allocation directories (Nomad's data_dir, the CLI's \
+                 --alloc-dir-root) outside /tmp and /var/tmp",
+                alloc_dir.display()
+            ),
+        )),
+    }
+}
+
+/// The directories systemd replaces for a unit with `PrivateTmp=yes`.
+const PRIVATE_TMP_DIRS: [&str; 2] = ["/tmp", "/var/tmp"];
 
 pub fn properties(sandbox: &Sandbox) -> Vec<Property> {
     let mut props = vec![
@@ -78,6 +112,36 @@ mod tests {
     use super::*;
     use crate::core::property::find;
     use crate::core::sandbox::{ProtectHome, ProtectSystem};
+    use crate::core::task::TaskDirs;
+    use std::path::Path;
+
+    #[test]
+    fn unbound_dirs_under_a_private_tmp_are_refused_naming_the_setting() {
+        let mut spec = crate::core::mapping::test_spec();
+        for (alloc, bound_ok, unbound_ok) in [
+            ("/tmp/nomad/alloc/a1", true, false),
+            ("/var/tmp/a1", true, false),
+            ("/tmpfs/a1", true, true),
+            ("/opt/nomad/data/alloc/a1", true, true),
+        ] {
+            spec.dirs = Some(TaskDirs::nomad_layout(Path::new(alloc), "web").unwrap());
+            spec.dirs_at_host_paths = false;
+            assert_eq!(check_dirs_visible(&spec).is_ok(), bound_ok, "{alloc} bound");
+            spec.dirs_at_host_paths = true;
+            match check_dirs_visible(&spec) {
+                Ok(()) => assert!(unbound_ok, "{alloc} unbound was allowed"),
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(!unbound_ok, "{alloc}: {e}");
+                    assert!(e.contains("alloc_dir") && e.contains(alloc), "{e}");
+                }
+            }
+        }
+        // Without a private /tmp nothing is hidden.
+        spec.dirs = Some(TaskDirs::nomad_layout(Path::new("/tmp/a1"), "web").unwrap());
+        spec.sandbox.private_tmp = false;
+        assert!(check_dirs_visible(&spec).is_ok());
+    }
 
     #[test]
     fn a_task_name_too_long_for_its_private_tmp_is_refused_naming_the_limit() {
