@@ -3,13 +3,15 @@
 //! Contracts:
 //! - Every call that creates or removes something waits for systemd's job to finish, so when a
 //!   method returns, systemd has done it (or said why not).
-//! - State is followed through `PropertiesChanged` signals, but a signal is only a hint to read
-//!   again: [`Systemd::wait_until`] also re-reads on a timer, so a lost signal delays an answer
-//!   and never loses it.
+//! - State is followed through `PropertiesChanged` signals: a waiter reads the unit once and
+//!   applies the values the signals carry; it reads again after a signal without them, after
+//!   falling behind or a resync, and on a timer, so a lost signal delays an answer and never
+//!   loses it.
 //! - Errors are classified into [`Error`] variants a caller can act on; systemd's own message
 //!   is kept.
 
 mod bus_info;
+mod followed;
 mod signals;
 mod snapshot;
 mod variant;
@@ -22,6 +24,7 @@ use tokio::sync::{OnceCell, Semaphore, broadcast};
 use zbus::{Connection, OwnedObjectPath};
 use zbus_systemd::systemd1::ManagerProxy;
 
+use followed::{Applied, Followed};
 use signals::{Feed, Signals};
 
 pub use snapshot::{ActiveState, ExecContext, UnitSnapshot};
@@ -358,6 +361,12 @@ impl Systemd {
 
     /// Reads a unit's state. [`Error::NotFound`] if systemd has no such unit loaded.
     pub async fn snapshot(&self, name: &UnitName) -> Result<UnitSnapshot> {
+        Ok(self.read(name).await?.snapshot())
+    }
+
+    /// Reads a unit's `Unit` and `Service` properties, to follow them. [`Error::NotFound`] if
+    /// systemd has no such unit loaded.
+    async fn read(&self, name: &UnitName) -> Result<Followed> {
         let props = self.properties_of(name).await?;
         let unit_iface = zbus::names::InterfaceName::from_static_str_unchecked(UNIT_INTERFACE);
         let service_iface =
@@ -367,12 +376,11 @@ impl Systemd {
             futures_util::join!(props.get_all(unit_iface), props.get_all(service_iface))
         };
         let unit = unit.map_err(|e| self.classify("read", name.as_str(), e.into()))?;
-        let service = service.unwrap_or_default();
-        let snapshot = UnitSnapshot::from_properties(&unit, &service);
-        if !snapshot.is_loaded() {
+        let followed = Followed::new(unit, service.unwrap_or_default());
+        if !followed.snapshot().is_loaded() {
             return Err(Error::NotFound(name.to_string()));
         }
-        Ok(snapshot)
+        Ok(followed)
     }
 
     /// Everything systemd reports of a unit now: its `Unit` interface's properties and its
@@ -419,12 +427,12 @@ impl Systemd {
         }
     }
 
-    /// A snapshot that tolerates systemd being briefly away or its unit briefly unknown
-    /// (a reload or re-execution), retrying for up to [`SETTLE`] before giving the error.
-    async fn settled_snapshot(&self, name: &UnitName) -> Result<UnitSnapshot> {
+    /// A read that tolerates systemd being briefly away or its unit briefly unknown (a
+    /// reload or re-execution), retrying for up to [`SETTLE`] before giving the error.
+    async fn settled_read(&self, name: &UnitName) -> Result<Followed> {
         let deadline = Instant::now() + SETTLE;
         loop {
-            match self.snapshot(name).await {
+            match self.read(name).await {
                 Err(Error::NotFound(_) | Error::Unreachable { .. })
                     if Instant::now() < deadline =>
                 {
@@ -447,32 +455,40 @@ impl Systemd {
         let mut changes = self.signals().await?.changes();
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            let snapshot = if settle {
-                self.settled_snapshot(name).await?
+            let mut followed = if settle {
+                self.settled_read(name).await?
             } else {
-                self.snapshot(name).await?
+                self.read(name).await?
             };
-            if done(&snapshot) {
-                return Ok((snapshot, true));
-            }
+            // The safety re-read: no later than POLL_INTERVAL after this read.
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) {
-                return Ok((snapshot, false));
-            }
-            let nap = left.map_or(POLL_INTERVAL, |l| l.min(POLL_INTERVAL));
-            let wake = tokio::time::Instant::now() + nap;
+            let wake =
+                tokio::time::Instant::now() + left.map_or(POLL_INTERVAL, |l| l.min(POLL_INTERVAL));
             loop {
-                tokio::select! {
+                let snapshot = followed.snapshot();
+                if done(&snapshot) {
+                    return Ok((snapshot, true));
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok((snapshot, false));
+                }
+                let read_again = tokio::select! {
                     change = changes.recv() => match change {
-                        Ok(Feed::Signal(changed)) if changed.as_str() == path => break,
-                        Ok(Feed::Signal(_)) => {}
-                        Ok(Feed::Resync) => break,
+                        Ok(Feed::Signal(change)) if change.path.as_str() == path => {
+                            // Waiting for the unit to go needs a read to see it gone.
+                            !settle || followed.apply(&change) == Applied::NeedsRead
+                        }
+                        Ok(Feed::Signal(_)) => false,
+                        Ok(Feed::Resync) => true,
                         Ok(Feed::Lost) => return Err(self.lost_connection()),
-                        // Fell behind: something may have changed; read again.
-                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        // Fell behind: something may have changed unheard; read again.
+                        Err(broadcast::error::RecvError::Lagged(_)) => true,
                         Err(broadcast::error::RecvError::Closed) => return Err(self.lost_connection()),
                     },
-                    () = tokio::time::sleep_until(wake) => break,
+                    () = tokio::time::sleep_until(wake) => true,
+                };
+                if read_again {
+                    break;
                 }
             }
         }

@@ -3,24 +3,63 @@
 //! A match rule per waiting task would cost the bus daemon a rule each (the system bus allows
 //! a few hundred per connection) and us a stream each. Instead one `PropertiesChanged` rule
 //! for all unit objects and one `JobRemoved` subscription feed two broadcast channels; a
-//! waiter subscribes, then filters by object path or job. A waiter that falls behind is told
-//! so and simply re-reads the state.
+//! waiter subscribes, then filters by object path or job. A change carries the values systemd
+//! sent, so a waiter can follow a unit without reading it again (see `followed`); a waiter
+//! that falls behind is told so and simply re-reads the state.
 //!
 //! systemd sends unit signals only to clients that called `Subscribe`. When its bus name gets
 //! a new owner (systemd re-executed itself), the subscription is made again: systemd 262 does
 //! not carry it across `daemon-reexec` (earlier versions do), and a waiter would otherwise hear
 //! nothing until its safety re-read. Waiters are then told to re-read.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath};
+use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath, OwnedVariant};
 use zbus_systemd::systemd1::ManagerProxy;
 
 /// Signals in flight a slow waiter may miss before it has to re-read.
 const BACKLOG: usize = 1024;
+
+/// One `PropertiesChanged` signal of a unit object: the interface it is about, the values
+/// systemd sent and the names of properties it only says changed (without their values).
+#[derive(Debug)]
+pub struct Change {
+    pub path: OwnedObjectPath,
+    pub interface: String,
+    pub changed: HashMap<String, OwnedVariant>,
+    pub invalidated: Vec<String>,
+    /// The body could not be read: only the path is known, so whoever follows the unit must
+    /// read it again.
+    pub unreadable: bool,
+}
+
+/// What `PropertiesChanged` carries: interface, changed values, invalidated names.
+type ChangedBody = (String, HashMap<String, OwnedVariant>, Vec<String>);
+
+impl Change {
+    fn of(path: OwnedObjectPath, message: &zbus::Message) -> Change {
+        match message.body().deserialize::<ChangedBody>() {
+            Ok((interface, changed, invalidated)) => Change {
+                path,
+                interface,
+                changed,
+                invalidated,
+                unreadable: false,
+            },
+            Err(_) => Change {
+                path,
+                interface: String::new(),
+                changed: HashMap::new(),
+                invalidated: Vec::new(),
+                unreadable: true,
+            },
+        }
+    }
+}
 
 /// A finished job: its object path and result (`done`, `failed`, …).
 #[derive(Debug, Clone)]
@@ -41,7 +80,7 @@ pub enum Feed<T> {
 
 /// The two feeds. Dropping the last handle stops the receivers, which releases the connection.
 pub struct Signals {
-    changes: broadcast::Sender<Feed<OwnedObjectPath>>,
+    changes: broadcast::Sender<Feed<Arc<Change>>>,
     jobs: broadcast::Sender<Feed<JobDone>>,
     tasks: Vec<JoinHandle<()>>,
     /// Subscribes again whenever systemd's bus name gets a new owner.
@@ -70,7 +109,8 @@ impl Signals {
             tokio::spawn(async move {
                 while let Some(Ok(message)) = messages.next().await {
                     if let Some(path) = message.header().path() {
-                        let _ = changes.send(Feed::Signal(path.to_owned().into()));
+                        let change = Change::of(path.to_owned().into(), &message);
+                        let _ = changes.send(Feed::Signal(Arc::new(change)));
                     }
                 }
                 let _ = changes.send(Feed::Lost);
@@ -114,8 +154,8 @@ impl Signals {
         }))
     }
 
-    /// Object paths of units whose properties changed, from now on.
-    pub fn changes(&self) -> broadcast::Receiver<Feed<OwnedObjectPath>> {
+    /// Changes of units' properties, from now on.
+    pub fn changes(&self) -> broadcast::Receiver<Feed<Arc<Change>>> {
         self.changes.subscribe()
     }
 
