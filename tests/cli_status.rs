@@ -74,7 +74,10 @@ async fn status_shows_a_running_task_in_full() {
     ] {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }
-    assert!(!text.contains("Exit:"), "a running task has no exit:\n{text}");
+    assert!(
+        !text.contains("Exit:"),
+        "a running task has no exit:\n{text}"
+    );
 
     let detail = json(&cli(&["status", "-o", "json", unit.as_str()]).ok());
     assert_eq!(detail["state"], "running", "{detail}");
@@ -219,7 +222,11 @@ async fn stats_watch_ends_when_the_task_ends() {
 
     let table = cli(&["stats", "--watch", unit.as_str()]).ok();
     assert!(
-        table.lines().last().unwrap().contains("the task ended: exit code 0"),
+        table
+            .lines()
+            .last()
+            .unwrap()
+            .contains("the task ended: exit code 0"),
         "{table}"
     );
     cli(&["stop", unit.as_str()]).ok();
@@ -250,7 +257,16 @@ async fn exec_takes_env_workdir_and_user() {
     let plain = cli(&["exec", "-T", unit.as_str(), "/bin/sh", "-c", "id -u; pwd"]).ok();
     assert_eq!(plain, "0\n/local\n");
     // Root only when named.
-    let root = cli(&["exec", "-T", "-u", "root", unit.as_str(), "/bin/sh", "-c", "id -u"]);
+    let root = cli(&[
+        "exec",
+        "-T",
+        "-u",
+        "root",
+        unit.as_str(),
+        "/bin/sh",
+        "-c",
+        "id -u",
+    ]);
     assert_eq!(root.ok(), "0\n");
 
     for (args, setting) in [
@@ -265,7 +281,14 @@ async fn exec_takes_env_workdir_and_user() {
         assert_eq!(out.code(), if setting == "env" { 2 } else { 1 }, "{args:?}");
         assert!(out.stderr().contains(setting), "{args:?}: {}", out.stderr());
     }
-    let missing = cli(&["exec", "-T", "-w", "/no/such/dir", unit.as_str(), "/bin/true"]);
+    let missing = cli(&[
+        "exec",
+        "-T",
+        "-w",
+        "/no/such/dir",
+        unit.as_str(),
+        "/bin/true",
+    ]);
     assert_eq!(missing.code(), 1);
     assert!(
         missing.stderr().contains("working directory"),

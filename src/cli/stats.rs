@@ -49,7 +49,8 @@ pub async fn run(global: &GlobalArgs, args: StatsArgs) -> Result<ExitCode, Error
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticker.tick().await;
-        let read = async { Ok::<_, Error>((engine.status(&unit).await?, engine.stats(&unit).await?)) };
+        let read =
+            async { Ok::<_, Error>((engine.status(&unit).await?, engine.stats(&unit).await?)) };
         let (status, sample) = match read.await {
             Ok(read) => read,
             // Removed meanwhile (`stop` without --keep): the task has ended.

@@ -183,7 +183,10 @@ fn check_user(user: &str, task: &UnitSnapshot, bus: Bus) -> Result<Option<String
         ));
     }
     if user.is_empty() || user.contains(['\0', '/', ':']) {
-        return Err(Error::invalid("user", format!("'{user}' is not a user name")));
+        return Err(Error::invalid(
+            "user",
+            format!("'{user}' is not a user name"),
+        ));
     }
     let found = match user.parse::<u32>() {
         Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),

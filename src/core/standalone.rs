@@ -236,7 +236,10 @@ pub fn remove_task_dirs(task_dir: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         // Something new arrived meanwhile (another task of the allocation): it stays.
         Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
-        Err(e) => Err(Error::io(format!("cannot remove {}", alloc_dir.display()), e)),
+        Err(e) => Err(Error::io(
+            format!("cannot remove {}", alloc_dir.display()),
+            e,
+        )),
     }
 }
 
@@ -262,7 +265,10 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), dirs.local.join("escape")).unwrap();
         std::os::unix::fs::symlink(outside.path(), dirs.alloc.join("data/escape")).unwrap();
         remove_task_dirs(dirs.task_dir()).unwrap();
-        assert!(!root.path().join("a1").exists(), "the allocation directory goes too");
+        assert!(
+            !root.path().join("a1").exists(),
+            "the allocation directory goes too"
+        );
         assert!(outside.path().join("keep").exists());
         remove_task_dirs(dirs.task_dir()).unwrap();
     }
