@@ -73,7 +73,8 @@ pub struct TaskDetail {
     pub limits: BTreeMap<String, String>,
     /// Measured now; `None` fields were not measured.
     pub usage: TaskStats,
-    /// The confinement in effect, by systemd's name.
+    /// The confinement in effect, by systemd's name: switches that are on, words other than
+    /// systemd's defaults, capability sets by name, path and device lists.
     pub sandbox: BTreeMap<String, String>,
     /// How the main process ended; `None` while it runs.
     pub exit: Option<ExitResult>,
@@ -173,7 +174,12 @@ fn detail(
         },
         limits,
         usage,
-        sandbox: ctx.sandbox.iter().map(setting).collect(),
+        sandbox: ctx
+            .sandbox
+            .iter()
+            .filter(|p| in_effect(p))
+            .map(setting)
+            .collect(),
         exit: status.exit,
         task_dir: field(FIELD_TASK_DIR)
             .filter(|_| identity_is_cli(s))
@@ -232,6 +238,16 @@ fn command(service: &std::collections::HashMap<String, OwnedVariant>) -> Vec<Str
     super::env_loader::wrapped_command(&argv).unwrap_or(argv)
 }
 
+/// Whether a sandbox setting confines anything: a switch that is on, a word other than
+/// systemd's default (`ProtectSystem=no`, `DevicePolicy=auto`), any list.
+fn in_effect(p: &Property) -> bool {
+    match &p.value {
+        Value::Bool(on) => *on,
+        Value::Str(word) => !matches!(word.as_str(), "" | "no" | "auto"),
+        _ => true,
+    }
+}
+
 /// A sandbox setting as `name` and text.
 fn setting(p: &Property) -> (String, String) {
     let text = match &p.value {
@@ -268,6 +284,30 @@ mod tests {
         assert!(unset("CPUWeight", u64::MAX));
         assert_eq!(limit_text("CPUQuotaPerSecUSec", 500_000), "50%");
         assert_eq!(limit_text("TasksMax", 64), "64");
+    }
+
+    #[test]
+    fn only_settings_that_confine_are_in_effect() {
+        assert!(!in_effect(&Property::new(
+            "PrivateDevices",
+            Value::Bool(false)
+        )));
+        assert!(!in_effect(&Property::new(
+            "ProtectSystem",
+            Value::Str("no".into())
+        )));
+        assert!(!in_effect(&Property::new(
+            "DevicePolicy",
+            Value::Str("auto".into())
+        )));
+        assert!(in_effect(&Property::new(
+            "ProtectSystem",
+            Value::Str("strict".into())
+        )));
+        assert!(in_effect(&Property::new(
+            "NoNewPrivileges",
+            Value::Bool(true)
+        )));
     }
 
     #[test]
