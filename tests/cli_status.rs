@@ -166,6 +166,27 @@ async fn stop_removes_the_task_dirs_without_following_planted_symlinks() {
 }
 
 #[tokio::test]
+async fn stop_leaves_the_allocation_directory_of_a_task_nomad_started() {
+    let engine = engine().await;
+    let (_plugin, mut conn, alloc, id) = support::plugin::task_running("nomadtask").await;
+    let mut task = alloc.task_config(Vec::new());
+    task.id = id.clone();
+    let unit = support::plugin::task_unit(&task);
+    let detail = json(&cli(&["status", "-o", "json", unit.as_str()]).ok());
+    assert_eq!(detail["origin"], "nomad");
+    assert!(detail["task_dir"].is_null(), "{detail}");
+
+    cli(&["stop", unit.as_str()]).ok();
+    assert_no_unit(&engine, &unit).await;
+    assert!(
+        alloc.dir.path().join("alloc/up").is_file(),
+        "Nomad's directory stays"
+    );
+    assert!(alloc.dir.path().join(&alloc.task).join("local").is_dir());
+    conn.destroy(&id).await;
+}
+
+#[tokio::test]
 async fn stop_keep_keeps_the_task_dirs_and_a_later_stop_removes_them() {
     let engine = engine().await;
     let t = tag();

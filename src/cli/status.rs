@@ -76,7 +76,10 @@ fn text(d: &TaskDetail, now_us: u64) -> String {
     line("Task", format!("{}/{}", d.job, d.task));
     line(
         "Group",
-        d.group.clone().unwrap_or_else(|| "-".into()).to_string(),
+        d.task_group
+            .clone()
+            .unwrap_or_else(|| "-".into())
+            .to_string(),
     );
     line("Alloc", d.alloc_id.clone());
     line(
@@ -125,7 +128,7 @@ fn text(d: &TaskDetail, now_us: u64) -> String {
     };
     line(
         "User",
-        match &d.group_name {
+        match &d.group {
             Some(group) => format!("{user} (group {group})"),
             None => user,
         },

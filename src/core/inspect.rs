@@ -45,7 +45,8 @@ pub struct TaskDetail {
     pub unit: UnitName,
     pub task: String,
     pub job: String,
-    pub group: Option<String>,
+    /// The task group.
+    pub task_group: Option<String>,
     pub alloc_id: String,
     /// Who started it: `nomad` (the plugin) or `cli` (`nomad-systemd run`).
     pub origin: Origin,
@@ -61,7 +62,7 @@ pub struct TaskDetail {
     pub command: Vec<String>,
     /// The user and group it runs as; `None` is the service manager's own user.
     pub user: Option<String>,
-    pub group_name: Option<String>,
+    pub group: Option<String>,
     pub dynamic_user: bool,
     pub working_directory: Option<String>,
     pub slice: String,
@@ -147,7 +148,7 @@ fn detail(
         job: field(FIELD_JOB_NAME)
             .or_else(|| Some(identity.as_ref()?.job.clone()))
             .unwrap_or_default(),
-        group: field(FIELD_GROUP_NAME),
+        task_group: field(FIELD_GROUP_NAME),
         alloc_id: field(FIELD_ALLOC_ID)
             .or_else(|| Some(identity.as_ref()?.alloc_id.clone()))
             .unwrap_or_default(),
@@ -160,7 +161,7 @@ fn detail(
         main_pid: (s.main_pid != 0).then_some(s.main_pid),
         command: command(service),
         user: nonempty(&ctx.user),
-        group_name: nonempty(&ctx.group),
+        group: nonempty(&ctx.group),
         dynamic_user: ctx
             .sandbox
             .iter()
