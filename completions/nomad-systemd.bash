@@ -43,6 +43,9 @@ _nomad__systemd() {
             nomad__systemd,stats)
                 cmd="nomad__systemd__subcmd__stats"
                 ;;
+            nomad__systemd,status)
+                cmd="nomad__systemd__subcmd__status"
+                ;;
             nomad__systemd,stop)
                 cmd="nomad__systemd__subcmd__stop"
                 ;;
@@ -73,6 +76,9 @@ _nomad__systemd() {
             nomad__systemd__subcmd__help,stats)
                 cmd="nomad__systemd__subcmd__help__subcmd__stats"
                 ;;
+            nomad__systemd__subcmd__help,status)
+                cmd="nomad__systemd__subcmd__help__subcmd__status"
+                ;;
             nomad__systemd__subcmd__help,stop)
                 cmd="nomad__systemd__subcmd__help__subcmd__stop"
                 ;;
@@ -83,7 +89,7 @@ _nomad__systemd() {
 
     case "${cmd}" in
         nomad__systemd)
-            opts="-h -V --bus --slice --help --version run ps stats logs stop signal exec doctor plugin help"
+            opts="-h -V --bus --slice --help --version run ps stats status logs stop signal exec doctor plugin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,12 +141,36 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__exec)
-            opts="-t -T -h --tty --no-tty --bus --slice --help"
+            opts="-t -T -e -w -u -h --tty --no-tty --env --workdir --user --bus --slice --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --bus)
                     COMPREPLY=($(compgen -W "system user" -- "${cur}"))
                     return 0
@@ -157,7 +187,7 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__help)
-            opts="run ps stats logs stop signal exec doctor plugin help"
+            opts="run ps stats status logs stop signal exec doctor plugin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,6 +313,20 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__help__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nomad__systemd__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -578,6 +622,36 @@ _nomad__systemd() {
             ;;
         nomad__systemd__subcmd__stats)
             opts="-w -o -h --watch --output --bus --slice --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --bus)
+                    COMPREPLY=($(compgen -W "system user" -- "${cur}"))
+                    return 0
+                    ;;
+                --slice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nomad__systemd__subcmd__status)
+            opts="-o -h --output --bus --slice --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -32,6 +32,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -s V -l versio
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "ps" -d 'List task units'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "stats" -d 'Show a task\'s resource usage'
+complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "status" -d 'Show one task in full: unit, state, process, resources, sandbox and how it ended'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "logs" -d 'Print a task\'s output from the journal'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
 complete -c nomad-systemd -n "__fish_nomad_systemd_needs_command" -f -a "signal" -d 'Send a signal to a task\'s main process without stopping it'
@@ -83,13 +84,19 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s a -l 
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s l -l long -d 'The same as `-o wide`'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -l no-trunc -d 'Show full allocation ids and unit names, however wide the table gets'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand ps" -s h -l help -d 'Print help'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s o -l output -r -f -a "table\t''
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s o -l output -d 'A table, or JSON: one object per sample (one a line with --watch, JSON Lines), the same shape either way, with null for what was not measured' -r -f -a "table\t''
 json\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s w -l watch -d 'Print a new sample every second until interrupted, with CPU as a percentage of a core'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s w -l watch -d 'Print a new sample every second, with CPU as a percentage of a core, until the task ends (then a last line says how, and stats exits 0) or Ctrl-C'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand status" -s o -l output -r -f -a "table\t''
+json\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand status" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
+user\t''"
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand status" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s n -l lines -d 'Only the last N lines' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s S -l since -d 'Only output logged at or after TIME: `YYYY-MM-DD [HH:MM[:SS]]`, `HH:MM[:SS]` (local time; ` UTC` or `Z` appended for UTC), `now`, `today`, `yesterday`, `-5m`, `+1h`, `\'5min ago\'` or `@SECONDS`, as journalctl spells them' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand logs" -s U -l until -d 'Only output logged at or before TIME (forms as for --since)' -r
@@ -116,12 +123,15 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l sli
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l all -d 'Stop every task the filters select (in --slice when given); tasks started by Nomad only with --include-nomad. Lists them and asks first on a terminal'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l include-nomad -d 'With --all: also stop the tasks Nomad\'s plugin started (Nomad then sees them fail and reschedules them). Without it --all takes only the tasks `nomad-systemd run` started'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s y -l yes -d 'Do not ask before stopping what --all selected; needed when stdin is not a terminal'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l keep -d 'Leave the stopped unit loaded, so `ps --all` still shows it'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l keep -d 'Leave the stopped unit loaded, so `ps --all` and `status` still show it, and the task directories `run --task-dir` created for it in place'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand signal" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand signal" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand signal" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s e -l env -d 'Set an environment variable for the command, on top of the task\'s; repeat for more' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s w -l workdir -d 'Run the command in this directory, an absolute path as the task sees it [default: the task\'s working directory]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -s u -l user -d 'Run the command as this user (a name or uid) with its own groups [default: the task\'s user]. Root only when named; refused for a task with a dynamic user and on --bus user' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand exec" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
@@ -138,13 +148,14 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l b
 user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand plugin" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "ps" -d 'List task units'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "stats" -d 'Show a task\'s resource usage'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "logs" -d 'Print a task\'s output from the journal'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "signal" -d 'Send a signal to a task\'s main process without stopping it'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "doctor" -d 'Show what the plugin\'s fingerprint sees on this host, and what to change'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats logs stop signal exec doctor plugin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "run" -d 'Start a task as a transient unit and print its unit name'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "ps" -d 'List task units'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "stats" -d 'Show a task\'s resource usage'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "status" -d 'Show one task in full: unit, state, process, resources, sandbox and how it ended'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "logs" -d 'Print a task\'s output from the journal'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "stop" -d 'Stop tasks and remove their units, printing how each ended'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "signal" -d 'Send a signal to a task\'s main process without stopping it'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "exec" -d 'Run a command inside a running task: its user, environment, directories and slice'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "doctor" -d 'Show what the plugin\'s fingerprint sees on this host, and what to change'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "plugin" -d 'Serve the Nomad task-driver plugin protocol (Nomad\'s client starts this itself)'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand help; and not __fish_seen_subcommand_from run ps stats status logs stop signal exec doctor plugin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -14,7 +14,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::{GlobalArgs, format, terminal};
 use super::{own_task, resolve};
-use crate::core::exec::{self, Exec, ExecIo, ExecStreams};
+use crate::core::exec::{self, Exec, ExecIo, ExecOptions, ExecStreams};
 use crate::core::{Engine, Error, ExitResult, UnitName};
 
 /// How long output may keep arriving after the command exited.
@@ -32,6 +32,17 @@ pub struct ExecArgs {
     /// Never give the command a terminal: stdout and stderr stay apart.
     #[arg(long, short = 'T')]
     no_tty: bool,
+    /// Set an environment variable for the command, on top of the task's; repeat for more.
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = super::run::parse_env)]
+    env: Vec<(String, String)>,
+    /// Run the command in this directory, an absolute path as the task sees it
+    /// [default: the task's working directory].
+    #[arg(long, short = 'w', value_name = "DIR")]
+    workdir: Option<String>,
+    /// Run the command as this user (a name or uid) with its own groups [default: the task's
+    /// user]. Root only when named; refused for a task with a dynamic user and on --bus user.
+    #[arg(long, short = 'u', value_name = "USER")]
+    user: Option<String>,
     /// The command and its arguments, run without a shell; after `--` or right after TASK.
     #[arg(
         required = true,
@@ -75,7 +86,15 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error>
     } else {
         ExecIo::Pipes
     };
-    let Exec { unit, streams } = match engine.exec(&target, &args.argv, io).await {
+    let options = ExecOptions {
+        env: args.env,
+        workdir: args.workdir,
+        user: args.user,
+    };
+    let Exec { unit, streams } = match engine
+        .exec_with(&target, &args.argv, io, &[], &options)
+        .await
+    {
         Ok(exec) => exec,
         Err(e) => match not_runnable(&e, &args.argv[0]) {
             Some(status) => {

@@ -20,6 +20,7 @@ mod run;
 mod selection;
 mod signal;
 mod stats;
+mod status;
 mod stop;
 mod task_file;
 mod terminal;
@@ -39,7 +40,7 @@ use crate::core::{Bus, Engine, EngineOptions, Error};
         The same engine serves the Nomad task-driver plugin; these commands launch and inspect \
         its units by hand, so a task config can be debugged outside Nomad.",
     after_long_help = "Addressing tasks:\n  \
-        stats, logs, exec, signal and stop name a task among those `ps --all` lists, by:\n    \
+        status, stats, logs, exec, signal and stop name a task among those `ps --all` lists, by:\n    \
         its unit name, with or without .service   nomad-6b78bd0c-web-0a1b2c3d4e5f6a7b\n    \
         an allocation id prefix (2+ characters)    6b78bd0c\n    \
         job/task, or alloc-prefix/task             shop/web, 6b78/web\n    \
@@ -94,6 +95,24 @@ pub enum Command {
     Ps(ps::PsArgs),
     /// Show a task's resource usage.
     Stats(stats::StatsArgs),
+    /// Show one task in full: unit, state, process, resources, sandbox and how it ended.
+    #[command(
+        long_about = "Show one task in full, as `systemctl status` shows a unit: its unit \
+        name, job, group, task and allocation, who started it, its state and since when, its \
+        main PID, command and user, the resources it asked for (in Nomad's terms) and the \
+        cgroup limits in effect, what it uses now (memory, CPU, processes), its sandbox and, \
+        once it has ended, how (exit code, signal, out of memory). With -o json, one object; \
+        a value nobody reports is null.",
+        after_long_help = "Exit status (as systemctl status):\n  \
+        0  the task is running (or starting, or stopping)\n  \
+        1  an error (several tasks match, the bus is unreachable)\n  \
+        3  the task has exited; its unit is still loaded (stop --keep, or an ended task)\n  \
+        4  no such task\n\n\
+        Examples:\n  \
+        nomad-systemd status shop/web\n  \
+        nomad-systemd status -o json 6b78bd0c | jq .exit"
+    )]
+    Status(status::StatusArgs),
     /// Print a task's output from the journal.
     #[command(
         long_about = "Print a task's output from the journal: its stdout on stdout, its \
@@ -206,6 +225,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         Command::Run(args) => run::run(global, *args).await,
         Command::Ps(args) => ps::run(global, args).await,
         Command::Stats(args) => stats::run(global, args).await,
+        Command::Status(args) => status::run(global, args).await,
         Command::Logs(args) => logs::run(global, args).await,
         Command::Stop(args) => stop::run(global, args).await,
         Command::Signal(args) => signal::run(global, args).await,

@@ -424,7 +424,7 @@ async fn interrupted() {
     }
 }
 
-fn parse_env(s: &str) -> Result<(String, String), String> {
+pub(super) fn parse_env(s: &str) -> Result<(String, String), String> {
     let (key, value) = s
         .split_once('=')
         .ok_or_else(|| format!("'{s}' is not KEY=VALUE"))?;

@@ -6,9 +6,11 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{GlobalArgs, OutputFormat};
+use serde::Serialize;
+
 use super::{format, resolve};
-use crate::core::Error;
 use crate::core::stats::TaskStats;
+use crate::core::{Error, ExitResult, TaskState, UnitName};
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -16,11 +18,28 @@ pub struct StatsArgs {
     /// matching one unit (see `nomad-systemd --help`).
     #[arg(value_name = "TASK")]
     task: String,
-    /// Print a new sample every second until interrupted, with CPU as a percentage of a core.
+    /// Print a new sample every second, with CPU as a percentage of a core, until the task
+    /// ends (then a last line says how, and stats exits 0) or Ctrl-C.
     #[arg(long, short = 'w')]
     watch: bool,
+    /// A table, or JSON: one object per sample (one a line with --watch, JSON Lines), the
+    /// same shape either way, with null for what was not measured.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     output: OutputFormat,
+}
+
+/// One line of `stats -o json`, the same with and without `--watch` (then one a line, JSON
+/// Lines). A value not measured is `null`, never 0: `cpu_percent` needs two samples, so it
+/// is `null` in the first and without `--watch`.
+#[derive(Debug, Serialize)]
+struct Sample<'a> {
+    unit: &'a UnitName,
+    state: TaskState,
+    /// How the task ended, once it has; `null` while it runs.
+    exit: Option<ExitResult>,
+    cpu_percent: Option<f64>,
+    #[serde(flatten)]
+    stats: &'a TaskStats,
 }
 
 pub async fn run(global: &GlobalArgs, args: StatsArgs) -> Result<ExitCode, Error> {
@@ -30,17 +49,40 @@ pub async fn run(global: &GlobalArgs, args: StatsArgs) -> Result<ExitCode, Error
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticker.tick().await;
-        let sample = engine.stats(&unit).await?;
+        let read =
+            async { Ok::<_, Error>((engine.status(&unit).await?, engine.stats(&unit).await?)) };
+        let (status, sample) = match read.await {
+            Ok(read) => read,
+            // Removed meanwhile (`stop` without --keep): the task has ended.
+            Err(Error::NotFound(_)) if previous.is_some() => {
+                eprintln!("{unit}: the task ended and its unit was removed");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => return Err(e),
+        };
         let percent = previous.as_ref().and_then(|p| cpu_percent(p, &sample));
         match args.output {
-            OutputFormat::Json if args.watch => {
-                let line = serde_json::json!({ "cpu_percent": percent, "sample": sample });
-                println!("{line}");
+            OutputFormat::Json => {
+                let line = Sample {
+                    unit: &unit,
+                    state: status.state,
+                    exit: status.exit,
+                    cpu_percent: percent,
+                    stats: &sample,
+                };
+                let text = serde_json::to_string(&line)
+                    .map_err(|e| Error::io("cannot encode the sample", std::io::Error::other(e)))?;
+                println!("{text}");
             }
-            OutputFormat::Json => format::print_json(&sample)?,
             OutputFormat::Table => print_table(&sample, percent, previous.is_none()),
         }
         if !args.watch {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(exit) = status.exit {
+            if let OutputFormat::Table = args.output {
+                println!("{unit}: the task ended: {exit}");
+            }
             return Ok(ExitCode::SUCCESS);
         }
         previous = Some(sample);

@@ -7,6 +7,10 @@
 //! someone can answer ([`super::confirm`]); without a terminal it needs `--yes`. The tasks
 //! stop in parallel, each with its own kill signal and timeout unless `--signal` /
 //! `--timeout` say otherwise.
+//!
+//! A task `run --task-dir` created directories for loses them with its unit, unless `--keep`
+//! ([`standalone::remove_task_dirs`]: nothing the task planted there is followed). Only
+//! directories recorded on the unit as the CLI's are removed, never Nomad's.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,6 +23,7 @@ use super::selection::Selection;
 use super::{GlobalArgs, OutputFormat};
 use super::{confirm, format, listing, own_task, resolve};
 use crate::core::description::Origin;
+use crate::core::standalone;
 use crate::core::{Engine, Error, ExitResult, Signal, TaskSummary, UnitName};
 
 #[derive(Debug, Args)]
@@ -53,7 +58,8 @@ pub struct StopArgs {
     /// How long to wait before SIGKILL: seconds, or e.g. 500ms [default: the task's kill timeout].
     #[arg(long, short = 't', value_name = "DURATION", value_parser = super::input::duration)]
     timeout: Option<Duration>,
-    /// Leave the stopped unit loaded, so `ps --all` still shows it.
+    /// Leave the stopped unit loaded, so `ps --all` and `status` still show it, and the task
+    /// directories `run --task-dir` created for it in place.
     #[arg(long)]
     keep: bool,
     #[arg(long, short = 'o', value_enum, default_value = "table")]
@@ -116,11 +122,16 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
 }
 
 async fn stop_one(engine: &Engine, args: &StopArgs, unit: &UnitName) -> Result<ExitResult, Error> {
+    // Read before the unit goes: where `run --task-dir` put the task's directories.
+    let task_dir = engine.created_task_dir(unit).await?;
     let exit = engine
         .stop_with_defaults(unit, args.signal, args.timeout)
         .await?;
     if !args.keep {
         engine.destroy(unit).await?;
+        if let Some(dir) = task_dir {
+            standalone::remove_task_dirs(&dir)?;
+        }
     }
     Ok(exit)
 }

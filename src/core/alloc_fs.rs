@@ -280,6 +280,20 @@ impl Beneath {
         Ok(())
     }
 
+    /// Removes `path` and everything below it, as `rm -r` would but never following a
+    /// symlink: the path is resolved without any ([`pathrs`]), and below it every entry is
+    /// removed through its parent's descriptor, a symlink as itself, not what it points at.
+    /// A missing `path` is no error.
+    pub fn remove_all(&self, setting: &str, path: &Path) -> Result<()> {
+        let rel = self.rel_or_refuse(setting, path)?;
+        let full = self.dir.join(rel);
+        match self.root.remove_all(rel) {
+            Err(e) if errno(&e) == Some(nix::libc::ENOENT) => Ok(()),
+            Err(e) => Err(self.refusal(setting, &full, e)),
+            Ok(()) => Ok(()),
+        }
+    }
+
     fn rel_or_refuse<'a>(&self, setting: &str, path: &'a Path) -> Result<&'a Path> {
         let rel = if path.is_absolute() {
             self.relative(path)

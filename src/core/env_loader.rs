@@ -221,6 +221,22 @@ pub fn assignments(argv: &[String]) -> Option<Vec<String>> {
         .collect()
 }
 
+/// The task's own argv (argv\[0\] first) in a loader command line, the loader's part taken
+/// off and decoded; `None` when `argv` is not one.
+pub fn wrapped_command(argv: &[String]) -> Option<Vec<String>> {
+    let encoded = mark(argv.get(1)?)?;
+    let rest = &argv[2..];
+    let end = rest.iter().position(|a| a == END)?;
+    // After the end mark: the program's path, then its argv.
+    rest.get(end + 2..)?
+        .iter()
+        .map(|a| match encoded {
+            true => String::from_utf8(decode(a.as_bytes())?).ok(),
+            false => Some(a.clone()),
+        })
+        .collect()
+}
+
 /// The loader: parses its argv, builds the environment and `execve`s the program. Returns
 /// only on failure, with a message on stderr (the task's log) and exit status 203.
 pub fn main() -> ExitCode {

@@ -43,7 +43,7 @@ use super::exit::ExitResult;
 use super::mapping::command::{DEFAULT_PATH, check_exec_size, search_path};
 use super::property::{ExecCommand, Property, Value};
 use super::signal::Signal;
-use super::systemd::{ExecContext, UnitSnapshot};
+use super::systemd::{Bus, ExecContext, UnitSnapshot};
 use super::unit_name::UnitName;
 
 /// How long systemd may take to start or stop an exec unit.
@@ -73,6 +73,135 @@ pub enum ExecStreams {
     Tty { master: OwnedFd },
 }
 
+/// What a command exec'd into a task gets otherwise than the task: `docker exec`'s and
+/// `nomad alloc exec`'s `-e`, `-w` and `-u`. The default changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// Variables set on top of the task's, in order; later ones win.
+    pub env: Vec<(String, String)>,
+    /// The working directory, an absolute path as the task sees its file system.
+    pub workdir: Option<String>,
+    /// The user to run as (a name or a numeric id), with that user's own groups; root only
+    /// when named. `None`: the task's user.
+    pub user: Option<String>,
+}
+
+impl ExecOptions {
+    /// Changes the exec unit's properties `props` (built from the task `task`) as asked.
+    fn apply(&self, task: &UnitSnapshot, bus: Bus, props: &mut Vec<Property>) -> Result<()> {
+        let mut environment = match props
+            .iter()
+            .find(|p| p.name == "Environment")
+            .map(|p| &p.value)
+        {
+            Some(Value::Strings(env)) => env.clone(),
+            _ => Vec::new(),
+        };
+        for (key, value) in &self.env {
+            check_env(key, value)?;
+            environment.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key.as_str()));
+            environment.push(format!("{key}={value}"));
+        }
+        if let Some(dir) = &self.workdir {
+            if !dir.starts_with('/') || dir.contains('\0') {
+                return Err(Error::invalid(
+                    "workdir",
+                    format!(
+                        "'{dir}' is not an absolute path; give the directory as the task \
+                         sees it, e.g. /local"
+                    ),
+                ));
+            }
+            set(props, "WorkingDirectory", Value::Str(dir.clone()));
+        }
+        if let Some(user) = &self.user {
+            let home = check_user(user, task, bus)?;
+            set(props, "User", Value::Str(user.clone()));
+            // The user's own groups, as `docker exec -u` gives them, not the task's.
+            props.retain(|p| p.name != "Group" && p.name != "SupplementaryGroups");
+            environment.retain(|e| !e.starts_with("HOME=") && !e.starts_with("USER="));
+            if let Some(home) = home {
+                environment.push(format!("HOME={home}"));
+            }
+        }
+        set(props, "Environment", Value::Strings(environment));
+        Ok(())
+    }
+}
+
+/// Sets `name` to `value` in `props`, replacing what was there.
+fn set(props: &mut Vec<Property>, name: &'static str, value: Value) {
+    props.retain(|p| p.name != name);
+    props.push(Property::new(name, value));
+}
+
+/// A variable for `-e`: a name systemd accepts, a value without NUL.
+fn check_env(key: &str, value: &str) -> Result<()> {
+    if !super::mapping::environment::is_valid_name(key) {
+        return Err(Error::invalid(
+            "env",
+            format!(
+                "'{key}' is not a name systemd accepts (letters, digits and '_', not starting \
+                 with a digit)"
+            ),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(Error::invalid(
+            "env",
+            format!("the value of '{key}' contains a NUL byte"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the command can run as `user` in `task`, as a task's own user is checked: it
+/// must exist on the host, and a task with a dynamic user, or on a user service manager,
+/// runs every command as that user. Returns the user's home directory.
+fn check_user(user: &str, task: &UnitSnapshot, bus: Bus) -> Result<Option<String>> {
+    if bus == Bus::User {
+        return Err(Error::invalid(
+            "user",
+            format!(
+                "'{user}' cannot be used: a user service manager runs every command as its \
+                 own user; leave out --user"
+            ),
+        ));
+    }
+    let dynamic = task
+        .exec_context
+        .sandbox
+        .iter()
+        .any(|p| p.name == "DynamicUser" && matches!(p.value, Value::Bool(true)));
+    if dynamic {
+        return Err(Error::invalid(
+            "user",
+            format!(
+                "'{user}' cannot be used: the task runs as a dynamic user, which its commands \
+                 share; leave out --user"
+            ),
+        ));
+    }
+    if user.is_empty() || user.contains(['\0', '/', ':']) {
+        return Err(Error::invalid(
+            "user",
+            format!("'{user}' is not a user name"),
+        ));
+    }
+    let found = match user.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+        Err(_) => nix::unistd::User::from_name(user),
+    }
+    .map_err(|e| Error::io(format!("cannot look up user '{user}'"), e.into()))?;
+    let Some(found) = found else {
+        return Err(Error::invalid(
+            "user",
+            format!("'{user}' is no user on this host"),
+        ));
+    };
+    Ok(Some(found.dir.to_string_lossy().into_owned()))
+}
+
 /// A command running in a task.
 #[derive(Debug)]
 pub struct Exec {
@@ -100,6 +229,21 @@ impl Engine {
         io: ExecIo,
         loader_env: &[String],
     ) -> Result<Exec> {
+        self.exec_with(task, argv, io, loader_env, &ExecOptions::default())
+            .await
+    }
+
+    /// [`Engine::exec_with_env`] with the command's environment, working directory or user
+    /// changed as `options` say (`docker exec -e/-w/-u`). What cannot be applied is an
+    /// [`Error::InvalidConfig`] naming the option, before anything starts.
+    pub async fn exec_with(
+        &self,
+        task: &UnitName,
+        argv: &[String],
+        io: ExecIo,
+        loader_env: &[String],
+        options: &ExecOptions,
+    ) -> Result<Exec> {
         if task.unit_type() != "service" {
             return Err(Error::invalid(
                 "task",
@@ -119,7 +263,8 @@ impl Engine {
         }
         let unit = exec_unit_name(task);
         let (theirs, streams) = open_streams(io)?;
-        let props = properties(&snapshot, task, argv, &theirs, loader_env)?;
+        let mut props = properties(&snapshot, task, argv, &theirs, loader_env)?;
+        options.apply(&snapshot, self.systemd().bus(), &mut props)?;
         drop(theirs);
         // `launch` consumes the properties, closing our copies of the command's stdio.
         match self

@@ -19,6 +19,7 @@ pub mod host;
 pub mod host_check;
 pub mod host_probe;
 pub mod host_unit;
+pub mod inspect;
 pub mod journal_follow;
 pub mod log_output;
 pub mod logs;

@@ -175,9 +175,103 @@ pub fn task_dirs(dirs: &TaskDirs) -> Vec<PathBuf> {
     ]
 }
 
+impl super::engine::Engine {
+    /// The task directory [`StandaloneTask::build`] created for the task of `unit`, as its
+    /// unit records it; `None` for a task without one, and for every task Nomad started.
+    pub async fn created_task_dir(
+        &self,
+        unit: &super::unit_name::UnitName,
+    ) -> Result<Option<PathBuf>> {
+        let snapshot = self.systemd().snapshot(unit).await?;
+        let ours = super::description::parse(&snapshot.description)
+            .is_some_and(|i| i.origin == Origin::Cli);
+        Ok(snapshot
+            .log_fields
+            .get(super::mapping::logging::FIELD_TASK_DIR)
+            .filter(|d| ours && !d.is_empty())
+            .map(PathBuf::from))
+    }
+}
+
+/// Removes the task directory `task_dir` (`<root>/<alloc_id>/<task>`, as recorded on the
+/// unit of a task [`StandaloneTask::build`] created it for, see
+/// [`crate::core::mapping::logging::FIELD_TASK_DIR`]) with everything the task left in it,
+/// and then the allocation directory too when no other task's directory is left in it.
+///
+/// `<root>/<alloc_id>` is the operator's; everything below it is the task's, so nothing there
+/// is followed: removal goes through [`alloc_fs::Beneath::remove_all`], which unlinks a
+/// planted symlink rather than the directory it points at. Call it once the task's processes
+/// are gone. A directory already gone is no error.
+pub fn remove_task_dirs(task_dir: &Path) -> Result<()> {
+    if !task_dir.is_absolute() {
+        return Err(Error::invalid(
+            "task_dir",
+            format!("'{}' is not an absolute path", task_dir.display()),
+        ));
+    }
+    let (Some(alloc_dir), Some(name)) = (task_dir.parent(), task_dir.file_name()) else {
+        return Err(Error::invalid(
+            "task_dir",
+            format!("'{}' is not a task directory", task_dir.display()),
+        ));
+    };
+    let name = alloc_fs::component("task_dir", &name.to_string_lossy())?.to_string();
+    if !alloc_dir.is_dir() {
+        return Ok(());
+    }
+    let beneath = alloc_fs::Beneath::open("task_dir", alloc_dir)?;
+    beneath.remove_all("task_dir", Path::new(&name))?;
+    // The shared alloc/ goes with the last task of the allocation.
+    let others = std::fs::read_dir(alloc_dir)
+        .map_err(|e| Error::io(format!("cannot list {}", alloc_dir.display()), e))?
+        .filter_map(|entry| entry.ok())
+        .any(|entry| entry.file_name() != "alloc");
+    if others {
+        return Ok(());
+    }
+    beneath.remove_all("task_dir", Path::new("alloc"))?;
+    drop(beneath);
+    match std::fs::remove_dir(alloc_dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // Something new arrived meanwhile (another task of the allocation): it stays.
+        Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
+        Err(e) => Err(Error::io(
+            format!("cannot remove {}", alloc_dir.display()),
+            e,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removing_task_dirs_unlinks_planted_symlinks_and_keeps_their_targets() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep"), "x").unwrap();
+        let spec = StandaloneTask {
+            command: "/bin/true".into(),
+            name: Some("web".into()),
+            alloc_id: Some("a1".into()),
+            alloc_dir_root: Some(root.path().to_path_buf()),
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        let dirs = spec.dirs.unwrap();
+        std::os::unix::fs::symlink(outside.path(), dirs.local.join("escape")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dirs.alloc.join("data/escape")).unwrap();
+        remove_task_dirs(dirs.task_dir()).unwrap();
+        assert!(
+            !root.path().join("a1").exists(),
+            "the allocation directory goes too"
+        );
+        assert!(outside.path().join("keep").exists());
+        remove_task_dirs(dirs.task_dir()).unwrap();
+    }
 
     #[test]
     fn ids_and_nomad_env_are_filled_in() {

@@ -5,6 +5,7 @@
 //! files, or journal streams opened by [`crate::core::stdio`]), so PID 1 holds them for the
 //! task's whole life and no process of ours sits in the data path.
 
+use crate::core::description::Origin;
 use crate::core::property::{Property, Value};
 use crate::core::stdio::Output;
 use crate::core::task::TaskSpec;
@@ -16,10 +17,20 @@ pub const FIELD_JOB_NAME: &str = "NOMAD_JOB_NAME";
 pub const FIELD_GROUP_NAME: &str = "NOMAD_GROUP_NAME";
 /// The task's [`TaskSpec::fingerprint`], which lets a retried start recognise its unit.
 pub const FIELD_TASK_CONFIG: &str = "NOMAD_TASK_CONFIG_DIGEST";
+/// On a task the operator's CLI started with task directories it created
+/// (`nomad-systemd run --task-dir`): the task's own directory, `<root>/<alloc_id>/<task>`,
+/// which `nomad-systemd stop` removes. The unit's settings are the CLI's, so the record is
+/// the CLI's own; Nomad's tasks never carry it.
+pub const FIELD_TASK_DIR: &str = "NOMAD_SYSTEMD_TASK_DIR";
 
 /// The journal metadata of the task's log lines.
 pub fn properties(spec: &TaskSpec) -> Vec<Property> {
     let digest = spec.fingerprint();
+    let task_dir = spec
+        .dirs
+        .as_ref()
+        .filter(|_| spec.origin == Origin::Cli)
+        .map(|d| d.task_dir().to_string_lossy().into_owned());
     let fields = [
         (FIELD_ALLOC_ID, &spec.alloc_id),
         (FIELD_TASK_NAME, &spec.name),
@@ -28,6 +39,7 @@ pub fn properties(spec: &TaskSpec) -> Vec<Property> {
         (FIELD_TASK_CONFIG, &digest),
     ]
     .into_iter()
+    .chain(task_dir.as_ref().map(|d| (FIELD_TASK_DIR, d)))
     .map(|(k, v)| format!("{k}={v}").into_bytes())
     .collect();
     vec![
