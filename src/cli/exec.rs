@@ -24,7 +24,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 pub struct ExecArgs {
     /// The task: its unit name, an allocation id prefix, job/task, the task name or a glob
     /// matching one unit (see `nomad-systemd --help`).
-    #[arg(value_name = "TASK")]
+    #[arg(value_name = "TASK", add = clap_complete::ArgValueCompleter::new(super::candidates::tasks))]
     task: String,
     /// Give the command a terminal [default: when stdin is one].
     #[arg(long, short = 't', conflicts_with = "no_tty")]

@@ -14,7 +14,7 @@ use crate::core::stats::TaskStats;
 pub struct StatsArgs {
     /// The task: its unit name, an allocation id prefix, job/task, the task name or a glob
     /// matching one unit (see `nomad-systemd --help`).
-    #[arg(value_name = "TASK")]
+    #[arg(value_name = "TASK", add = clap_complete::ArgValueCompleter::new(super::candidates::tasks))]
     task: String,
     /// Print a new sample every second until interrupted, with CPU as a percentage of a core.
     #[arg(long, short = 'w')]

@@ -25,7 +25,11 @@ use crate::core::{Engine, Error, ExitResult, Signal, TaskSummary, UnitName};
 pub struct StopArgs {
     /// The tasks to stop: unit names, allocation id prefixes, job/task, task names, or
     /// globs, each of which may match several units (see `nomad-systemd --help`).
-    #[arg(value_name = "TASK", required_unless_present = "all")]
+    #[arg(
+        value_name = "TASK",
+        required_unless_present = "all",
+        add = clap_complete::ArgValueCompleter::new(super::candidates::tasks)
+    )]
     tasks: Vec<String>,
     /// Stop every task the filters select (in --slice when given); tasks started by Nomad
     /// only with --include-nomad. Lists them and asks first on a terminal.
@@ -48,7 +52,7 @@ pub struct StopArgs {
     #[arg(long, short = 'y')]
     yes: bool,
     /// Signal to send first [default: the task's kill signal].
-    #[arg(long, short = 's', value_name = "SIG", value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
+    #[arg(long, short = 's', value_name = "SIG", add = clap_complete::ArgValueCompleter::new(super::candidates::signals), value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
     signal: Option<Signal>,
     /// How long to wait before SIGKILL: seconds, or e.g. 500ms [default: the task's kill timeout].
     #[arg(long, short = 't', value_name = "DURATION", value_parser = super::input::duration)]
