@@ -6,6 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "support/completion.rs"]
+mod completion;
+use completion::{bash_complete, query};
+
 /// The directories `generate-docs` writes, each holding a hand-written README.md besides the
 /// generated files.
 const GENERATED_DIRS: [&str; 2] = ["man", "completions"];
@@ -79,7 +83,7 @@ fn committed_man_pages_and_completions_match_the_clap_definitions() {
 fn generate_docs_is_hidden_from_help_and_completions() {
     let help = nomad_systemd(&["--help".as_ref()]);
     assert!(!String::from_utf8_lossy(&help.stdout).contains("generate-docs"));
-    let offered = complete(&["nomad-systemd", ""], 1);
+    let (offered, _) = query(&["nomad-systemd", ""], &[]);
     assert!(
         offered.iter().any(|c| c == "completion") && offered.iter().any(|c| c == "run"),
         "`nomad-systemd <TAB>` offered {offered:?}"
@@ -208,75 +212,6 @@ fn the_completion_command_prints_the_committed_scripts() {
     }
     let help = nomad_systemd(&["--help".as_ref()]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("completion"));
-}
-
-/// Completes with the committed bash script as bash does on TAB: sources it with the built
-/// binary first on $PATH, sets COMP_WORDS to `words` (the last being completed), calls the
-/// function it registered, and returns COMPREPLY.
-pub fn bash_complete(words: &[&str]) -> Vec<String> {
-    let script = r#"
-        source "$1"
-        shift
-        complete_fn=$(complete -p nomad-systemd | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
-        COMP_WORDS=("$@")
-        COMP_CWORD=$(( $# - 1 ))
-        COMP_TYPE=9
-        "$complete_fn" nomad-systemd "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-        printf '%s\n' "${COMPREPLY[@]}"
-    "#;
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let run = Command::new("bash")
-        .args(["-c", script, "bash"])
-        .arg(repo.join("completions/nomad-systemd.bash"))
-        .args(words)
-        .env("PATH", path_with_binary())
-        .output()
-        .expect("run bash");
-    assert!(
-        run.status.success(),
-        "bash: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8_lossy(&run.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Asks the binary for completions as the scripts do (bash's protocol: the index of the word
-/// being completed, the words after `--`), newline-separated.
-fn complete(words: &[&str], index: usize) -> Vec<String> {
-    let run = Command::new(env!("CARGO_BIN_EXE_nomad-systemd"))
-        .arg("--")
-        .args(words)
-        .env("_NOMAD_SYSTEMD_COMPLETE", "bash")
-        .env("_CLAP_COMPLETE_INDEX", index.to_string())
-        .env("_CLAP_IFS", "\n")
-        .output()
-        .expect("run nomad-systemd");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8_lossy(&run.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// $PATH with the directory of the binary under test first, as the completion scripts call
-/// `nomad-systemd` by name.
-fn path_with_binary() -> std::ffi::OsString {
-    let bin = Path::new(env!("CARGO_BIN_EXE_nomad-systemd"))
-        .parent()
-        .expect("binary directory");
-    let mut dirs = vec![bin.to_path_buf()];
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    std::env::join_paths(dirs).expect("join PATH")
 }
 
 fn nomad_systemd(args: &[&std::ffi::OsStr]) -> Output {
