@@ -4,6 +4,11 @@
 //!
 //! A completer never fails loudly: without systemd, a bus, or `getent`, it offers nothing,
 //! and the shell falls back to its own completion.
+//!
+//! Task and job names are a hostile job's choice, and whatever is offered lands on the
+//! operator's command line: a name is offered only when a shell takes it literally
+//! ([`shell_literal`]), and a description never carries a control character (which could
+//! end the line a shell reads candidates from and add one of its own).
 
 use std::ffi::OsStr;
 use std::time::Duration;
@@ -36,11 +41,14 @@ pub fn task_candidates(current: &str, tasks: &[TaskSummary]) -> Vec<CompletionCa
     let mut offered = Vec::new();
     for task in tasks {
         let job_task = resolve::job_task(task);
-        let about = format!(
+        let about: String = format!(
             "{job_task}, alloc {}, {}",
             format::short_id(&task.alloc_id),
             format::state(task.state)
-        );
+        )
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
         let alloc = if current.len() > short_len {
             task.alloc_id.clone()
         } else {
@@ -58,12 +66,22 @@ pub fn task_candidates(current: &str, tasks: &[TaskSummary]) -> Vec<CompletionCa
             } else {
                 value.starts_with(current)
             };
-            if fits && !value.is_empty() && seen.insert(value.clone()) {
+            if fits && shell_literal(&value) && seen.insert(value.clone()) {
                 offered.push(CompletionCandidate::new(value).help(Some(about.clone().into())));
             }
         }
     }
     offered
+}
+
+/// Whether `value` is non-empty and made only of characters no shell gives a meaning to
+/// (letters, digits and `_.-+@:,/=%`), so that offering it cannot put anything but itself on
+/// the command line.
+fn shell_literal(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-+@:,/=%".contains(c))
 }
 
 /// Signal names for an option taking SIG: the full names (SIGHUP) when nothing is typed,
@@ -152,7 +170,7 @@ mod tests {
     use crate::core::description::Origin;
     use crate::core::{TaskState, UnitName};
 
-    fn values(candidates: Vec<CompletionCandidate>) -> Vec<String> {
+    fn values(candidates: &[CompletionCandidate]) -> Vec<String> {
         candidates
             .iter()
             .map(|c| c.get_value().to_string_lossy().into_owned())
@@ -176,7 +194,7 @@ mod tests {
             task("6b78bd0c-1111-2222-3333-444455556666", "shop", "web"),
             task("6b78bd0c-1111-2222-3333-444455556666", "shop", "db"),
         ];
-        let all = values(task_candidates("", &tasks));
+        let all = values(&task_candidates("", &tasks));
         assert!(all.contains(&tasks[0].unit.as_str().to_string()), "{all:?}");
         assert!(all.contains(&"shop/web".to_string()), "{all:?}");
         assert!(all.contains(&"web".to_string()), "{all:?}");
@@ -185,22 +203,48 @@ mod tests {
             1,
             "{all:?}"
         );
-        assert_eq!(values(task_candidates("shop/w", &tasks)), ["shop/web"]);
-        assert_eq!(values(task_candidates("6B78", &tasks)), ["6b78bd0c"]);
+        assert_eq!(values(&task_candidates("shop/w", &tasks)), ["shop/web"]);
+        assert_eq!(values(&task_candidates("6B78", &tasks)), ["6b78bd0c"]);
         assert_eq!(
-            values(task_candidates("6b78bd0c-1", &tasks)),
+            values(&task_candidates("6b78bd0c-1", &tasks)),
             ["6b78bd0c-1111-2222-3333-444455556666"]
         );
         assert!(task_candidates("nosuch", &tasks).is_empty());
     }
 
     #[test]
+    fn hostile_names_are_not_offered_to_the_shell() {
+        let tasks = [
+            task("6b78bd0c-1111-2222-3333-444455556666", "x$(reboot)", "a\nb"),
+            task("9f00aa11-1111-2222-3333-444455556666", "shop", "w\u{b}eb"),
+            task("9f00ee11-1111-2222-3333-444455556666", "sh op", "`id`"),
+        ];
+        let offered = task_candidates("", &tasks);
+        let all = values(&offered);
+        // Each task is still offered by its allocation id, which Nomad chose.
+        for id in ["6b78bd0c", "9f00aa11", "9f00ee11"] {
+            assert!(all.contains(&id.to_string()), "{all:?}");
+        }
+        // Unit names escape what they hold (`\x24`), which a shell would read.
+        assert!(all.iter().all(|v| shell_literal(v)), "{all:?}");
+        assert!(
+            !all.iter()
+                .any(|v| v.contains("reboot") || v.contains("id") || v.contains(' ')),
+            "{all:?}"
+        );
+        for candidate in offered {
+            let about = candidate.get_help().expect("described").to_string();
+            assert!(!about.chars().any(char::is_control), "{about:?}");
+        }
+    }
+
+    #[test]
     fn signals_are_offered_as_typed() {
-        let all = values(signals(OsStr::new("")));
+        let all = values(&signals(OsStr::new("")));
         assert!(all.contains(&"SIGHUP".to_string()) && all.contains(&"SIGTERM".to_string()));
-        assert_eq!(values(signals(OsStr::new("SIGHU"))), ["SIGHUP"]);
-        assert_eq!(values(signals(OsStr::new("HU"))), ["HUP"]);
-        assert_eq!(values(signals(OsStr::new("hu"))), ["hup"]);
-        assert!(values(signals(OsStr::new("te"))).contains(&"term".to_string()));
+        assert_eq!(values(&signals(OsStr::new("SIGHU"))), ["SIGHUP"]);
+        assert_eq!(values(&signals(OsStr::new("HU"))), ["HUP"]);
+        assert_eq!(values(&signals(OsStr::new("hu"))), ["hup"]);
+        assert!(values(&signals(OsStr::new("te"))).contains(&"term".to_string()));
     }
 }
