@@ -85,6 +85,17 @@ fn a_running_task_is_offered_by_unit_alloc_prefix_job_task_and_name() {
         values(&["nomad-systemd", "stop", &format!("nomad-{t}")]),
         [task.unit.as_str().to_string()]
     );
+    // stop --all's filters offer the values of the tasks listed.
+    let job_prefix = format!("job-{t}");
+    let name_prefix = format!("web{t}");
+    for (option, typed, expected) in [
+        ("--job", job_prefix.as_str(), job.as_str()),
+        ("--alloc", &t[..4], t.as_str()),
+        ("--task", name_prefix.as_str(), name.as_str()),
+    ] {
+        let offered = values(&["nomad-systemd", "stop", "--all", option, typed]);
+        assert_eq!(offered, [expected], "stop --all {option} {typed}<TAB>");
+    }
     // The globals typed before the subcommand choose where to look.
     let elsewhere = values(&[
         "nomad-systemd",

@@ -74,6 +74,32 @@ pub fn task_candidates(current: &str, tasks: &[TaskSummary]) -> Vec<CompletionCa
     offered
 }
 
+/// For `stop --all`'s filters: the job names of the tasks listed (as [`tasks`] lists them).
+pub fn jobs() -> Vec<CompletionCandidate> {
+    field_candidates(|t| t.job.clone())
+}
+
+/// For `stop --all --alloc`: the short allocation ids of the tasks listed.
+pub fn allocs() -> Vec<CompletionCandidate> {
+    field_candidates(|t| format::short_id(&t.alloc_id))
+}
+
+/// For `stop --all --task`: the task names of the tasks listed.
+pub fn task_names() -> Vec<CompletionCandidate> {
+    field_candidates(|t| t.task.clone())
+}
+
+/// One field of every task listed, each value once and only when [`shell_literal`].
+fn field_candidates(field: fn(&TaskSummary) -> String) -> Vec<CompletionCandidate> {
+    let values: std::collections::BTreeSet<String> = listed_tasks()
+        .unwrap_or_default()
+        .iter()
+        .map(field)
+        .filter(|v| shell_literal(v))
+        .collect();
+    values.into_iter().map(CompletionCandidate::new).collect()
+}
+
 /// Whether `value` is non-empty and made only of characters no shell gives a meaning to
 /// (letters, digits and `_.-+@:,/=%`), so that offering it cannot put anything but itself on
 /// the command line.

@@ -36,13 +36,13 @@ pub struct StopArgs {
     #[arg(long, conflicts_with = "tasks")]
     all: bool,
     /// With --all: only the tasks of this job (its exact name).
-    #[arg(long, value_name = "JOB", conflicts_with = "tasks")]
+    #[arg(long, value_name = "JOB", conflicts_with = "tasks", add = clap_complete::ArgValueCandidates::new(super::candidates::jobs))]
     job: Option<String>,
     /// With --all: only the tasks of allocations whose id starts so (2+ characters).
-    #[arg(long, value_name = "ALLOC_ID_PREFIX", conflicts_with = "tasks")]
+    #[arg(long, value_name = "ALLOC_ID_PREFIX", conflicts_with = "tasks", add = clap_complete::ArgValueCandidates::new(super::candidates::allocs))]
     alloc: Option<String>,
     /// With --all: only the tasks of this name (exact).
-    #[arg(long, value_name = "TASK_NAME", conflicts_with = "tasks")]
+    #[arg(long, value_name = "TASK_NAME", conflicts_with = "tasks", add = clap_complete::ArgValueCandidates::new(super::candidates::task_names))]
     task: Option<String>,
     /// With --all: also stop the tasks Nomad's plugin started (Nomad then sees them fail and
     /// reschedules them). Without it --all takes only the tasks `nomad-systemd run` started.
