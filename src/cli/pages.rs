@@ -237,7 +237,10 @@ pub const PAGES: &[Page] = &[
                 "Every task, exited ones too, with PID, CPU, memory and uptime:",
                 "nomad-systemd ps --all -o wide",
             ),
-            ("Every field as JSON:", "nomad-systemd ps --all -o json"),
+            (
+                "Every field as JSON, ids and names whole:",
+                "nomad-systemd ps --no-trunc -o json",
+            ),
         ],
         see_also: &["nomad-systemd-stats(1)", "systemctl(1)"],
         uses_bus: true,
@@ -621,11 +624,38 @@ mod tests {
         }
     }
 
+    /// The exit statuses and examples are written here only: a command's clap definition
+    /// carrying its own after-help text would say them twice, or differently.
     #[test]
-    fn help_text_lines_fit_80_columns_but_for_long_examples() {
+    fn every_command_has_a_page_and_none_its_own_after_help() {
+        use clap::CommandFactory;
+        let cli = super::super::Cli::command();
+        assert!(cli.get_after_help().is_none() && cli.get_after_long_help().is_none());
+        for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let name = sub.get_name();
+            assert!(
+                page(name).is_some(),
+                "src/cli/pages.rs has no page for {name}"
+            );
+            assert!(
+                sub.get_after_help().is_none() && sub.get_after_long_help().is_none(),
+                "{name} sets its own after-help text; put it in src/cli/pages.rs"
+            );
+        }
+        for p in PAGES.iter().filter(|p| !p.command.is_empty()) {
+            assert!(
+                cli.find_subcommand(p.command).is_some(),
+                "page for no command: {}",
+                p.command
+            );
+        }
+    }
+
+    #[test]
+    fn help_text_lines_fit_80_columns() {
         for page in PAGES {
             for line in after_help(page).lines() {
-                assert!(line.len() <= 80 || !line.starts_with("    "), "{line}");
+                assert!(line.chars().count() <= 80, "{line}");
             }
         }
     }
