@@ -6,6 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "support/completion.rs"]
+mod completion;
+use completion::{bash_complete, query};
+
 /// The directories `generate-docs` writes, each holding a hand-written README.md besides the
 /// generated files.
 const GENERATED_DIRS: [&str; 2] = ["man", "completions"];
@@ -79,12 +83,98 @@ fn committed_man_pages_and_completions_match_the_clap_definitions() {
 fn generate_docs_is_hidden_from_help_and_completions() {
     let help = nomad_systemd(&["--help".as_ref()]);
     assert!(!String::from_utf8_lossy(&help.stdout).contains("generate-docs"));
+    let (offered, _) = query(&["nomad-systemd", ""], &[]);
+    assert!(
+        offered.iter().any(|c| c == "completion") && offered.iter().any(|c| c == "run"),
+        "`nomad-systemd <TAB>` offered {offered:?}"
+    );
+    assert!(
+        !offered.iter().any(|c| c == "generate-docs"),
+        "completion offers the hidden generate-docs command: {offered:?}"
+    );
+}
+
+/// The sections every page has beyond what clap knows, as `man` prints their headings.
+const SECTIONS: [&str; 5] = [
+    "EXIT STATUS",
+    "ENVIRONMENT",
+    "FILES",
+    "EXAMPLES",
+    "SEE ALSO",
+];
+
+/// Every committed page, rendered by `man` at 80 columns as a reader sees it, has the
+/// sections an operator looks for, with something in each, and shows no roff of its own
+/// (an escape or a request printed instead of obeyed).
+#[test]
+fn every_man_page_renders_with_exit_status_environment_files_examples_see_also() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (name, script) in files(&repo.join("completions")) {
+    let pages = files(&repo.join("man"));
+    let subcommands = [
+        "run",
+        "ps",
+        "stats",
+        "logs",
+        "stop",
+        "signal",
+        "exec",
+        "doctor",
+        "plugin",
+        "completion",
+    ];
+    for sub in subcommands {
         assert!(
-            !String::from_utf8_lossy(&script).contains("generate-docs"),
-            "completions/{name} offers the hidden generate-docs command"
+            pages.contains_key(&format!("nomad-systemd-{sub}.1")),
+            "no page for {sub}"
         );
+    }
+    assert!(pages.contains_key("nomad-systemd.1"));
+    for name in pages.keys() {
+        let run = Command::new("man")
+            .args(["--local-file", "--encoding=UTF-8"])
+            .arg(repo.join("man").join(name))
+            .env("MANWIDTH", "80")
+            .env_remove("MAN_KEEP_FORMATTING")
+            .env("LANG", "C.UTF-8")
+            .output()
+            .expect("run man (tools/deps installs man-db and groff-base)");
+        assert!(
+            run.status.success() && run.stderr.is_empty(),
+            "man {name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = String::from_utf8_lossy(&run.stdout);
+        let headings: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with(' '))
+            .collect();
+        for section in SECTIONS {
+            let at = headings.iter().position(|h| *h == section);
+            assert!(
+                at.is_some(),
+                "{name} has no {section} section: {headings:?}"
+            );
+            let body = text
+                .split(&format!("\n{section}\n"))
+                .nth(1)
+                .and_then(|rest| rest.lines().next())
+                .unwrap_or_default();
+            assert!(body.starts_with("       "), "{name}: {section} is empty");
+        }
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{name}: wider than 80: {line:?}"
+            );
+            assert!(
+                !line.contains("\\f")
+                    && !line.contains("\\-")
+                    && !line.contains("\\(")
+                    && !line.contains("\\*")
+                    && !line.trim_start().starts_with('.'),
+                "{name}: roff shows through: {line:?}"
+            );
+        }
     }
 }
 
@@ -92,26 +182,36 @@ fn generate_docs_is_hidden_from_help_and_completions() {
 fn bash_completes_a_subcommands_options() {
     // What bash does on `nomad-systemd ps --<TAB>`: call the function the script registered
     // with the words so far, then offer what it left in COMPREPLY.
-    let script = r#"
-        source "$1"
-        complete_fn=$(complete -p nomad-systemd | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
-        COMP_WORDS=(nomad-systemd ps --)
-        COMP_CWORD=2
-        "$complete_fn" nomad-systemd -- ps
-        printf '%s\n' "${COMPREPLY[@]}"
-    "#;
-    let completions = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/nomad-systemd.bash");
-    let run = Command::new("bash")
-        .args(["-c", script, "bash"])
-        .arg(&completions)
-        .output()
-        .expect("run bash");
-    let offered = String::from_utf8_lossy(&run.stdout);
+    let offered = bash_complete(&["nomad-systemd", "ps", "--"]);
     assert!(
-        offered.lines().any(|l| l == "--all") && offered.lines().any(|l| l == "--long"),
-        "`nomad-systemd ps --<TAB>` offered {offered:?} (stderr: {})",
-        String::from_utf8_lossy(&run.stderr)
+        offered.iter().any(|l| l == "--all") && offered.iter().any(|l| l == "--long"),
+        "`nomad-systemd ps --<TAB>` offered {offered:?}"
     );
+    let offered = bash_complete(&["nomad-systemd", "signal", "web", "SIGT"]);
+    assert!(
+        offered.iter().any(|l| l == "SIGTERM") && offered.iter().any(|l| l == "SIGTRAP"),
+        "`nomad-systemd signal web SIGT<TAB>` offered {offered:?}"
+    );
+}
+
+#[test]
+fn the_completion_command_prints_the_committed_scripts() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (shell, file) in [
+        ("bash", "nomad-systemd.bash"),
+        ("zsh", "_nomad-systemd"),
+        ("fish", "nomad-systemd.fish"),
+    ] {
+        let run = nomad_systemd(&["completion".as_ref(), shell.as_ref()]);
+        assert!(run.status.success(), "completion {shell} failed");
+        let committed = std::fs::read(repo.join("completions").join(file)).expect(file);
+        assert_eq!(
+            run.stdout, committed,
+            "completion {shell} differs from {file}"
+        );
+    }
+    let help = nomad_systemd(&["--help".as_ref()]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("completion"));
 }
 
 fn nomad_systemd(args: &[&std::ffi::OsStr]) -> Output {

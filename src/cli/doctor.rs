@@ -13,9 +13,6 @@ use crate::core::host_check::{self, Health, HostFacts, Report, Severity};
 use crate::core::{EngineOptions, Error, host_probe};
 
 #[derive(Debug, Args)]
-#[command(after_long_help = "Exit status:\n\
-    0  nothing found would make a task fail (warnings may have been printed)\n\
-    1  something would: no systemd, an unsupported host, or tasks of some kind refused")]
 pub struct DoctorArgs {
     /// A table for people, or JSON (the facts, the findings and the health) for programs.
     #[arg(long, short = 'o', value_enum, default_value = "table")]

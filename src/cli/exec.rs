@@ -24,7 +24,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 pub struct ExecArgs {
     /// The task: its unit name, an allocation id prefix, job/task, the task name or a glob
     /// matching one unit (see `nomad-systemd --help`).
-    #[arg(value_name = "TASK")]
+    #[arg(value_name = "TASK", add = clap_complete::ArgValueCompleter::new(super::candidates::tasks))]
     task: String,
     /// Give the command a terminal [default: when stdin is one].
     #[arg(long, short = 't', conflicts_with = "no_tty")]
@@ -41,7 +41,7 @@ pub struct ExecArgs {
     workdir: Option<String>,
     /// Run the command as this user (a name or uid) with its own groups [default: the task's
     /// user]. Root only when named; refused for a task with a dynamic user and on --bus user.
-    #[arg(long, short = 'u', value_name = "USER")]
+    #[arg(long, short = 'u', value_name = "USER", add = clap_complete::ArgValueCandidates::new(super::candidates::users))]
     user: Option<String>,
     /// The command and its arguments, run without a shell; after `--` or right after TASK.
     #[arg(

@@ -6,16 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory};
-use clap_complete::{Generator, Shell};
 use clap_mangen::Man;
+use roff::{Roff, bold, italic, roman};
 
 use super::Cli;
+use super::completion::{self, ShellArg};
+use super::pages::{self, Page};
 
 /// The name pages and completions are written for: the installed binary's.
 const BIN: &str = "nomad-systemd";
-
-/// The shells completions are generated for, each with its own conventional file name.
-const SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -47,13 +46,11 @@ fn generate(dir: &Path) -> Result<(), String> {
     for (name, page) in man_pages() {
         write(&man.join(name), &page)?;
     }
-    for shell in SHELLS {
-        let mut script = Vec::new();
-        clap_complete::generate(shell, &mut completed_command(), BIN, &mut script);
-        if shell == Shell::Bash {
-            script = fix_bash_subcommand_states(script);
-        }
-        write(&completions.join(shell.file_name(BIN)), &script)?;
+    for shell in ShellArg::ALL {
+        write(
+            &completions.join(shell.file_name()),
+            &completion::script(shell),
+        )?;
     }
     Ok(())
 }
@@ -61,6 +58,8 @@ fn generate(dir: &Path) -> Result<(), String> {
 /// Every man page with its file name: the top-level one first, then one per subcommand that
 /// `--help` lists (so neither hidden commands nor `help` get a page).
 fn man_pages() -> Vec<(String, Vec<u8>)> {
+    // Without the after-help texts, which clap_mangen would print as an EXTRA section: the
+    // pages say the same in their own sections.
     let mut top = Cli::command().disable_help_subcommand(true);
     // Building gives each subcommand its display name (`nomad-systemd-run`): the name of its
     // page, and the name the top page's SUBCOMMANDS section refers readers to.
@@ -73,77 +72,95 @@ fn man_pages() -> Vec<(String, Vec<u8>)> {
     std::iter::once(top)
         .chain(subcommands)
         .map(|cmd| {
+            let name = match cmd.get_name() {
+                BIN => String::new(),
+                sub => sub.to_string(),
+            };
+            let page = pages::page(&name)
+                .unwrap_or_else(|| panic!("src/cli/pages.rs has no page for `{name}`"));
             // Every page's footer names the package, not the subcommand (which has no version).
             let man = Man::new(cmd).source(format!("{BIN} {}", env!("CARGO_PKG_VERSION")));
-            let mut page = Vec::new();
-            man.render(&mut page)
+            let mut rendered = Vec::new();
+            man.render(&mut rendered)
                 .expect("rendering into memory cannot fail");
-            (man.get_filename(), exit_status_section(page))
+            let rendered = String::from_utf8(rendered).expect("clap_mangen writes UTF-8");
+            (
+                man.get_filename(),
+                with_sections(rendered, page).into_bytes(),
+            )
         })
         .collect()
 }
 
-/// The heading that turns a command's after-help text into an EXIT STATUS section.
-const EXIT_STATUS: &str = ".SH EXTRA\nExit status:\n";
-
-/// A page whose after-help text starts with `Exit status:` gets it as the conventional EXIT
-/// STATUS section (clap_mangen titles every after-help EXTRA), each `CODE  meaning` line as
-/// a tagged paragraph. Other pages are returned unchanged.
-fn exit_status_section(page: Vec<u8>) -> Vec<u8> {
-    let page = String::from_utf8(page).expect("clap_mangen writes UTF-8");
-    let Some(start) = page.find(EXIT_STATUS) else {
-        return page.into_bytes();
-    };
-    let body_start = start + EXIT_STATUS.len();
-    let body_end = page[body_start..]
-        .find("\n.SH ")
-        .map_or(page.len(), |i| body_start + i + 1);
-    let mut section = String::from(".SH \"EXIT STATUS\"\n");
-    for line in page[body_start..body_end].lines() {
-        match line.split_once("  ") {
-            Some((code, meaning)) => {
-                section.push_str(&format!(".TP\n{code}\n{}\n", meaning.trim()));
-            }
-            None => section.push_str(&format!("{line}\n")),
+/// `rendered` with `page`'s own sections inserted before its VERSION section (or at its end):
+/// TASK NAMES (top page), EXIT STATUS, ENVIRONMENT, FILES, EXAMPLES and SEE ALSO, in the
+/// order man-pages(7) gives them.
+fn with_sections(rendered: String, page: &Page) -> String {
+    let mut roff = Roff::new();
+    if page.command.is_empty() {
+        roff.control("SH", ["TASK NAMES"]);
+        roff.text([roman(pages::TASK_NAMES_INTRO)]);
+        for (form, example) in pages::TASK_NAMES {
+            roff.control("TP", []);
+            roff.text([roman(*form)]);
+            roff.text([bold(*example)]);
         }
+        roff.control("PP", []);
+        roff.text([roman(pages::TASK_NAMES_OUTRO)]);
     }
-    format!("{}{section}{}", &page[..start], &page[body_end..]).into_bytes()
-}
-
-/// `Cli` as completions should see it: without its hidden subcommands, which completion
-/// scripts (unlike `--help` and man pages) would otherwise offer. Carries what completions
-/// read (name, version, about texts, the global options, the visible subcommands).
-fn completed_command() -> clap::Command {
-    let full = Cli::command();
-    let visible: Vec<clap::Command> = full
-        .get_subcommands()
-        .filter(|s| !s.is_hide_set())
-        .cloned()
-        .collect();
-    let mut cmd = clap::Command::new(BIN)
-        .version(env!("CARGO_PKG_VERSION"))
-        .args(full.get_arguments().cloned())
-        .subcommands(visible);
-    if let Some(about) = full.get_about() {
-        cmd = cmd.about(about.clone());
+    roff.control("SH", ["EXIT STATUS"]);
+    for (status, when) in page.exit_status {
+        roff.control("TP", []);
+        roff.text([bold(*status)]);
+        roff.text([roman(*when)]);
     }
-    if let Some(long_about) = full.get_long_about() {
-        cmd = cmd.long_about(long_about.clone());
+    roff.control("SH", ["ENVIRONMENT"]);
+    for (name, what) in pages::environment(page) {
+        roff.control("TP", []);
+        roff.text([bold(name)]);
+        roff.text([roman(what)]);
     }
-    cmd
-}
-
-/// clap_complete 4.6.11's bash script spells the state for `nomad-systemd SUB` one way where
-/// it sets it (`nomad__systemd__subcmd__SUB`) and another where it matches it
-/// (`nomad__subcmd__systemd__subcmd__SUB`) whenever the binary's name has a hyphen, so no
-/// subcommand's options would ever complete (clap-rs/clap#6421). This spells the matching side
-/// like the setting side; once clap_complete is fixed the wrong spelling no longer occurs and
-/// this changes nothing. `tests/docs.rs` checks that `ps --` completes `ps`'s options.
-fn fix_bash_subcommand_states(script: Vec<u8>) -> Vec<u8> {
-    let script = String::from_utf8(script).expect("clap_complete writes UTF-8");
-    let wrong = BIN.replace('-', "__subcmd__");
-    let right = BIN.replace('-', "__");
-    script.replace(&wrong, &right).into_bytes()
+    roff.control("SH", ["FILES"]);
+    for (path, what) in pages::files(page) {
+        roff.control("TP", []);
+        roff.text([italic(path)]);
+        roff.text([roman(what)]);
+    }
+    roff.control("SH", ["EXAMPLES"]);
+    for (what, line) in page.examples {
+        roff.control("PP", []);
+        roff.text([roman(*what)]);
+        roff.control("PP", []);
+        roff.control("RS", ["4"]);
+        roff.control("nf", []);
+        roff.text([roman(*line)]);
+        roff.control("fi", []);
+        roff.control("RE", []);
+    }
+    roff.control("SH", ["SEE ALSO"]);
+    let mut see_also = Vec::new();
+    let related = page.see_also.iter();
+    let top = (!page.command.is_empty()).then_some(&"nomad-systemd(1)");
+    for (i, reference) in top.into_iter().chain(related).enumerate() {
+        let (name, section) = reference
+            .split_once('(')
+            .expect("see_also is name(section)");
+        if i > 0 {
+            see_also.push(roman(", "));
+        }
+        see_also.push(bold(name));
+        see_also.push(roman(format!("({section}")));
+    }
+    roff.text(see_also);
+    // Without the preamble `render` starts with: the page has it already.
+    let sections = roff.render();
+    let sections = &sections[sections.find("\n.SH").map_or(0, |i| i + 1)..];
+    // No hyphenation: the pages are full of names, paths and options to be typed as shown.
+    let rendered = rendered.replacen("\n.SH NAME\n", "\n.nh\n.ad l\n.SH NAME\n", 1);
+    match rendered.find("\n.SH VERSION\n") {
+        Some(at) => format!("{}{sections}{}", &rendered[..=at], &rendered[at + 1..]),
+        None => format!("{rendered}{sections}"),
+    }
 }
 
 fn write(path: &Path, contents: &[u8]) -> Result<(), String> {

@@ -26,7 +26,7 @@ use crate::core::{Bus, Engine, Error, UnitName};
 pub struct LogsArgs {
     /// The task: its unit name, an allocation id prefix, job/task, the task name or a glob
     /// matching one unit (see `nomad-systemd --help`).
-    #[arg(value_name = "TASK")]
+    #[arg(value_name = "TASK", add = clap_complete::ArgValueCompleter::new(super::candidates::tasks))]
     task: String,
     /// Keep printing new output until the task has exited (or Ctrl-C).
     #[arg(long, short = 'f', conflicts_with = "until")]

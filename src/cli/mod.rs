@@ -1,6 +1,8 @@
 //! The operator's CLI: the same core as the plugin, driven by hand. One file per subcommand;
 //! nothing here knows what a D-Bus property is.
 
+mod candidates;
+mod completion;
 mod confirm;
 mod doctor;
 mod dry_run;
@@ -13,6 +15,7 @@ mod listing;
 mod log_time;
 mod logs;
 mod own_task;
+mod pages;
 mod progress;
 mod ps;
 mod resolve;
@@ -27,7 +30,7 @@ mod terminal;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::core::{Bus, Engine, EngineOptions, Error};
 
@@ -38,16 +41,7 @@ use crate::core::{Bus, Engine, EngineOptions, Error};
     about = "Run Nomad-style tasks as systemd transient units",
     long_about = "Run Nomad-style tasks as systemd transient units.\n\n\
         The same engine serves the Nomad task-driver plugin; these commands launch and inspect \
-        its units by hand, so a task config can be debugged outside Nomad.",
-    after_long_help = "Addressing tasks:\n  \
-        status, stats, logs, exec, signal and stop name a task among those `ps --all` lists, by:\n    \
-        its unit name, with or without .service   nomad-6b78bd0c-web-0a1b2c3d4e5f6a7b\n    \
-        an allocation id prefix (2+ characters)    6b78bd0c\n    \
-        job/task, or alloc-prefix/task             shop/web, 6b78/web\n    \
-        the task name alone                        web\n    \
-        a glob on unit names, or on job/task       'nomad-6b78*', 'shop/*'\n  \
-        A name matching several tasks is an error listing them; only stop accepts a glob \
-        matching several."
+        its units by hand, so a task config can be debugged outside Nomad."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -102,33 +96,13 @@ pub enum Command {
         main PID, command and user, the resources it asked for (in Nomad's terms) and the \
         cgroup limits in effect, what it uses now (memory, CPU, processes), its sandbox and, \
         once it has ended, how (exit code, signal, out of memory). With -o json, one object; \
-        a value nobody reports is null.",
-        after_long_help = "Exit status (as systemctl status):\n  \
-        0  the task is running (or starting, or stopping)\n  \
-        1  an error (several tasks match, the bus is unreachable)\n  \
-        3  the task has exited; its unit is still loaded (stop --keep, or an ended task)\n  \
-        4  no such task\n\n\
-        Examples:\n  \
-        nomad-systemd status shop/web\n  \
-        nomad-systemd status -o json 6b78bd0c | jq .exit"
+        a value nobody reports is null."
     )]
     Status(status::StatusArgs),
     /// Print a task's output from the journal.
     #[command(
         long_about = "Print a task's output from the journal: its stdout on stdout, its \
-        stderr on stderr (or, with -o json, one object per line on stdout).",
-        after_long_help = "Exit status:\n  \
-        0  the output was printed; a task that has logged nothing (within --since/--until) \
-        prints nothing\n  \
-        1  no such task, or its output does not go to the journal (the message says where \
-        it goes), or --stdout/--stderr for an installed unit whose streams the journal \
-        cannot tell apart\n  \
-        2  a bad option or TIME\n\n\
-        Examples:\n  \
-        nomad-systemd logs -f shop/web\n  \
-        nomad-systemd logs --since -10m --stderr 6b78bd0c\n  \
-        nomad-systemd logs --since today -t web\n  \
-        nomad-systemd logs -o json web | jq -r 'select(.stream == \"stderr\") | .message'"
+        stderr on stderr (or, with -o json, one object per line on stdout)."
     )]
     Logs(logs::LogsArgs),
     /// Stop tasks and remove their units, printing how each ended.
@@ -162,6 +136,16 @@ pub enum Command {
         cookie in the environment; it then runs as this command. Started by hand, it explains \
         that and exits 1.")]
     Plugin,
+    /// Print the shell completion script for bash, zsh or fish.
+    #[command(
+        long_about = "Print the shell completion script for bash, zsh or fish.\n\n\
+        The script completes subcommands and options, and asks this binary (found on $PATH) for \
+        the values it knows: the tasks running now (unit names, job/task, allocation id \
+        prefixes, task names) wherever a TASK goes, signal names, and users and groups. Load \
+        it in the current shell, or install it where the shell looks (see EXAMPLES and FILES \
+        in the manual)."
+    )]
+    Completion(completion::CompletionArgs),
     /// Write the man pages and shell completions generated from these definitions into
     /// DIR/man and DIR/completions.
     #[command(hide = true)]
@@ -190,16 +174,38 @@ impl GlobalArgs {
     }
 }
 
+/// The command line's definition: [`Cli`]'s, with each command's exit statuses and examples
+/// (and the top one's forms of task names) from [`pages`] after the options in `--help`.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    for page in pages::PAGES {
+        let text = pages::after_help(page);
+        cmd = if page.command.is_empty() {
+            cmd.after_long_help(text)
+        } else {
+            cmd.mut_subcommand(page.command, |sub| sub.after_long_help(text))
+        };
+    }
+    cmd
+}
+
 /// Parses the command line, runs it and turns the outcome into the process's exit status:
 /// 0 on success, the task's own status for `run --wait`, 1 with a one-line message on errors,
 /// 2 for usage errors.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    completion::answer_if_asked();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Command::Plugin = cli.command {
         return crate::plugin::main();
     }
     if let Command::GenerateDocs(args) = &cli.command {
         return generate::run(args);
+    }
+    if let Command::Completion(args) = &cli.command {
+        return completion::run(args);
     }
     restore_default_sigpipe();
     tracing_subscriber::fmt()
@@ -233,6 +239,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
         Command::Doctor(args) => doctor::run(global, args).await,
         Command::Plugin => unreachable!("the plugin runs before the CLI's runtime starts"),
         Command::GenerateDocs(_) => unreachable!("docs are generated before the runtime starts"),
+        Command::Completion(_) => unreachable!("scripts are printed before the runtime starts"),
     }
 }
 

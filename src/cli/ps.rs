@@ -21,10 +21,6 @@ use crate::core::{Engine, Error, ExitResult, TaskState, TaskStatus, TaskSummary,
 const DEFAULT_WIDTH: usize = 80;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  \
-    nomad-systemd ps\n  \
-    nomad-systemd ps --all -o wide\n  \
-    nomad-systemd ps --no-trunc -o json")]
 pub struct PsArgs {
     /// Include tasks that have exited.
     #[arg(long, short = 'a')]

@@ -26,13 +26,6 @@ use crate::plugin::rehearsal::Policy;
 const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  \
-    nomad-systemd run --wait -- /bin/sh -c 'echo hello; exit 3'\n  \
-    nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080\n  \
-    nomad-systemd run --wait --task-dir -f examples/batch.task.hcl\n  \
-    nomad-systemd run --dry-run --plugin-config plugin.hcl -f examples/batch.task.hcl\n  \
-    nomad-systemd run --dry-run -f examples/web.nomad.hcl --task web/server\n  \
-    nomad-systemd run --unit 'webserver@.service' --env NOMAD_PORT_http=8080")]
 pub struct RunArgs {
     /// Read the task from a file written like a Nomad task (HCL, or TOML if it ends in
     /// .toml), checked as the plugin checks a job; options given here override it.
@@ -82,10 +75,10 @@ pub struct RunArgs {
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
     /// Run as this user.
-    #[arg(long)]
+    #[arg(long, add = clap_complete::ArgValueCandidates::new(super::candidates::users))]
     user: Option<String>,
     /// Run with this primary group.
-    #[arg(long)]
+    #[arg(long, add = clap_complete::ArgValueCandidates::new(super::candidates::groups))]
     group: Option<String>,
     /// Working directory inside the unit [default: /local with --task-dir].
     #[arg(long, value_name = "DIR")]
@@ -113,7 +106,7 @@ pub struct RunArgs {
     oom_score_adjust: i32,
 
     /// Signal a stop sends first [default: SIGTERM; SIGINT, as Nomad, for a job file].
-    #[arg(long, value_name = "SIG", value_parser = parse_signal)]
+    #[arg(long, value_name = "SIG", value_parser = parse_signal, add = clap_complete::ArgValueCompleter::new(super::candidates::signals))]
     kill_signal: Option<Signal>,
     /// How long a stop waits before SIGKILL: seconds, or e.g. 500ms, 1m [default: 5s, as Nomad].
     #[arg(long, value_name = "DURATION", value_parser = input::duration)]

@@ -19,10 +19,10 @@ use crate::core::{Engine, Error, Signal};
 pub struct SignalArgs {
     /// The task: a unit name, allocation id prefix, job/task, task name, or a glob matching
     /// one task (see `nomad-systemd --help`).
-    #[arg(value_name = "TASK")]
+    #[arg(value_name = "TASK", add = clap_complete::ArgValueCompleter::new(super::candidates::tasks))]
     task: String,
     /// The signal: a name (SIGHUP, HUP, hup) or a number.
-    #[arg(value_name = "SIG", value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
+    #[arg(value_name = "SIG", add = clap_complete::ArgValueCompleter::new(super::candidates::signals), value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
     signal: Signal,
 }
 

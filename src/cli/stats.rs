@@ -16,7 +16,7 @@ use crate::core::{Error, ExitResult, TaskState, UnitName};
 pub struct StatsArgs {
     /// The task: its unit name, an allocation id prefix, job/task, the task name or a glob
     /// matching one unit (see `nomad-systemd --help`).
-    #[arg(value_name = "TASK")]
+    #[arg(value_name = "TASK", add = clap_complete::ArgValueCompleter::new(super::candidates::tasks))]
     task: String,
     /// Print a new sample every second, with CPU as a percentage of a core, until the task
     /// ends (then a last line says how, and stats exits 0) or Ctrl-C.

@@ -30,20 +30,24 @@ use crate::core::{Engine, Error, ExitResult, Signal, TaskSummary, UnitName};
 pub struct StopArgs {
     /// The tasks to stop: unit names, allocation id prefixes, job/task, task names, or
     /// globs, each of which may match several units (see `nomad-systemd --help`).
-    #[arg(value_name = "TASK", required_unless_present = "all")]
+    #[arg(
+        value_name = "TASK",
+        required_unless_present = "all",
+        add = clap_complete::ArgValueCompleter::new(super::candidates::tasks)
+    )]
     tasks: Vec<String>,
     /// Stop every task the filters select (in --slice when given); tasks started by Nomad
     /// only with --include-nomad. Lists them and asks first on a terminal.
     #[arg(long, conflicts_with = "tasks")]
     all: bool,
     /// With --all: only the tasks of this job (its exact name).
-    #[arg(long, value_name = "JOB", conflicts_with = "tasks")]
+    #[arg(long, value_name = "JOB", conflicts_with = "tasks", add = clap_complete::ArgValueCandidates::new(super::candidates::jobs))]
     job: Option<String>,
     /// With --all: only the tasks of allocations whose id starts so (2+ characters).
-    #[arg(long, value_name = "ALLOC_ID_PREFIX", conflicts_with = "tasks")]
+    #[arg(long, value_name = "ALLOC_ID_PREFIX", conflicts_with = "tasks", add = clap_complete::ArgValueCandidates::new(super::candidates::allocs))]
     alloc: Option<String>,
     /// With --all: only the tasks of this name (exact).
-    #[arg(long, value_name = "TASK_NAME", conflicts_with = "tasks")]
+    #[arg(long, value_name = "TASK_NAME", conflicts_with = "tasks", add = clap_complete::ArgValueCandidates::new(super::candidates::task_names))]
     task: Option<String>,
     /// With --all: also stop the tasks Nomad's plugin started (Nomad then sees them fail and
     /// reschedules them). Without it --all takes only the tasks `nomad-systemd run` started.
@@ -53,7 +57,7 @@ pub struct StopArgs {
     #[arg(long, short = 'y')]
     yes: bool,
     /// Signal to send first [default: the task's kill signal].
-    #[arg(long, short = 's', value_name = "SIG", value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
+    #[arg(long, short = 's', value_name = "SIG", add = clap_complete::ArgValueCompleter::new(super::candidates::signals), value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
     signal: Option<Signal>,
     /// How long to wait before SIGKILL: seconds, or e.g. 500ms [default: the task's kill timeout].
     #[arg(long, short = 't', value_name = "DURATION", value_parser = super::input::duration)]
