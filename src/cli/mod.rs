@@ -173,7 +173,8 @@ impl GlobalArgs {
 
 /// Parses the command line, runs it and turns the outcome into the process's exit status:
 /// 0 on success, the task's own status for `run --wait`, 1 with a one-line message on errors,
-/// 2 for usage errors.
+/// 2 for usage errors (clap's, and a value an option gave that the core refused:
+/// [`Error::InvalidArgument`]).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Plugin = cli.command {
@@ -196,6 +197,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
+        Err(e @ Error::InvalidArgument { .. }) => {
+            fail(&render(&e));
+            ExitCode::from(2)
+        }
         Err(e) => fail(&render(&e)),
     }
 }
@@ -234,8 +239,8 @@ fn fail(message: &str) -> ExitCode {
 pub(super) fn render(e: &Error) -> String {
     let hint = match e {
         Error::Unreachable { .. } => {
-            "\n  hint: is systemd running here? Without systemd as PID 1, run inside \
-             `tools/sandbox run -- ...`; --bus user talks to your user manager instead"
+            "\n  hint: is systemd running here (as PID 1)? `systemctl is-system-running` says; \
+             --bus user talks to your own user manager instead"
         }
         Error::NotFound(_) => "\n  hint: `nomad-systemd ps --all` lists the task units",
         Error::Refused { message, .. }

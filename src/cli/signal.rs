@@ -22,7 +22,7 @@ pub struct SignalArgs {
     #[arg(value_name = "TASK")]
     task: String,
     /// The signal: a name (SIGHUP, HUP, hup) or a number.
-    #[arg(value_name = "SIG", value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
+    #[arg(value_name = "SIG", value_parser = super::input::signal)]
     signal: Signal,
 }
 

@@ -288,9 +288,9 @@ impl Engine {
             return Err(Error::invalid(
                 "unit",
                 format!(
-                    "'{unit}' is already running and Nomad did not start it; Nomad never \
-                     stops what it did not start, so it will not take it over (stop it first, \
-                     or run another instance)"
+                    "'{unit}' is already running, started by something other than this \
+                     task; a task never takes over a unit it did not start, since stopping the \
+                     task would stop it (stop it first, or run another instance)"
                 ),
             ));
         }
