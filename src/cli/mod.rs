@@ -173,8 +173,9 @@ impl GlobalArgs {
 
 /// Parses the command line, runs it and turns the outcome into the process's exit status:
 /// 0 on success, the task's own status for `run --wait`, 1 with a one-line message on errors,
-/// 2 for usage errors (clap's, and a value an option gave that the core refused:
-/// [`Error::InvalidArgument`]).
+/// 2 for usage errors (clap's: an option's value that does not parse). A value that parses
+/// but that the task cannot take is an error naming the option ([`Error::InvalidArgument`]),
+/// exit status 1 as for every refusal.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Plugin = cli.command {
@@ -197,10 +198,6 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
-        Err(e @ Error::InvalidArgument { .. }) => {
-            fail(&render(&e));
-            ExitCode::from(2)
-        }
         Err(e) => fail(&render(&e)),
     }
 }
@@ -252,4 +249,22 @@ pub(super) fn render(e: &Error) -> String {
         _ => "",
     };
     format!("{e}{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_what_an_installed_binary_has() {
+        let unreachable = Error::Unreachable {
+            bus: "system",
+            reason: "no socket".into(),
+        };
+        for e in [unreachable, Error::NotFound("x.service".into())] {
+            let text = render(&e);
+            assert!(text.contains("hint: "), "{text}");
+            assert!(!text.contains("tools/") && !text.contains(".ci/"), "{text}");
+        }
+    }
 }

@@ -317,7 +317,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             options,
             output: args.output,
         })
-        .await;
+        .await
+        .map_err(|e| as_option(e, &given));
     }
 
     let engine = global.engine().await?;
@@ -354,7 +355,10 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
 fn given_options(args: &RunArgs) -> Vec<(String, String)> {
     // The environment merges the file's and the options' variables: only one an option set,
     // or all of them without a file, is the options'.
-    let env = args.env.iter().map(|(k, _)| (format!("env.{k}"), format!("--env {k}")));
+    let env = args
+        .env
+        .iter()
+        .map(|(k, _)| (format!("env.{k}"), format!("--env {k}")));
     let whole_env = (args.file.is_none() && !args.env.is_empty())
         .then(|| ("env".to_string(), "--env".to_string()));
     let options = [
@@ -365,7 +369,11 @@ fn given_options(args: &RunArgs) -> Vec<(String, String)> {
         ("cores", "--cores", !args.cores.is_empty()),
         ("memory", "--memory", args.memory != 0),
         ("memory_max", "--memory-max", args.memory_max.is_some()),
-        ("oom_score_adjust", "--oom-score-adjust", args.oom_score_adjust != 0),
+        (
+            "oom_score_adjust",
+            "--oom-score-adjust",
+            args.oom_score_adjust != 0,
+        ),
         ("command", "--command", args.command.is_some()),
         ("command", "CMD", !args.argv.is_empty()),
         ("args", "--arg", !args.args.is_empty()),
@@ -386,10 +394,11 @@ fn as_option(e: Error, given: &[(String, String)]) -> Error {
         return e;
     };
     let top = setting.split('.').next().unwrap_or_default();
-    let option = given
-        .iter()
-        .find(|(s, _)| *s == setting)
-        .or_else(|| given.iter().find(|(s, _)| s == top && !s.starts_with("env")));
+    let option = given.iter().find(|(s, _)| *s == setting).or_else(|| {
+        given
+            .iter()
+            .find(|(s, _)| s == top && !s.starts_with("env"))
+    });
     match option {
         Some((_, option)) => Error::argument(option.clone(), reason),
         None => Error::InvalidConfig { setting, reason },
