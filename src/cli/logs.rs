@@ -294,7 +294,9 @@ mod tests {
     fn output_that_went_elsewhere_is_said_not_shown_as_nothing() {
         let file = |p: &str| Destination::Elsewhere(format!("the file {p}"));
         let r = route(file("/o"), file("/e"), false);
-        let err = streams_shown(&unit(), &r, None, None).unwrap_err().to_string();
+        let err = streams_shown(&unit(), &r, None, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("stdout goes to the file /o") && err.contains("/e"),
             "{err}"
@@ -311,7 +313,10 @@ mod tests {
         let by_hand = streams_shown(&unit(), &r, None, Some(Origin::Cli))
             .unwrap_err()
             .to_string();
-        assert!(by_hand.contains("stdout goes to the FIFO /a/.web.stdout.fifo"), "{by_hand}");
+        assert!(
+            by_hand.contains("stdout goes to the FIFO /a/.web.stdout.fifo"),
+            "{by_hand}"
+        );
         assert!(!by_hand.contains("Nomad"), "{by_hand}");
         let nomads = streams_shown(&unit(), &r, None, Some(Origin::Nomad))
             .unwrap_err()
