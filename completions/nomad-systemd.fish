@@ -50,7 +50,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l allo
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l job -d 'Job name [default: the task name]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l task-group -d 'Task group name [default: the task name]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -s e -l env -d 'Set an environment variable; repeat for more' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l user -d 'Run as this user' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l user -d 'Run as this user [default: the service manager\'s (root on the system bus); with -f, the plugin\'s default_user, nobody]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l group -d 'Run with this primary group' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l workdir -d 'Working directory inside the unit [default: /local with --task-dir]' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l cpu -d 'CPU in MHz, as Nomad\'s resources.cpu (sets the CPU weight)' -r
@@ -58,7 +58,7 @@ complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l core
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory -d 'Memory, as Nomad\'s resources.memory: MiB, or with a unit (512M, 1G, 1.5G)' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l memory-max -d 'Hard memory limit above --memory, as Nomad\'s memory_max: MiB or with a unit; -1 for none' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l oom-score-adjust -d 'The OOM killer\'s bias for the task, -1000 (never kill) to 1000 (kill first)' -r
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-signal -d 'Signal a stop sends first [default: SIGTERM; SIGINT, as Nomad, for a job file]' -r
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-signal -d 'Signal a stop sends first [default: SIGTERM; with -f, SIGINT as Nomad]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l kill-timeout -d 'How long a stop waits before SIGKILL: seconds, or e.g. 500ms, 1m [default: 5s, as Nomad]' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l alloc-dir-root -d 'Where --task-dir creates <alloc-id>/ directories' -r -F
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand run" -l stdout -d 'Append the task\'s stdout to this file or write it into this FIFO [default: journal]' -r -F
@@ -115,7 +115,7 @@ user\t''"
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l slice -d 'The slice task units are placed in [default: system-nomad.slice, or app-nomad.slice with --bus user]. Given, ps and task names see only the tasks in it; otherwise every task on the bus' -r
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l all -d 'Stop every task the filters select (in --slice when given); tasks started by Nomad only with --include-nomad. Lists them and asks first on a terminal'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l include-nomad -d 'With --all: also stop the tasks Nomad\'s plugin started (Nomad then sees them fail and reschedules them). Without it --all takes only the tasks `nomad-systemd run` started'
-complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s y -l yes -d 'Do not ask before stopping what --all selected; needed when stdin is not a terminal'
+complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s y -l yes -d 'Do not ask before stopping what --all or a glob matching several tasks selected; needed for those when stdin is not a terminal'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -l keep -d 'Leave the stopped unit loaded, so `ps --all` still shows it'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c nomad-systemd -n "__fish_nomad_systemd_using_subcommand signal" -l bus -d 'Which service manager runs the tasks' -r -f -a "system\t''

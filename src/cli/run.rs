@@ -81,7 +81,8 @@ pub struct RunArgs {
     /// Set an environment variable; repeat for more.
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Run as this user.
+    /// Run as this user [default: the service manager's (root on the system bus); with -f,
+    /// the plugin's default_user, nobody].
     #[arg(long)]
     user: Option<String>,
     /// Run with this primary group.
@@ -112,7 +113,7 @@ pub struct RunArgs {
     )]
     oom_score_adjust: i32,
 
-    /// Signal a stop sends first [default: SIGTERM; SIGINT, as Nomad, for a job file].
+    /// Signal a stop sends first [default: SIGTERM; with -f, SIGINT as Nomad].
     #[arg(long, value_name = "SIG", value_parser = input::signal)]
     kill_signal: Option<Signal>,
     /// How long a stop waits before SIGKILL: seconds, or e.g. 500ms, 1m [default: 5s, as Nomad].
@@ -231,16 +232,16 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         let stem = u.rsplit_once('.').map_or(u, |(stem, _)| stem);
         stem.trim_end_matches('@').to_string()
     });
-    // A job's task runs as the plugin would run it: as the plugin's default user (nobody
-    // unless --plugin-config says otherwise) where a user can be chosen, stopped with Nomad's
-    // default signal (SIGINT).
+    // A task from a file (a task file or a job file's) runs as the plugin would run it: as the
+    // plugin's default user (nobody unless --plugin-config says otherwise) where a user can be
+    // chosen, stopped with Nomad's default signal (SIGINT).
     let user = args
         .user
         .clone()
         .or_else(|| file.as_ref()?.user.clone())
         .or_else(|| {
             let dynamic = file.as_ref().is_some_and(|f| f.config.sandbox.dynamic_user);
-            (origin.is_some() && !dynamic && unit.is_none() && global.bus() == Bus::System)
+            (file.is_some() && !dynamic && unit.is_none() && global.bus() == Bus::System)
                 .then(|| default_user(args.plugin_config.as_deref()))
         });
     let standalone = StandaloneTask {
@@ -270,7 +271,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         kill_signal: args
             .kill_signal
             .or_else(|| file.as_ref()?.kill_signal)
-            .or_else(|| origin.is_some().then_some(Signal::INT)),
+            .or_else(|| file.is_some().then_some(Signal::INT)),
         kill_timeout: args.kill_timeout.or_else(|| file.as_ref()?.kill_timeout),
         sandbox: sandbox(file.as_ref().map(|f| &f.config), global.bus())?,
     };
