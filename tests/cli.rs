@@ -430,6 +430,11 @@ async fn errors_about_arguments_name_the_option_not_a_task_config() {
             vec!["--memory-max: 5 MiB is below memory (10 MiB)"],
         ),
         (
+            &["exec", "-T", task, "no-such-program-xyz"][..],
+            127,
+            vec!["CMD: 'no-such-program-xyz' is not on PATH"],
+        ),
+        (
             &["signal", "no-such-task-xyz", "HUP"][..],
             1,
             vec!["no task with that unit name", "'no-such-task-xyz'"],
