@@ -286,7 +286,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     if let Some(unit) = &unit {
         let name = host_unit::resolve(unit, unit_instance.as_deref(), &spec.alloc_id)
             .map_err(|e| as_option(e, &given))?;
-        unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())?;
+        unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())
+            .map_err(|e| as_option(e, &given))?;
         spec.host_unit = Some(name);
         // The operator's own command line: every variable it names passes, except those no
         // installed unit ever gets.
@@ -367,6 +368,7 @@ fn given_options(args: &RunArgs) -> Vec<(String, String)> {
         ("group", "--group", args.group.is_some()),
         ("work_dir", "--workdir", args.workdir.is_some()),
         ("name", "--name", args.name.is_some()),
+        ("alloc_id", "--alloc-id", args.alloc_id.is_some()),
         ("cores", "--cores", !args.cores.is_empty()),
         ("memory", "--memory", args.memory != 0),
         ("memory_max", "--memory-max", args.memory_max.is_some()),
