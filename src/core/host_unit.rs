@@ -125,7 +125,7 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
         return Ok((
             Vec::new(),
             vec![format!(
-                "{unit} is a {} unit: Nomad's environment and resources apply only to \
+                "{unit} is a {} unit: the task's environment and resources apply only to \
                  services, so the units it triggers run as installed",
                 unit.unit_type()
             )],
