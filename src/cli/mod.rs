@@ -46,7 +46,7 @@ use crate::core::{Bus, Engine, EngineOptions, Error};
         the task name alone                        web\n    \
         a glob on unit names, or on job/task       'nomad-6b78*', 'shop/*'\n  \
         A name matching several tasks is an error listing them; only stop accepts a glob \
-        matching several."
+        matching several, and asks first (--yes answers beforehand)."
 )]
 pub struct Cli {
     #[command(flatten)]
