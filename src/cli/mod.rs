@@ -235,6 +235,11 @@ fn fail(message: &str) -> ExitCode {
 /// An error with a hint at what to do next.
 pub(super) fn render(e: &Error) -> String {
     let hint = match e {
+        Error::Unreachable { bus: "user", .. } => {
+            "\n  hint: is your user manager running? `systemctl --user is-system-running` \
+             says; it needs a login session or `loginctl enable-linger`, and XDG_RUNTIME_DIR \
+             set to its directory"
+        }
         Error::Unreachable { .. } => {
             "\n  hint: is systemd running here (as PID 1)? `systemctl is-system-running` says; \
              --bus user talks to your own user manager instead"
@@ -257,11 +262,17 @@ mod tests {
 
     #[test]
     fn hints_name_what_an_installed_binary_has() {
-        let unreachable = Error::Unreachable {
-            bus: "system",
+        let unreachable = |bus| Error::Unreachable {
+            bus,
             reason: "no socket".into(),
         };
-        for e in [unreachable, Error::NotFound("x.service".into())] {
+        let user = render(&unreachable("user"));
+        assert!(!user.contains("--bus user"), "{user}");
+        for e in [
+            unreachable("system"),
+            unreachable("user"),
+            Error::NotFound("x.service".into()),
+        ] {
             let text = render(&e);
             assert!(text.contains("hint: "), "{text}");
             assert!(!text.contains("tools/") && !text.contains(".ci/"), "{text}");

@@ -68,9 +68,17 @@ struct Stopped {
 }
 
 pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error> {
+    let selection = Selection {
+        job: args.job.clone(),
+        alloc: args.alloc.clone(),
+        task: args.task.clone(),
+        include_nomad: args.include_nomad,
+    };
+    // Filters are checked before anything is asked of systemd.
+    selection.check()?;
     let engine = global.engine().await?;
     let units = if args.all {
-        match select_all(&engine, global, &args).await? {
+        match select_all(&engine, global, &args, &selection).await? {
             Some(units) => units,
             None => return Ok(ExitCode::FAILURE),
         }
@@ -140,14 +148,8 @@ async fn select_all(
     engine: &Engine,
     global: &GlobalArgs,
     args: &StopArgs,
+    selection: &Selection,
 ) -> Result<Option<Vec<UnitName>>, Error> {
-    let selection = Selection {
-        job: args.job.clone(),
-        alloc: args.alloc.clone(),
-        task: args.task.clone(),
-        include_nomad: args.include_nomad,
-    };
-    selection.check()?;
     let tasks: Vec<TaskSummary> = listing::tasks(engine, global.scope())
         .await?
         .into_iter()
