@@ -183,7 +183,7 @@ fn a_task_file_defaults_as_a_job_files_task_and_the_plugin_do() {
     };
     let batch = example("batch.task.hcl");
     // The file names neither: the plugin's default user, Nomad's SIGINT.
-    let out = dry(&["-f", &batch]);
+    let out = dry(&["-f", &batch, "--task-dir"]);
     assert_eq!(row(&out, "User"), "s        \"nobody\"", "{out}");
     assert_eq!(row(&out, "KillSignal"), "i        2", "{out}");
     // What the file says stays (web.task.toml: SIGTERM); the command line wins over both.
@@ -199,6 +199,22 @@ fn a_task_file_defaults_as_a_job_files_task_and_the_plugin_do() {
         "{out}"
     );
     assert_eq!(row(&out, "KillSignal"), "i        15", "{out}");
+
+    // What a run by hand leaves out is said, as for a job file's task.
+    let without_dirs = cli(&["run", "--dry-run", "-f", &batch]);
+    assert!(
+        without_dirs
+            .stderr()
+            .contains("differs from Nomad: task directories"),
+        "{}",
+        without_dirs.stderr()
+    );
+    let with_dirs = cli(&["run", "--dry-run", "--task-dir", "-f", &batch]);
+    assert!(
+        !with_dirs.stderr().contains("differs"),
+        "{}",
+        with_dirs.stderr()
+    );
 
     // And it runs so.
     let dir = tempfile::tempdir().unwrap();

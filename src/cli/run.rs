@@ -182,7 +182,20 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         .unit_instance
         .clone()
         .or_else(|| file_unit.as_ref()?.instance.clone());
-    for difference in origin.iter().flat_map(|o| &o.differences) {
+    // A task from a file is a rehearsal of Nomad's run: what it will not do as Nomad would is
+    // said, for a one-task file as for a job file's task.
+    let mut differences: Vec<String> = origin
+        .iter()
+        .flat_map(|o| o.differences.iter().cloned())
+        .collect();
+    if file.is_some() && !args.task_dir && unit.is_none() {
+        differences.push(
+            "task directories: Nomad gives every task /alloc, /local and /secrets; --task-dir \
+             creates them"
+                .into(),
+        );
+    }
+    for difference in &differences {
         eprintln!("differs from Nomad: {difference}");
     }
     let (command, argv) = match (&file, args.command, args.argv.split_first()) {
