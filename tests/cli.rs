@@ -150,7 +150,7 @@ async fn bad_input_gets_a_clear_error_and_creates_nothing() {
     let no_command = cli(&["run"]);
     assert_eq!(no_command.code(), 1);
     assert!(
-        no_command.stderr().contains("command: is required"),
+        no_command.stderr().contains("CMD: no program to run"),
         "{}",
         no_command.stderr()
     );
@@ -160,7 +160,7 @@ async fn bad_input_gets_a_clear_error_and_creates_nothing() {
     assert!(
         unknown_user
             .stderr()
-            .contains("unknown user 'no-such-user-xyz'"),
+            .contains("--user: unknown user 'no-such-user-xyz'"),
         "{}",
         unknown_user.stderr()
     );
@@ -380,6 +380,83 @@ fn run_takes_sizes_with_units_seconds_and_only_online_cores() {
     );
     let bad = cli(&["run", "--memory", "1X", "--", "/bin/true"]);
     assert!(bad.stderr().contains("is not a size"), "{}", bad.stderr());
+}
+
+/// What the operator typed is an argument, not a task config: each error names the option (or
+/// the task name) and the reason, and what was refused changed nothing.
+#[tokio::test]
+async fn errors_about_arguments_name_the_option_not_a_task_config() {
+    let engine = engine().await;
+    let unit = unit_of(&cli(&["run", "--name", "argue", "--", "/bin/sleep", "300"]).ok());
+    let task = unit.as_str();
+    let not_a_signal = "'SIGFOO' is not a signal name or number";
+    for (args, code, says) in [
+        (
+            &["signal", task, "SIGFOO"][..],
+            2,
+            vec!["'<SIG>'", not_a_signal],
+        ),
+        (
+            &["stop", "--signal", "SIGFOO", task][..],
+            2,
+            vec!["'--signal <SIG>'", not_a_signal],
+        ),
+        (
+            &["run", "--kill-signal", "SIGFOO", "--", "/bin/true"][..],
+            2,
+            vec!["'--kill-signal <SIG>'", not_a_signal],
+        ),
+        (
+            &["run", "--memory", "1X", "--", "/bin/true"][..],
+            2,
+            vec!["'--memory <SIZE>'", "'1X' is not a size"],
+        ),
+        (
+            &["stop", "--timeout", "soon", task][..],
+            2,
+            vec!["'--timeout <DURATION>'", "'soon' is not a duration"],
+        ),
+        (
+            &[
+                "run",
+                "--memory",
+                "10",
+                "--memory-max",
+                "5",
+                "--",
+                "/bin/true",
+            ][..],
+            1,
+            vec!["--memory-max: 5 MiB is below memory (10 MiB)"],
+        ),
+        (
+            &["exec", "-T", task, "no-such-program-xyz"][..],
+            127,
+            vec!["CMD: 'no-such-program-xyz' is not on PATH"],
+        ),
+        (
+            &["signal", "no-such-task-xyz", "HUP"][..],
+            1,
+            vec!["no task with that unit name", "'no-such-task-xyz'"],
+        ),
+        (
+            &["stop", "no-such-task-xyz"][..],
+            1,
+            vec!["no task with that unit name", "'no-such-task-xyz'"],
+        ),
+    ] {
+        let out = cli(args);
+        let err = out.stderr();
+        assert_eq!(out.code(), code, "{args:?}: {err}");
+        for s in says {
+            assert!(err.contains(s), "{args:?}: no {s:?} in {err}");
+        }
+        assert!(!err.contains("task config"), "{args:?}: {err}");
+        assert!(!err.contains("tools/"), "{args:?}: {err}");
+    }
+    let status = engine.status(&unit).await.expect("the task is untouched");
+    assert_eq!(status.state, nomad_systemd::core::TaskState::Running);
+    cli(&["stop", task]).ok();
 }
 
 /// `exec` takes the command right after the task or after `--`, and a command that cannot be

@@ -175,7 +175,8 @@ async fn every_command_names_a_task_by_prefix_job_task_name_or_glob() {
             s.unit
         );
     }
-    let stop = cli(&["stop", &format!("one-{tag}/*")]).ok();
+    // A glob matching several asks first; -y answers beforehand (tests/cli_stop.rs).
+    let stop = cli(&["stop", "-y", &format!("one-{tag}/*")]).ok();
     assert!(
         stop.contains(t.front.unit.as_str()) && stop.contains(t.back.unit.as_str()),
         "{stop}"

@@ -1,6 +1,7 @@
 //! `run -f JOB.nomad.hcl` against a real systemd: a whole job file is taken, its task picked
 //! (`--task`), Nomad's runtime variables interpolated, the plugin's defaults applied (user
-//! nobody, kill signal SIGINT), and what a run by hand cannot do printed as differences.
+//! nobody, kill signal SIGINT, as for a one-task file), and what a run by hand cannot do
+//! printed as differences.
 
 mod support;
 
@@ -170,5 +171,66 @@ fn a_job_files_task_runs_as_nobody_with_its_names_interpolated() {
     .unwrap();
     let job = job.display().to_string();
     let run = cli(&["run", "-f", &job, "--wait"]);
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+}
+
+#[test]
+fn a_task_file_defaults_as_a_job_files_task_and_the_plugin_do() {
+    let dry = |args: &[&str]| {
+        let mut all = vec!["run", "--dry-run"];
+        all.extend_from_slice(args);
+        cli(&all).ok()
+    };
+    let batch = example("batch.task.hcl");
+    // The file names neither: the plugin's default user, Nomad's SIGINT.
+    let out = dry(&["-f", &batch, "--task-dir"]);
+    assert_eq!(row(&out, "User"), "s        \"nobody\"", "{out}");
+    assert_eq!(row(&out, "KillSignal"), "i        2", "{out}");
+    // What the file says stays (web.task.toml: SIGTERM); the command line wins over both.
+    let out = dry(&["-f", &example("web.task.toml")]);
+    assert_eq!(row(&out, "KillSignal"), "i        15", "{out}");
+    let out = dry(&["-f", &batch, "--user", "root", "--kill-signal", "TERM"]);
+    assert_eq!(row(&out, "User"), "s        \"root\"", "{out}");
+    assert_eq!(row(&out, "KillSignal"), "i        15", "{out}");
+    // Without a file, run is systemd-run's: the manager's user, SIGTERM.
+    let out = dry(&["--", "/bin/true"]);
+    assert!(
+        !out.lines().any(|l| l.trim_start().starts_with("User ")),
+        "{out}"
+    );
+    assert_eq!(row(&out, "KillSignal"), "i        15", "{out}");
+
+    // What a run by hand leaves out is said, as for a job file's task.
+    let without_dirs = cli(&["run", "--dry-run", "-f", &batch]);
+    assert!(
+        without_dirs
+            .stderr()
+            .contains("differs from Nomad: task directories"),
+        "{}",
+        without_dirs.stderr()
+    );
+    let with_dirs = cli(&["run", "--dry-run", "--task-dir", "-f", &batch]);
+    assert!(
+        !with_dirs.stderr().contains("differs"),
+        "{}",
+        with_dirs.stderr()
+    );
+
+    // And it runs so.
+    let dir = tempfile::tempdir().unwrap();
+    let task = dir.path().join("who.task.hcl");
+    std::fs::write(
+        &task,
+        r#"task "who" {
+  driver = "systemd"
+  config {
+    command = "/bin/sh"
+    args = ["-c", "test \"$(id -un)\" = nobody && exit 3"]
+  }
+}
+"#,
+    )
+    .unwrap();
+    let run = cli(&["run", "-f", &task.display().to_string(), "--wait"]);
     assert_eq!(run.code(), 3, "{}", run.stderr());
 }

@@ -1,7 +1,7 @@
 //! `stop --all` and `signal` against a real systemd: `--all` takes only what its filters and
 //! `--slice` select, leaves the tasks Nomad's plugin started unless `--include-nomad`, asks on
-//! a terminal and refuses without one unless `--yes`; `signal` reaches a task and leaves it
-//! running.
+//! a terminal and refuses without one unless `--yes`, as `stop` with a glob matching several
+//! tasks does; `signal` reaches a task and leaves it running.
 //!
 //! `stop --all` acts on every task on the bus, so the tests of this file take turns
 //! ([`turn`]): one test's `stop --all` must not stop another test's tasks.
@@ -222,6 +222,54 @@ async fn stop_all_on_a_terminal_lists_the_tasks_and_asks() {
     let (code, seen) = stop_on_a_terminal(&["--all", "--job", &job], "y\r");
     assert_eq!(code, Some(0), "{seen}");
     assert_no_unit(&engine, &unit).await;
+}
+
+#[tokio::test]
+async fn a_glob_naming_several_tasks_asks_first_as_stop_all_does() {
+    let _turn = turn().await;
+    let engine = engine().await;
+    let t = tag();
+    let job = format!("glob-{t}");
+    let web = run_task(&job, "web", &alloc_id(&t, 1), &[], "");
+    let db = run_task(&job, "db", &alloc_id(&t, 2), &[], "");
+    let glob = format!("{job}/*");
+
+    // No terminal and no --yes: refused, saying how to go on; nothing stopped.
+    let out = cli(&["stop", &glob]);
+    assert_eq!(out.code(), 1, "{}", out.stdout());
+    let err = out.stderr();
+    assert!(
+        err.contains("not a terminal") && err.contains("--yes") && err.contains(&glob),
+        "{err}"
+    );
+    assert!(out.stdout().is_empty(), "{}", out.stdout());
+    assert_running(&engine, &web).await;
+    assert_running(&engine, &db).await;
+
+    // On a terminal: both listed and asked about; no is no.
+    let (code, seen) = stop_on_a_terminal(&[&glob], "n\r");
+    assert_eq!(code, Some(1), "{seen}");
+    assert!(
+        seen.contains(web.as_str()) && seen.contains(db.as_str()),
+        "{seen}"
+    );
+    assert!(seen.contains("Stop 2 task(s)? [y/N]"), "{seen}");
+    assert!(seen.contains("nothing stopped"), "{seen}");
+    assert_running(&engine, &web).await;
+    assert_running(&engine, &db).await;
+
+    // A glob matching one task, like a task named alone, is stopped without a question.
+    let (code, seen) = stop_on_a_terminal(&[&format!("{job}/w*")], "");
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(!seen.contains("[y/N]"), "{seen}");
+    assert_no_unit(&engine, &web).await;
+
+    // -y answers beforehand.
+    let web = run_task(&job, "web", &alloc_id(&t, 3), &[], "");
+    let out = cli(&["stop", "-y", &glob]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert_no_unit(&engine, &web).await;
+    assert_no_unit(&engine, &db).await;
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ pub async fn run(dry: DryRun) -> Result<ExitCode, Error> {
     let (spec, options) = match &dry.plugin_config {
         None => (dry.spec.clone(), dry.options.clone()),
         Some(path) => {
-            let policy = Policy::read(path)?;
+            let policy = Policy::read(path).map_err(|e| plugin_config_error(path, e))?;
             match judge(&policy, &dry).await {
                 Ok(spec) => (spec, policy.engine_options()),
                 Err(e) => return Ok(refused(&dry, &e)),
@@ -69,6 +69,24 @@ pub async fn run(dry: DryRun) -> Result<ExitCode, Error> {
         OutputFormat::Table => print!("{}", text(&plan, &steps, &dry)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error reading the `--plugin-config` file, about that file and the setting in it: the
+/// operator's plugin config is not a task config.
+fn plugin_config_error(path: &std::path::Path, e: Error) -> Error {
+    let Error::InvalidConfig { setting, reason } = e else {
+        return e;
+    };
+    let setting = setting
+        .strip_prefix("plugin config")
+        .unwrap_or(&setting)
+        .trim();
+    let why = if setting.is_empty() {
+        reason
+    } else {
+        format!("{setting}: {reason}")
+    };
+    Error::argument(format!("--plugin-config {}", path.display()), why)
 }
 
 /// The task StartTask would run under `policy`, with StartTask's errors.
@@ -298,6 +316,23 @@ fn to_json(plan: &StartPlan, steps: &[String], dry: &DryRun) -> Json {
 mod tests {
     use super::*;
     use crate::core::property::{BindMount, ExecCommand};
+
+    #[test]
+    fn a_bad_plugin_config_is_named_by_its_option_and_setting() {
+        let path = std::path::Path::new("agent.hcl");
+        let e = Policy::parse("bogus = 1", "hcl").unwrap_err();
+        let e = plugin_config_error(path, e);
+        assert_eq!(
+            e.to_string(),
+            "--plugin-config agent.hcl: bogus: is not a setting of this plugin"
+        );
+        let e = plugin_config_error(path, Policy::parse("[1]", "json").unwrap_err());
+        assert!(
+            e.to_string().starts_with("--plugin-config agent.hcl: "),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("task config"), "{e}");
+    }
 
     #[test]
     fn values_print_as_dbus_carries_them() {

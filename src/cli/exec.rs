@@ -53,6 +53,19 @@ pub struct ExecArgs {
     argv: Vec<String>,
 }
 
+/// The core's error worded for the command line: what it says of the exec's `command` is
+/// about CMD, of the `task` about TASK; both are arguments here, not a task's config.
+fn worded(e: Error) -> Error {
+    match e {
+        Error::InvalidConfig { setting, reason } => match setting.as_str() {
+            "command" => Error::argument("CMD", reason),
+            "task" => Error::argument("TASK", reason),
+            _ => Error::InvalidConfig { setting, reason },
+        },
+        other => other,
+    }
+}
+
 /// The shell's status for a command that cannot be run: 127 when there is no such program,
 /// 126 when there is one but it cannot be executed (a directory, no execute bit, a bad
 /// format), as `sh`, `docker exec` and `env` report them; `None` for any other error. A
@@ -60,7 +73,7 @@ pub struct ExecArgs {
 /// directories.
 fn not_runnable(e: &Error, program: &str) -> Option<u8> {
     match e {
-        Error::InvalidConfig { setting, .. } if setting == "command" => Some(127),
+        Error::InvalidArgument { argument, .. } if argument == "CMD" => Some(127),
         Error::StartFailed { reason, .. } if reason.contains("could not be executed") => {
             Some(if std::path::Path::new(program).exists() {
                 126
@@ -91,10 +104,11 @@ pub async fn run(global: &GlobalArgs, args: ExecArgs) -> Result<ExitCode, Error>
         workdir: args.workdir,
         user: args.user,
     };
-    let Exec { unit, streams } = match engine
+    let exec = engine
         .exec_with(&target, &args.argv, io, &[], &options)
         .await
-    {
+        .map_err(worded);
+    let Exec { unit, streams } = match exec {
         Ok(exec) => exec,
         Err(e) => match not_runnable(&e, &args.argv[0]) {
             Some(status) => {
@@ -213,4 +227,22 @@ async fn drain<const N: usize>(outputs: [JoinHandle<()>; N]) {
         }
     });
     let _ = tokio::time::timeout(DRAIN, joined).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exec_command_and_task_are_arguments() {
+        let e = worded(Error::invalid("command", "'nosuch' is not on PATH (/bin)"));
+        assert_eq!(e.to_string(), "CMD: 'nosuch' is not on PATH (/bin)");
+        assert_eq!(not_runnable(&e, "nosuch"), Some(127));
+        let e = worded(Error::invalid("task", "x.service has exited"));
+        assert_eq!(e.to_string(), "TASK: x.service has exited");
+        assert!(matches!(
+            worded(Error::invalid("env", "bad")),
+            Error::InvalidConfig { .. }
+        ));
+    }
 }

@@ -1,10 +1,17 @@
 //! Values as operators type them on the command line: sizes with units, durations in plain
-//! seconds, cores this host has. Each parser is a clap `value_parser`; its error names the
-//! reason, clap names the option.
+//! seconds, cores this host has, signals. Each parser is a clap `value_parser`; its error
+//! names the reason, clap names the option (`invalid value 'SIGFOO' for '--signal <SIG>': ...`),
+//! so none of them speaks of a task config.
 
 use std::time::Duration;
 
+use crate::core::Signal;
 use crate::core::mapping::cpu::cpuset_mask;
+
+/// A signal: a name with or without `SIG`, any case, or a number.
+pub fn signal(s: &str) -> Result<Signal, String> {
+    s.parse().map_err(|e: crate::core::Error| e.reason())
+}
 
 /// A size in MiB, as Nomad's `resources.memory` counts: a plain number is MiB (as Nomad's
 /// jobs say it), or a number with systemd's suffixes `K`, `M`, `G`, `T` (powers of 1024, an
@@ -98,6 +105,14 @@ mod tests {
         assert_eq!(duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
         assert!(duration("soon").unwrap_err().contains("e.g. 10, 10s"));
+    }
+
+    #[test]
+    fn a_bad_signal_gives_the_reason_not_a_task_config() {
+        assert_eq!(signal("hup"), Ok(Signal::from_number(1).unwrap()));
+        let e = signal("SIGFOO").unwrap_err();
+        assert!(e.contains("'SIGFOO' is not a signal name or number"), "{e}");
+        assert!(!e.contains("task config"), "{e}");
     }
 
     #[test]

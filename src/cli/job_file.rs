@@ -73,13 +73,13 @@ pub fn pick(tree: &Value, wanted: Option<&str>, alloc_id: &str) -> Result<JobTas
         ([(g, gb, t, tb)], _) => (g, *gb, t, *tb),
         ([], None) => return Err(Error::invalid("job", "has no task")),
         ([], Some(w)) => {
-            return Err(Error::invalid(
+            return Err(Error::argument(
                 "--task",
                 format!("{job} has no task {w}; its tasks: {}", listing()),
             ));
         }
         (_, None) => {
-            return Err(Error::invalid(
+            return Err(Error::argument(
                 "--task",
                 format!(
                     "{job} has several tasks; name one with --task GROUP/TASK: {}",
@@ -88,7 +88,7 @@ pub fn pick(tree: &Value, wanted: Option<&str>, alloc_id: &str) -> Result<JobTas
             ));
         }
         (_, Some(w)) => {
-            return Err(Error::invalid(
+            return Err(Error::argument(
                 "--task",
                 format!(
                     "{w} is in several groups; name it as GROUP/TASK: {}",

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::{GlobalArgs, listing, log_time, resolve};
+use crate::core::description::{self, Origin};
 use crate::core::log_output::{Destination, OutputRoute};
 use crate::core::logs::{self, LogLine, LogQuery, Stream};
 use crate::core::{Bus, Engine, Error, UnitName};
@@ -77,10 +78,12 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<ExitCode, Error>
         _ => None,
     };
     let engine = global.engine().await?;
-    let (unit, route) = match task_or_gone(&engine, global, &args.task).await? {
+    let (unit, route, origin) = match task_or_gone(&engine, global, &args.task).await? {
         Found::Task(unit) => {
             let route = engine.output_route(&unit).await?;
-            (unit, route)
+            let snapshot = engine.systemd().snapshot(&unit).await?;
+            let origin = description::parse(&snapshot.description).map(|d| d.origin);
+            (unit, route, origin)
         }
         Found::Gone(unit) => {
             let unknown = OutputRoute {
@@ -88,10 +91,10 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<ExitCode, Error>
                 stderr: Destination::Unknown,
                 mixed: false,
             };
-            (unit, unknown)
+            (unit, unknown, None)
         }
     };
-    let label = streams_shown(&unit, &route, filter)?;
+    let label = streams_shown(&unit, &route, filter, origin)?;
     let mut query = LogQuery {
         unit: unit.clone(),
         bus: global.bus(),
@@ -196,6 +199,20 @@ async fn gone_tasks(bus: Bus, name: &str) -> Result<Vec<UnitName>, Error> {
     logs::journal_units(bus, &format!("nomad-{head}")).await
 }
 
+/// Where a stream that is not in the journal goes, in words; `None` for one that may be. A
+/// FIFO is Nomad's log FIFO only for a task Nomad started: a task run by hand writes into
+/// whatever FIFO its operator named.
+fn elsewhere(destination: &Destination, origin: Option<Origin>) -> Option<String> {
+    match destination {
+        Destination::Elsewhere(to) => Some(to.clone()),
+        Destination::Fifo(path) if origin == Some(Origin::Nomad) => Some(format!(
+            "the FIFO {path} (Nomad's log FIFO: `nomad alloc logs` shows it)"
+        )),
+        Destination::Fifo(path) => Some(format!("the FIFO {path}")),
+        Destination::Journal | Destination::Unknown => None,
+    }
+}
+
 /// Checks that what was asked for can be shown, noting on stderr a stream that goes
 /// elsewhere; returns the stream every journal line belongs to when the journal's priority
 /// cannot say ([`OutputRoute::mixed`]) but only one stream goes there.
@@ -203,16 +220,14 @@ fn streams_shown(
     unit: &UnitName,
     route: &OutputRoute,
     filter: Option<Stream>,
+    origin: Option<Origin>,
 ) -> Result<Option<Stream>, Error> {
     let wanted: Vec<Stream> = filter.map_or(vec![Stream::Stdout, Stream::Stderr], |s| vec![s]);
-    let elsewhere: Vec<(Stream, &str)> = wanted
+    let elsewhere: Vec<(Stream, String)> = wanted
         .iter()
-        .filter_map(|s| match route.of(*s) {
-            Destination::Elsewhere(to) => Some((*s, to.as_str())),
-            _ => None,
-        })
+        .filter_map(|s| Some((*s, elsewhere(route.of(*s), origin)?)))
         .collect();
-    let said = |list: &[(Stream, &str)]| {
+    let said = |list: &[(Stream, String)]| {
         list.iter()
             .map(|(s, to)| format!("its {} goes to {to}", s.name()))
             .collect::<Vec<_>>()
@@ -279,31 +294,51 @@ mod tests {
     fn output_that_went_elsewhere_is_said_not_shown_as_nothing() {
         let file = |p: &str| Destination::Elsewhere(format!("the file {p}"));
         let r = route(file("/o"), file("/e"), false);
-        let err = streams_shown(&unit(), &r, None).unwrap_err().to_string();
+        let err = streams_shown(&unit(), &r, None, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("stdout goes to the file /o") && err.contains("/e"),
             "{err}"
         );
         let r = route(Destination::Journal, file("/e"), false);
-        assert!(streams_shown(&unit(), &r, Some(Stream::Stderr)).is_err());
-        assert_eq!(streams_shown(&unit(), &r, None).unwrap(), None);
+        assert!(streams_shown(&unit(), &r, Some(Stream::Stderr), None).is_err());
+        assert_eq!(streams_shown(&unit(), &r, None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn only_a_task_nomad_started_has_its_fifo_called_nomads() {
+        let fifo = || Destination::Fifo("/a/.web.stdout.fifo".into());
+        let r = route(fifo(), fifo(), false);
+        let by_hand = streams_shown(&unit(), &r, None, Some(Origin::Cli))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            by_hand.contains("stdout goes to the FIFO /a/.web.stdout.fifo"),
+            "{by_hand}"
+        );
+        assert!(!by_hand.contains("Nomad"), "{by_hand}");
+        let nomads = streams_shown(&unit(), &r, None, Some(Origin::Nomad))
+            .unwrap_err()
+            .to_string();
+        assert!(nomads.contains("`nomad alloc logs` shows it"), "{nomads}");
     }
 
     #[test]
     fn an_installed_units_journal_cannot_be_split_by_stream() {
         let r = route(Destination::Journal, Destination::Journal, true);
-        let err = streams_shown(&unit(), &r, Some(Stream::Stdout))
+        let err = streams_shown(&unit(), &r, Some(Stream::Stdout), None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot tell them apart"), "{err}");
-        assert_eq!(streams_shown(&unit(), &r, None).unwrap(), None);
+        assert_eq!(streams_shown(&unit(), &r, None, None).unwrap(), None);
         let r = route(
             Destination::Journal,
             Destination::Elsewhere("/dev/null".into()),
             true,
         );
         assert_eq!(
-            streams_shown(&unit(), &r, Some(Stream::Stdout)).unwrap(),
+            streams_shown(&unit(), &r, Some(Stream::Stdout), None).unwrap(),
             Some(Stream::Stdout)
         );
     }

@@ -191,7 +191,9 @@ pub fn command() -> clap::Command {
 
 /// Parses the command line, runs it and turns the outcome into the process's exit status:
 /// 0 on success, the task's own status for `run --wait`, 1 with a one-line message on errors,
-/// 2 for usage errors.
+/// 2 for usage errors (clap's: an option's value that does not parse). A value that parses
+/// but that the task cannot take is an error naming the option ([`Error::InvalidArgument`]),
+/// exit status 1 as for every refusal.
 pub fn main() -> ExitCode {
     completion::answer_if_asked();
     let cli = match Cli::from_arg_matches(&command().get_matches()) {
@@ -260,9 +262,14 @@ fn fail(message: &str) -> ExitCode {
 /// An error with a hint at what to do next.
 pub(super) fn render(e: &Error) -> String {
     let hint = match e {
+        Error::Unreachable { bus: "user", .. } => {
+            "\n  hint: is your user manager running? `systemctl --user is-system-running` \
+             says; it needs a login session or `loginctl enable-linger`, and XDG_RUNTIME_DIR \
+             set to its directory"
+        }
         Error::Unreachable { .. } => {
-            "\n  hint: is systemd running here? Without systemd as PID 1, run inside \
-             `tools/sandbox run -- ...`; --bus user talks to your user manager instead"
+            "\n  hint: is systemd running here (as PID 1)? `systemctl is-system-running` says; \
+             --bus user talks to your own user manager instead"
         }
         Error::NotFound(_) => "\n  hint: `nomad-systemd ps --all` lists the task units",
         Error::Refused { message, .. }
@@ -274,4 +281,28 @@ pub(super) fn render(e: &Error) -> String {
         _ => "",
     };
     format!("{e}{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_what_an_installed_binary_has() {
+        let unreachable = |bus| Error::Unreachable {
+            bus,
+            reason: "no socket".into(),
+        };
+        let user = render(&unreachable("user"));
+        assert!(!user.contains("--bus user"), "{user}");
+        for e in [
+            unreachable("system"),
+            unreachable("user"),
+            Error::NotFound("x.service".into()),
+        ] {
+            let text = render(&e);
+            assert!(text.contains("hint: "), "{text}");
+            assert!(!text.contains("tools/") && !text.contains(".ci/"), "{text}");
+        }
+    }
 }

@@ -9,20 +9,18 @@
 use crate::core::{Engine, Error, UnitName, description, host_unit};
 
 /// `Ok` when `unit` is a task unit of this tool; [`Error::NotFound`] when no such unit is
-/// loaded; otherwise an error naming the unit and why it is not one.
+/// loaded; otherwise an error naming the unit and why it is not one (about the name given,
+/// not a task config).
 pub async fn require(engine: &Engine, unit: &UnitName) -> Result<(), Error> {
     let snapshot = engine.systemd().snapshot(unit).await?;
     let described = description::parse(&snapshot.description).is_some();
     if described && named_ours(engine, unit) {
         return Ok(());
     }
-    Err(Error::invalid(
-        "unit",
-        format!(
-            "{unit} is not a nomad-systemd task (`nomad-systemd ps --all` lists them), and this \
-             command acts only on its own tasks; use systemctl for other units"
-        ),
-    ))
+    Err(Error::Unresolved(format!(
+        "{unit} is not a nomad-systemd task (`nomad-systemd ps --all` lists them), and this \
+         command acts only on its own tasks; use systemctl for other units"
+    )))
 }
 
 /// The name half of the rule: a transient task unit, or an installed unit with our drop-in.

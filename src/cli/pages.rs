@@ -49,7 +49,7 @@ pub const TASK_NAMES: &[(&str, &str)] = &[
 pub const TASK_NAMES_INTRO: &str = "status, stats, logs, exec, signal and stop name a task among \
     those `ps --all` lists (on the chosen bus, and in --slice when given), by any of these.";
 pub const TASK_NAMES_OUTRO: &str = "A name matching several tasks is an error listing them; \
-    only stop accepts a glob matching several.";
+    only stop accepts a glob matching several, and asks first (--yes answers beforehand).";
 
 /// The variables every command that talks to systemd reads.
 pub const CLI_ENVIRONMENT: &[(&str, &str)] = &[

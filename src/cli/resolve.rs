@@ -39,32 +39,41 @@ pub async fn one(engine: &Engine, slice: Option<&str>, name: &str) -> Result<Uni
     }
 }
 
+/// What [`many`] found.
+#[derive(Debug, Default)]
+pub struct Many {
+    /// The tasks, in the order their names were given, each once.
+    pub tasks: Vec<TaskSummary>,
+    /// A glob that matched several tasks, if any: the command acts on more than the operator
+    /// named one by one, so it may want to ask first.
+    pub widened_by: Option<String>,
+}
+
 /// The tasks `names` designate, in the order given and each once: a glob may match many
 /// tasks, any other name exactly one. Every name is resolved before anything is returned,
 /// so a bad name changes nothing.
-pub async fn many(
-    engine: &Engine,
-    slice: Option<&str>,
-    names: &[String],
-) -> Result<Vec<UnitName>, Error> {
+pub async fn many(engine: &Engine, slice: Option<&str>, names: &[String]) -> Result<Many, Error> {
     let tasks = listing::tasks(engine, slice).await?;
     let mut seen = BTreeSet::new();
-    let mut units = Vec::new();
+    let mut many = Many::default();
     for name in names {
         let matched = matching(name, &tasks)?;
         if matched.is_empty() {
             return Err(not_found(engine, name).await);
         }
-        if matched.len() > 1 && !is_glob(name) {
-            return Err(ambiguous(name, &matched));
+        if matched.len() > 1 {
+            if !is_glob(name) {
+                return Err(ambiguous(name, &matched));
+            }
+            many.widened_by.get_or_insert_with(|| name.clone());
         }
         for task in matched {
             if seen.insert(task.unit.clone()) {
-                units.push(task.unit.clone());
+                many.tasks.push(task.clone());
             }
         }
     }
-    Ok(units)
+    Ok(many)
 }
 
 /// The tasks of `tasks` that `name` matches, by unit name; empty when none does. An

@@ -74,7 +74,8 @@ pub struct RunArgs {
     /// Set an environment variable; repeat for more.
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Run as this user.
+    /// Run as this user [default: the service manager's (root on the system bus); with -f,
+    /// the plugin's default_user, nobody].
     #[arg(long, add = clap_complete::ArgValueCandidates::new(super::candidates::users))]
     user: Option<String>,
     /// Run with this primary group.
@@ -105,8 +106,8 @@ pub struct RunArgs {
     )]
     oom_score_adjust: i32,
 
-    /// Signal a stop sends first [default: SIGTERM; SIGINT, as Nomad, for a job file].
-    #[arg(long, value_name = "SIG", value_parser = parse_signal, add = clap_complete::ArgValueCompleter::new(super::candidates::signals))]
+    /// Signal a stop sends first [default: SIGTERM; with -f, SIGINT as Nomad].
+    #[arg(long, value_name = "SIG", value_parser = input::signal, add = clap_complete::ArgValueCompleter::new(super::candidates::signals))]
     kill_signal: Option<Signal>,
     /// How long a stop waits before SIGKILL: seconds, or e.g. 500ms, 1m [default: 5s, as Nomad].
     #[arg(long, value_name = "DURATION", value_parser = input::duration)]
@@ -153,6 +154,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> {
+    let given = given_options(&args);
     let alloc_id = args
         .alloc_id
         .clone()
@@ -173,7 +175,20 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         .unit_instance
         .clone()
         .or_else(|| file_unit.as_ref()?.instance.clone());
-    for difference in origin.iter().flat_map(|o| &o.differences) {
+    // A task from a file is a rehearsal of Nomad's run: what it will not do as Nomad would is
+    // said, for a one-task file as for a job file's task.
+    let mut differences: Vec<String> = origin
+        .iter()
+        .flat_map(|o| o.differences.iter().cloned())
+        .collect();
+    if file.is_some() && !args.task_dir && unit.is_none() {
+        differences.push(
+            "task directories: Nomad gives every task /alloc, /local and /secrets; --task-dir \
+             creates them"
+                .into(),
+        );
+    }
+    for difference in &differences {
         eprintln!("differs from Nomad: {difference}");
     }
     let (command, argv) = match (&file, args.command, args.argv.split_first()) {
@@ -182,9 +197,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         (None, Some(command), _) => (command, args.args),
         (None, None, Some((first, rest))) => (first.clone(), rest.to_vec()),
         (None, None, None) => {
-            return Err(Error::invalid(
-                "command",
-                "is required: give it after `--`, with --command, or in a task file (-f)",
+            return Err(Error::argument(
+                "CMD",
+                "no program to run: give it after `--`, with --command, or in a task file (-f)",
             ));
         }
     };
@@ -223,16 +238,16 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         let stem = u.rsplit_once('.').map_or(u, |(stem, _)| stem);
         stem.trim_end_matches('@').to_string()
     });
-    // A job's task runs as the plugin would run it: as the plugin's default user (nobody
-    // unless --plugin-config says otherwise) where a user can be chosen, stopped with Nomad's
-    // default signal (SIGINT).
+    // A task from a file (a task file or a job file's) runs as the plugin would run it: as the
+    // plugin's default user (nobody unless --plugin-config says otherwise) where a user can be
+    // chosen, stopped with Nomad's default signal (SIGINT).
     let user = args
         .user
         .clone()
         .or_else(|| file.as_ref()?.user.clone())
         .or_else(|| {
             let dynamic = file.as_ref().is_some_and(|f| f.config.sandbox.dynamic_user);
-            (origin.is_some() && !dynamic && unit.is_none() && global.bus() == Bus::System)
+            (file.is_some() && !dynamic && unit.is_none() && global.bus() == Bus::System)
                 .then(|| default_user(args.plugin_config.as_deref()))
         });
     let standalone = StandaloneTask {
@@ -262,20 +277,23 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         kill_signal: args
             .kill_signal
             .or_else(|| file.as_ref()?.kill_signal)
-            .or_else(|| origin.is_some().then_some(Signal::INT)),
+            .or_else(|| file.is_some().then_some(Signal::INT)),
         kill_timeout: args.kill_timeout.or_else(|| file.as_ref()?.kill_timeout),
         sandbox: sandbox(file.as_ref().map(|f| &f.config), global.bus())?,
     };
     let mut spec = if args.dry_run {
-        standalone.plan()?
+        standalone.plan()
     } else {
-        standalone.build()?
-    };
+        standalone.build()
+    }
+    .map_err(|e| as_option(e, &given))?;
     // A user manager cannot create the bind mount points in the host's root.
     spec.dirs_at_host_paths = global.bus() == Bus::User;
     if let Some(unit) = &unit {
-        let name = host_unit::resolve(unit, unit_instance.as_deref(), &spec.alloc_id)?;
-        unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())?;
+        let name = host_unit::resolve(unit, unit_instance.as_deref(), &spec.alloc_id)
+            .map_err(|e| as_option(e, &given))?;
+        unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())
+            .map_err(|e| as_option(e, &given))?;
         spec.host_unit = Some(name);
         // The operator's own command line: every variable it names passes, except those no
         // installed unit ever gets.
@@ -307,13 +325,17 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             options,
             output: args.output,
         })
-        .await;
+        .await
+        .map_err(|e| as_option(e, &given));
     }
 
     let engine = global.engine().await?;
     let started = {
         let _progress = Progress::show(format!("starting {}", spec.name));
-        engine.start(&spec, stdio).await?
+        engine
+            .start(&spec, stdio)
+            .await
+            .map_err(|e| as_option(e, &given))?
     };
     for warning in &started.warnings {
         eprintln!("warning: {warning}");
@@ -333,6 +355,63 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     engine.destroy(&started.unit).await?;
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
+}
+
+/// The task settings the command line set, each with the option that set it. A value an
+/// option gave is the operator's argument, not a task config's: an error about it names the
+/// option ([`as_option`]).
+fn given_options(args: &RunArgs) -> Vec<(String, String)> {
+    // The environment merges the file's and the options' variables: only one an option set,
+    // or all of them without a file, is the options'.
+    let env = args
+        .env
+        .iter()
+        .map(|(k, _)| (format!("env.{k}"), format!("--env {k}")));
+    let whole_env = (args.file.is_none() && !args.env.is_empty())
+        .then(|| ("env".to_string(), "--env".to_string()));
+    let options = [
+        ("user", "--user", args.user.is_some()),
+        ("group", "--group", args.group.is_some()),
+        ("work_dir", "--workdir", args.workdir.is_some()),
+        ("name", "--name", args.name.is_some()),
+        ("alloc_id", "--alloc-id", args.alloc_id.is_some()),
+        ("cores", "--cores", !args.cores.is_empty()),
+        ("memory", "--memory", args.memory != 0),
+        ("memory_max", "--memory-max", args.memory_max.is_some()),
+        (
+            "oom_score_adjust",
+            "--oom-score-adjust",
+            args.oom_score_adjust != 0,
+        ),
+        ("command", "--command", args.command.is_some()),
+        ("command", "CMD", !args.argv.is_empty()),
+        ("args", "--arg", !args.args.is_empty()),
+        ("args", "ARGS", args.argv.len() > 1),
+        ("unit", "--unit", args.unit.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, _, given)| *given)
+    .map(|(setting, option, _)| (setting.to_string(), option.to_string()));
+    env.chain(whole_env).chain(options).collect()
+}
+
+/// `e` worded for the command line: an invalid task setting that an option of `given` set
+/// (the setting itself, or the block it is in) is an invalid argument naming that option;
+/// any other error as it is.
+fn as_option(e: Error, given: &[(String, String)]) -> Error {
+    let Error::InvalidConfig { setting, reason } = e else {
+        return e;
+    };
+    let top = setting.split('.').next().unwrap_or_default();
+    let option = given.iter().find(|(s, _)| *s == setting).or_else(|| {
+        given
+            .iter()
+            .find(|(s, _)| s == top && !s.starts_with("env"))
+    });
+    match option {
+        Some((_, option)) => Error::argument(option.clone(), reason),
+        None => Error::InvalidConfig { setting, reason },
+    }
 }
 
 /// The plugin config's `default_user`: `path`'s, or the plugin's default's. A file that does
@@ -438,6 +517,38 @@ fn parse_memory_max(s: &str) -> Result<MemoryMax, String> {
         .ok_or_else(|| format!("'{s}' is neither a size nor -1"))
 }
 
-fn parse_signal(s: &str) -> Result<Signal, String> {
-    s.parse().map_err(|e: Error| e.to_string())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn given(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(s, o)| (s.to_string(), o.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_setting_an_option_gave_is_named_by_the_option() {
+        let given = given(&[("user", "--user"), ("env.A", "--env A")]);
+        let e = as_option(Error::invalid("user", "'x' does not exist"), &given);
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "--user: 'x' does not exist");
+        let e = as_option(Error::invalid("env.A", "bad"), &given);
+        assert_eq!(e.to_string(), "--env A: bad");
+    }
+
+    #[test]
+    fn a_setting_the_file_gave_stays_a_task_config_error() {
+        let given = given(&[("env.A", "--env A")]);
+        for setting in ["env.B", "env", "group", "config.command"] {
+            let e = as_option(Error::invalid(setting, "bad"), &given);
+            assert!(
+                matches!(&e, Error::InvalidConfig { setting: s, .. } if s == setting),
+                "{e:?}"
+            );
+        }
+        let e = as_option(Error::NotFound("x".into()), &given);
+        assert!(matches!(e, Error::NotFound(_)));
+    }
 }

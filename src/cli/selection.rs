@@ -36,11 +36,13 @@ impl Selection {
         if let Some(alloc) = &self.alloc
             && alloc.chars().count() < resolve::MIN_ALLOC_PREFIX
         {
-            return Err(Error::Unresolved(format!(
-                "--alloc '{alloc}': an allocation id prefix needs at least {} characters, \
-                 as in Nomad",
-                resolve::MIN_ALLOC_PREFIX
-            )));
+            return Err(Error::argument(
+                format!("--alloc '{alloc}'"),
+                format!(
+                    "an allocation id prefix needs at least {} characters, as in Nomad",
+                    resolve::MIN_ALLOC_PREFIX
+                ),
+            ));
         }
         Ok(())
     }

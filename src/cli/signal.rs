@@ -22,7 +22,7 @@ pub struct SignalArgs {
     #[arg(value_name = "TASK", add = clap_complete::ArgValueCompleter::new(super::candidates::tasks))]
     task: String,
     /// The signal: a name (SIGHUP, HUP, hup) or a number.
-    #[arg(value_name = "SIG", add = clap_complete::ArgValueCompleter::new(super::candidates::signals), value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
+    #[arg(value_name = "SIG", add = clap_complete::ArgValueCompleter::new(super::candidates::signals), value_parser = super::input::signal)]
     signal: Signal,
 }
 

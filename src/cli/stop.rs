@@ -3,10 +3,10 @@
 //!
 //! `--all` takes every task seen (in `--slice` when one is given, see [`super::listing`])
 //! that passes the filters ([`super::selection`]), leaving out the tasks Nomad started unless
-//! `--include-nomad`. Before stopping several tasks that way it lists them and asks, when
-//! someone can answer ([`super::confirm`]); without a terminal it needs `--yes`. The tasks
-//! stop in parallel, each with its own kill signal and timeout unless `--signal` /
-//! `--timeout` say otherwise.
+//! `--include-nomad`. Before stopping tasks that way, or several tasks a glob matched, it lists
+//! them and asks, when someone can answer ([`super::confirm`]); without a terminal it needs
+//! `--yes`. Tasks named one by one are stopped without a question. The tasks stop in parallel,
+//! each with its own kill signal and timeout unless `--signal` / `--timeout` say otherwise.
 //!
 //! A task `run --task-dir` created directories for loses them with its unit, unless `--keep`
 //! ([`standalone::remove_task_dirs`]: nothing the task planted there is followed). Only
@@ -53,11 +53,12 @@ pub struct StopArgs {
     /// reschedules them). Without it --all takes only the tasks `nomad-systemd run` started.
     #[arg(long, conflicts_with = "tasks")]
     include_nomad: bool,
-    /// Do not ask before stopping what --all selected; needed when stdin is not a terminal.
+    /// Do not ask before stopping what --all or a glob matching several tasks selected;
+    /// needed for those when stdin is not a terminal.
     #[arg(long, short = 'y')]
     yes: bool,
     /// Signal to send first [default: the task's kill signal].
-    #[arg(long, short = 's', value_name = "SIG", add = clap_complete::ArgValueCompleter::new(super::candidates::signals), value_parser = |s: &str| s.parse::<Signal>().map_err(|e| e.to_string()))]
+    #[arg(long, short = 's', value_name = "SIG", add = clap_complete::ArgValueCompleter::new(super::candidates::signals), value_parser = super::input::signal)]
     signal: Option<Signal>,
     /// How long to wait before SIGKILL: seconds, or e.g. 500ms [default: the task's kill timeout].
     #[arg(long, short = 't', value_name = "DURATION", value_parser = super::input::duration)]
@@ -77,19 +78,35 @@ struct Stopped {
 }
 
 pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error> {
+    let selection = Selection {
+        job: args.job.clone(),
+        alloc: args.alloc.clone(),
+        task: args.task.clone(),
+        include_nomad: args.include_nomad,
+    };
+    // Filters are checked before anything is asked of systemd.
+    selection.check()?;
     let engine = global.engine().await?;
     let units = if args.all {
-        match select_all(&engine, global, &args).await? {
+        match select_all(&engine, global, &args, &selection).await? {
             Some(units) => units,
             None => return Ok(ExitCode::FAILURE),
         }
     } else {
         // Every task named is resolved and checked before any is stopped.
-        let units = resolve::many(&engine, global.scope(), &args.tasks).await?;
-        for unit in &units {
-            own_task::require(&engine, unit).await?;
+        let named = resolve::many(&engine, global.scope(), &args.tasks).await?;
+        for task in &named.tasks {
+            own_task::require(&engine, &task.unit).await?;
         }
-        units
+        if let Some(glob) = &named.widened_by
+            && !args.yes
+        {
+            let tasks: Vec<&TaskSummary> = named.tasks.iter().collect();
+            if !confirmed(&tasks, &format!("'{glob}' matches several tasks"))? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        named.tasks.into_iter().map(|t| t.unit).collect()
     };
     let stops = units.iter().map(|unit| stop_one(&engine, &args, unit));
     let outcomes = {
@@ -146,14 +163,8 @@ async fn select_all(
     engine: &Engine,
     global: &GlobalArgs,
     args: &StopArgs,
+    selection: &Selection,
 ) -> Result<Option<Vec<UnitName>>, Error> {
-    let selection = Selection {
-        job: args.job.clone(),
-        alloc: args.alloc.clone(),
-        task: args.task.clone(),
-        include_nomad: args.include_nomad,
-    };
-    selection.check()?;
     let tasks: Vec<TaskSummary> = listing::tasks(engine, global.scope())
         .await?
         .into_iter()
@@ -174,24 +185,30 @@ async fn select_all(
     if units.is_empty() || args.yes {
         return Ok(Some(units));
     }
-    let question = format!("Stop {} task(s)?", units.len());
+    Ok(confirmed(&selected.taken, "--all")?.then_some(units))
+}
+
+/// Whether the operator, asked, said to stop `tasks`, which `why` selected (`--all`, a glob
+/// matching several). Lists them and asks on a terminal; without one, says to pass `--yes`
+/// and is `false`, as is any answer but yes.
+fn confirmed(tasks: &[&TaskSummary], why: &str) -> Result<bool, Error> {
     if !confirm::can_ask() {
         eprintln!(
-            "nomad-systemd: not stopping {} task(s) without confirmation: stdin is not a \
-             terminal; pass --yes to stop them",
-            units.len()
+            "nomad-systemd: not stopping {} task(s) without confirmation ({why}): stdin is not \
+             a terminal; pass --yes to stop them",
+            tasks.len()
         );
-        return Ok(None);
+        return Ok(false);
     }
+    let question = format!("Stop {} task(s)?", tasks.len());
     let mut stderr = std::io::stderr();
-    eprintln!("{}", table(&selected.taken));
+    eprintln!("{}", table(tasks));
     let yes = confirm::ask(&question, &mut std::io::stdin().lock(), &mut stderr)
         .map_err(|e| Error::io("cannot read the answer", e))?;
     if !yes {
         eprintln!("nomad-systemd: nothing stopped");
-        return Ok(None);
     }
-    Ok(Some(units))
+    Ok(yes)
 }
 
 /// The tasks about to be stopped, one a line: unit, job/task, short allocation id, state

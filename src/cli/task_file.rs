@@ -107,7 +107,7 @@ fn parse_file(text: &str, toml: bool, task: Option<&str>, alloc_id: &str) -> Res
         (Some(picked.task), body, Some(origin))
     } else {
         if let Some(task) = task {
-            return Err(Error::invalid(
+            return Err(Error::argument(
                 "--task",
                 format!("picks a task from a job file; this file is one task, not {task:?}"),
             ));
@@ -160,7 +160,10 @@ fn parse_file(text: &str, toml: bool, task: Option<&str>, alloc_id: &str) -> Res
             )
         })?,
         kill_signal: string(&body, "kill_signal")?
-            .map(|s| s.parse::<Signal>())
+            .map(|s| {
+                s.parse::<Signal>()
+                    .map_err(|e| Error::invalid("kill_signal", e.reason()))
+            })
             .transpose()?,
         kill_timeout: string(&body, "kill_timeout")?
             .map(|t| {
@@ -388,6 +391,10 @@ memory = 32
             (
                 "config { command = \"x\" }\nkill_timeout = \"soon\"",
                 "kill_timeout",
+            ),
+            (
+                "config { command = \"x\" }\nkill_signal = \"SIGFOO\"",
+                "kill_signal",
             ),
             ("config { command = \"x\" }\nimage = \"y\"", "image"),
             ("user = \"x\"", "config"),

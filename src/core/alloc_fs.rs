@@ -175,7 +175,8 @@ impl Beneath {
                         return Err(Error::NotReady {
                             what: format!("the {setting} {}", path.display()),
                             seconds: wait.as_secs(),
-                            reason: "no reader opened it (Nomad's log collector was not                                      reading yet)"
+                            reason: "no reader opened it (its log collector was not reading \
+                                     yet)"
                                 .into(),
                         });
                     }

@@ -1,5 +1,7 @@
 //! The core's one error type. Each variant names something a caller can act on; the messages are
-//! written for the person who will read them.
+//! written for the person who will read them. Each caller words an error for its reader: the
+//! plugin passes [`Error::InvalidConfig`] to Nomad as the job's fault, the CLI names the option
+//! a value came from ([`Error::InvalidArgument`], [`Error::reason`]).
 
 use std::io;
 
@@ -10,6 +12,12 @@ pub enum Error {
     /// The task config is wrong. Nothing was created; fix the named setting and retry.
     #[error("invalid task config: {setting}: {reason}")]
     InvalidConfig { setting: String, reason: String },
+
+    /// A value the caller was given directly (an option on a command line, not a task's
+    /// config) is wrong; `argument` names it as the caller knows it (`--signal`, `--task`).
+    /// Nothing was done.
+    #[error("{argument}: {reason}")]
+    InvalidArgument { argument: String, reason: String },
 
     /// No unit of that name is loaded (it never existed or was already destroyed).
     #[error("no task unit named {0} (it may have been destroyed already)")]
@@ -76,6 +84,24 @@ impl Error {
         Error::InvalidConfig {
             setting: setting.into(),
             reason: reason.into(),
+        }
+    }
+
+    pub fn argument(argument: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            argument: argument.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The reason alone, without the setting or argument it is about: for a caller that
+    /// names the setting its own way (a command-line parser naming the option).
+    pub fn reason(&self) -> String {
+        match self {
+            Error::InvalidConfig { reason, .. } | Error::InvalidArgument { reason, .. } => {
+                reason.clone()
+            }
+            other => other.to_string(),
         }
     }
 

@@ -125,7 +125,7 @@ pub fn properties(spec: &TaskSpec, unit: &UnitName) -> Result<(Vec<Property>, Ve
         return Ok((
             Vec::new(),
             vec![format!(
-                "{unit} is a {} unit: Nomad's environment and resources apply only to \
+                "{unit} is a {} unit: the task's environment and resources apply only to \
                  services, so the units it triggers run as installed",
                 unit.unit_type()
             )],
@@ -288,9 +288,9 @@ impl Engine {
             return Err(Error::invalid(
                 "unit",
                 format!(
-                    "'{unit}' is already running and Nomad did not start it; Nomad never \
-                     stops what it did not start, so it will not take it over (stop it first, \
-                     or run another instance)"
+                    "'{unit}' is already running, started by something other than this \
+                     task; a task never takes over a unit it did not start, since stopping the \
+                     task would stop it (stop it first, or run another instance)"
                 ),
             ));
         }

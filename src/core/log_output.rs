@@ -27,6 +27,9 @@ pub enum Destination {
     /// Not into the journal: the words say where (`file /var/log/x`, `the FIFO …`,
     /// `/dev/null`, `the terminal`, …).
     Elsewhere(String),
+    /// Not into the journal but into this FIFO (its path, control characters escaped), whose
+    /// reader is whoever started the task: Nomad's log collector for the plugin's tasks.
+    Fifo(String),
     /// Not known (a transient task that has exited); its journal is read as it is.
     Unknown,
 }
@@ -34,7 +37,7 @@ pub enum Destination {
 impl Destination {
     /// Whether the journal may hold the stream's lines.
     pub fn reaches_journal(&self) -> bool {
-        !matches!(self, Destination::Elsewhere(_))
+        !matches!(self, Destination::Elsewhere(_) | Destination::Fifo(_))
     }
 }
 
@@ -184,9 +187,7 @@ pub fn from_descriptor(target: &str) -> Destination {
     } else if target == "/dev/null" {
         Destination::Elsewhere("/dev/null".into())
     } else if target.ends_with(".fifo") {
-        Destination::Elsewhere(format!(
-            "the FIFO {target} (Nomad's log FIFO: `nomad alloc logs` shows it)"
-        ))
+        Destination::Fifo(target.to_string())
     } else {
         Destination::Elsewhere(format!("the file {target}"))
     }
@@ -234,7 +235,11 @@ mod tests {
             Destination::Elsewhere("the file /tmp/out".into())
         );
         let fifo = from_descriptor("/var/nomad/alloc/a/alloc/logs/.web.stdout.fifo");
-        assert!(matches!(fifo, Destination::Elsewhere(s) if s.contains("nomad alloc logs")));
+        assert_eq!(
+            fifo,
+            Destination::Fifo("/var/nomad/alloc/a/alloc/logs/.web.stdout.fifo".into())
+        );
+        assert!(!fifo.reaches_journal());
         assert!(!from_descriptor("pipe:[99]").reaches_journal());
         assert_eq!(
             from_descriptor("/tmp/\x1b[2Jx"),

@@ -179,7 +179,7 @@ pub fn check_always_denied(unit: &UnitName, own_unit: Option<&str>) -> Result<()
         return Err(Error::invalid(
             "unit",
             format!(
-                "'{unit}' may never be managed by a job: Nomad, D-Bus, systemd's own units \
+                "'{unit}' may never be managed as a task: Nomad, D-Bus, systemd's own units \
                  and this driver's units ({}) are always denied",
                 ALWAYS_DENIED.join(", ")
             ),

@@ -20,7 +20,9 @@ const RECOVERABLE_TYPE_URL: &str =
 pub fn from_core(e: &Error) -> Status {
     let message = e.to_string();
     match e {
-        Error::InvalidConfig { .. } => Status::invalid_argument(message),
+        Error::InvalidConfig { .. } | Error::InvalidArgument { .. } => {
+            Status::invalid_argument(message)
+        }
         Error::NotFound(_) => Status::not_found(message),
         Error::NoSuchProcess(_) => Status::failed_precondition(message),
         Error::AlreadyExists(_) => Status::already_exists(message),

@@ -53,8 +53,8 @@ fn quota_per_second(res: &Resources) -> Result<u64> {
     if res.core_mhz == 0 {
         return Err(Error::invalid(
             "cpu_hard_limit",
-            "this node's CPU speed is unknown (Nomad sent no CPU topology), so MHz cannot be \
-             turned into CPU time",
+            "this node's CPU speed is unknown (no CPU topology was given or found), so MHz \
+             cannot be turned into CPU time",
         ));
     }
     let us = u128::from(res.cpu_mhz) * 1_000_000 / u128::from(res.core_mhz);
