@@ -8,7 +8,10 @@
 //! - [`Output::journal`]: two streams into journald, the same protocol systemd uses for
 //!   `StandardOutput=journal`, but one stream per output with its own priority (stdout at
 //!   `info`, stderr at `err`), so the journal still tells them apart. journald attributes each
-//!   line to the unit of the process that wrote it.
+//!   line to the unit of the process that wrote it;
+//! - [`Output::inherited`]: the calling process's own stdin, stdout and stderr, as
+//!   `systemd-run --pipe` passes them; the only destination that gives the task a stdin
+//!   (every other task reads `/dev/null`).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -36,11 +39,14 @@ const JOURNAL_STDOUT_SOCKET: &str = "/run/systemd/journal/stdout";
 pub const STDOUT_PRIORITY: u8 = 6;
 pub const STDERR_PRIORITY: u8 = 3;
 
-/// The task's stdout and stderr, as descriptors to hand to systemd.
+/// The task's stdout and stderr, as descriptors to hand to systemd, and its stdin if it gets
+/// one.
 #[derive(Debug, Clone)]
 pub struct Output {
     pub stdout: Arc<OwnedFd>,
     pub stderr: Arc<OwnedFd>,
+    /// The task's stdin; `None`: `/dev/null`, systemd's default.
+    pub stdin: Option<Arc<OwnedFd>>,
 }
 
 impl Output {
@@ -48,7 +54,27 @@ impl Output {
         Output {
             stdout: Arc::new(stdout),
             stderr: Arc::new(stderr),
+            stdin: None,
         }
+    }
+
+    /// The calling process's stdin, stdout and stderr (duplicated), for a task run in the
+    /// foreground of a command line as `systemd-run --pipe` runs it: the task reads what the
+    /// caller's stdin gives and writes where the caller's output goes, through no process of
+    /// ours. The task holds them until it exits, so a reader of the caller's output sees its
+    /// end only then.
+    pub fn inherited() -> Result<Output> {
+        use std::os::fd::AsFd;
+        let dup = |fd: std::os::fd::BorrowedFd<'_>, name: &str| {
+            fd.try_clone_to_owned()
+                .map_err(|e| Error::io(format!("cannot pass on {name}"), e))
+        };
+        let mut output = Output::from_fds(
+            dup(std::io::stdout().as_fd(), "stdout")?,
+            dup(std::io::stderr().as_fd(), "stderr")?,
+        );
+        output.stdin = Some(Arc::new(dup(std::io::stdin().as_fd(), "stdin")?));
+        Ok(output)
     }
 
     /// Both streams to `/dev/null`.
@@ -192,4 +218,6 @@ pub enum Stdio {
     Fifos { stdout: PathBuf, stderr: PathBuf },
     /// Into descriptors the caller opened.
     To(Output),
+    /// The caller's own stdin, stdout and stderr ([`Output::inherited`]).
+    Inherit,
 }

@@ -42,13 +42,21 @@ pub const OUTPUT_PROPERTIES: [&str; 2] = [
     "StandardErrorFileDescriptor",
 ];
 
-/// The descriptors the task's stdout and stderr are connected to.
+/// The descriptors the task's stdout and stderr are connected to, and its stdin when it has
+/// one (otherwise systemd's default, `/dev/null`).
 pub fn output(output: &Output) -> Vec<Property> {
     let [stdout, stderr] = OUTPUT_PROPERTIES;
-    vec![
+    let mut props = vec![
         Property::new(stdout, Value::Fd(output.stdout.clone())),
         Property::new(stderr, Value::Fd(output.stderr.clone())),
-    ]
+    ];
+    if let Some(stdin) = &output.stdin {
+        props.push(Property::new(
+            "StandardInputFileDescriptor",
+            Value::Fd(stdin.clone()),
+        ));
+    }
+    props
 }
 
 #[cfg(test)]
