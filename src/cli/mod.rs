@@ -5,6 +5,7 @@ mod confirm;
 mod doctor;
 mod dry_run;
 mod exec;
+mod foreground;
 mod format;
 mod generate;
 mod input;

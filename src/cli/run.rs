@@ -1,5 +1,6 @@
 //! `nomad-systemd run`: start a Nomad-shaped task by hand.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::dry_run::{self, DryRun};
+use super::foreground::{self, Stopping};
 use super::format;
 use super::input;
 use super::progress::Progress;
@@ -15,6 +17,7 @@ use super::{GlobalArgs, OutputFormat};
 use crate::core::capability::{CapSet, Capabilities};
 use crate::core::driver_config::DriverConfig;
 use crate::core::driver_config::UnitConfig;
+use crate::core::logs::LogQuery;
 use crate::core::sandbox::Sandbox;
 use crate::core::standalone::{self, StandaloneTask};
 use crate::core::{
@@ -28,6 +31,7 @@ const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     nomad-systemd run --wait -- /bin/sh -c 'echo hello; exit 3'\n  \
+    echo input | nomad-systemd run --pipe -- /bin/cat\n  \
     nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080\n  \
     nomad-systemd run --wait --task-dir -f examples/batch.task.hcl\n  \
     nomad-systemd run --dry-run --plugin-config plugin.hcl -f examples/batch.task.hcl\n  \
@@ -133,10 +137,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", requires = "stdout")]
     stderr: Option<PathBuf>,
 
-    /// Wait for the task to exit, remove its unit, and exit with the task's exit status.
-    /// Ctrl-C stops the task.
+    /// Wait for the task to exit, remove its unit, and exit with the task's exit status. On a
+    /// terminal, the task's output is shown as it runs (followed from the journal, where it
+    /// stays). Ctrl-C stops the task with its kill signal and SIGKILL after its kill timeout;
+    /// a second Ctrl-C kills it at once.
     #[arg(long)]
     wait: bool,
+    /// Give the task this command's own stdin, stdout and stderr, as `systemd-run --pipe`
+    /// does: it reads what is piped in and writes where this command's output goes, not to
+    /// the journal. Implies --wait.
+    #[arg(long, conflicts_with_all = ["stdout", "stderr", "unit", "dry_run"])]
+    pipe: bool,
 
     /// Start nothing: print the unit, its properties, its slice's and its drop-in exactly as
     /// they would be sent to systemd, and what the start would do first. Creates no unit,
@@ -195,13 +206,26 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             ));
         }
     };
+    if args.pipe && unit.is_some() {
+        return Err(Error::invalid(
+            "pipe",
+            "an installed unit's output goes where its own unit file sends it",
+        ));
+    }
+    let wait = args.wait || args.pipe;
     let stdio = match (&args.stdout, &args.stderr) {
+        _ if args.pipe => Stdio::Inherit,
         (Some(out), Some(err)) => Stdio::Files {
             stdout: out.clone(),
             stderr: err.clone(),
         },
         _ => Stdio::Journal,
     };
+    // Shown live: a transient task's journal, when someone is watching.
+    let follow = wait
+        && unit.is_none()
+        && matches!(stdio, Stdio::Journal)
+        && std::io::stdout().is_terminal();
     // What the command line gives wins over the file; the file over the defaults.
     let from_file = |get: fn(&TaskFile) -> u64| file.as_ref().map_or(0, get);
     let or_file =
@@ -325,18 +349,26 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     for warning in &started.warnings {
         eprintln!("warning: {warning}");
     }
-    if !args.wait {
+    if !wait {
         println!("{}", started.unit);
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("Running as unit: {}", started.unit);
-    let exit = tokio::select! {
-        exit = engine.wait(&started.unit) => exit?,
-        () = interrupted() => {
-            eprintln!("Stopping {} ...", started.unit);
-            engine.stop(&started.unit, spec.kill_signal, spec.kill_timeout).await?
-        }
+    let follow = follow.then(|| LogQuery {
+        unit: started.unit.clone(),
+        bus: global.bus(),
+        follow: true,
+        stream: None,
+        lines: None,
+        since_us: None,
+        until_us: None,
+        mixed: false,
+    });
+    let stopping = Stopping {
+        signal: spec.kill_signal,
+        timeout: spec.kill_timeout,
     };
+    let exit = foreground::wait(&engine, &started.unit, stopping, follow).await?;
     engine.destroy(&started.unit).await?;
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
@@ -405,23 +437,6 @@ fn sandbox(config: Option<&DriverConfig>, bus: Bus) -> Result<Sandbox, Error> {
         }
     };
     Ok(sandbox)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut int), Ok(mut term)) => {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        }
-        _ => std::future::pending().await,
-    }
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
