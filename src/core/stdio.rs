@@ -11,7 +11,9 @@
 //!   line to the unit of the process that wrote it;
 //! - [`Output::inherited`]: the calling process's own stdin, stdout and stderr, as
 //!   `systemd-run --pipe` passes them; the only destination that gives the task a stdin
-//!   (every other task reads `/dev/null`).
+//!   (every other task reads `/dev/null`);
+//! - [`Output::terminal`]: a new pseudo-terminal for all three, whose other end the caller
+//!   relays, as `systemd-run --pty` does.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -47,6 +49,8 @@ pub struct Output {
     pub stderr: Arc<OwnedFd>,
     /// The task's stdin; `None`: `/dev/null`, systemd's default.
     pub stdin: Option<Arc<OwnedFd>>,
+    /// The terminal the three are, for systemd's `TTYPath` ([`Output::terminal`]).
+    pub tty_path: Option<PathBuf>,
 }
 
 impl Output {
@@ -55,7 +59,32 @@ impl Output {
             stdout: Arc::new(stdout),
             stderr: Arc::new(stderr),
             stdin: None,
+            tty_path: None,
         }
+    }
+
+    /// A new pseudo-terminal of `rows` × `cols` as the task's stdin, stdout and stderr and its
+    /// `TTYPath`, as `systemd-run --pty` gives one; returns the master end, through which the
+    /// caller relays the task's input and output (see [`crate::core::exec::resize`]).
+    pub fn terminal(rows: u16, cols: u16) -> Result<(Output, OwnedFd)> {
+        let size = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None)
+            .map_err(|e| Error::io("cannot open a pseudo-terminal", e.into()))?;
+        let path = nix::unistd::ttyname(&pty.slave)
+            .map_err(|e| Error::io("cannot name the pseudo-terminal", e.into()))?;
+        let slave = Arc::new(pty.slave);
+        let output = Output {
+            stdout: slave.clone(),
+            stderr: slave.clone(),
+            stdin: Some(slave),
+            tty_path: Some(path),
+        };
+        Ok((output, pty.master))
     }
 
     /// The calling process's stdin, stdout and stderr (duplicated), for a task run in the

@@ -42,8 +42,8 @@ pub const OUTPUT_PROPERTIES: [&str; 2] = [
     "StandardErrorFileDescriptor",
 ];
 
-/// The descriptors the task's stdout and stderr are connected to, and its stdin when it has
-/// one (otherwise systemd's default, `/dev/null`).
+/// The descriptors the task's stdout and stderr are connected to, its stdin when it has one
+/// (otherwise systemd's default, `/dev/null`), and the terminal they are, if they are one.
 pub fn output(output: &Output) -> Vec<Property> {
     let [stdout, stderr] = OUTPUT_PROPERTIES;
     let mut props = vec![
@@ -54,6 +54,12 @@ pub fn output(output: &Output) -> Vec<Property> {
         props.push(Property::new(
             "StandardInputFileDescriptor",
             Value::Fd(stdin.clone()),
+        ));
+    }
+    if let Some(path) = &output.tty_path {
+        props.push(Property::new(
+            "TTYPath",
+            Value::Str(path.display().to_string()),
         ));
     }
     props
