@@ -417,7 +417,7 @@ _nomad__systemd() {
             return 0
             ;;
         nomad__systemd__subcmd__run)
-            opts="-f -e -o -h --file --task --unit --unit-instance --command --arg --name --alloc-id --job --task-group --env --user --group --workdir --cpu --cores --memory --memory-max --oom-score-adjust --kill-signal --kill-timeout --task-dir --alloc-dir-root --stdout --stderr --wait --pipe --dry-run --plugin-config --output --bus --slice --help"
+            opts="-f -e -o -h --file --task --unit --unit-instance --command --arg --name --alloc-id --job --task-group --env --user --group --workdir --cpu --cores --memory --memory-max --oom-score-adjust --kill-signal --kill-timeout --task-dir --alloc-dir-root --stdout --stderr --wait --pipe --pty --dry-run --plugin-config --output --bus --slice --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -140,3 +140,34 @@ fn a_second_ctrl_c_kills_a_task_that_ignores_its_signal() {
     assert_eq!(code, Some(137), "{rest}");
     assert!(rest.contains("Finished: killed by SIGKILL"), "{rest}");
 }
+
+#[test]
+fn pty_gives_the_task_a_terminal_relayed_both_ways() {
+    let alloc = Alloc::new();
+    let script =
+        "[ -t 0 ] && [ -t 1 ] && echo on-a-tty; stty size; read x; echo \"got $x\"; exit 3";
+    // As an unprivileged user too: the terminal is handed over, never opened by the task.
+    let mut terminal = Terminal::start(&alloc.args(&["--pty", "--user", "nobody"], script));
+    terminal.expect("on-a-tty");
+    terminal.expect("24 80");
+    terminal.type_text("typed\r");
+    terminal.expect("got typed");
+    let (code, rest) = terminal.finish();
+    assert_eq!(code, Some(3), "{rest}");
+}
+
+#[test]
+fn ctrl_c_under_pty_goes_to_the_task() {
+    let alloc = Alloc::new();
+    let script = "trap 'echo got-INT; exit 5' INT; echo ready; while :; do sleep 0.1; done";
+    let mut terminal = Terminal::start(&alloc.args(&["--pty"], script));
+    terminal.expect("ready");
+    terminal.type_text("\x03");
+    terminal.expect("got-INT");
+    let (code, rest) = terminal.finish();
+    assert_eq!(code, Some(5), "{rest}");
+    assert!(
+        !rest.contains("Stopping"),
+        "the task, not the command, had the Ctrl-C: {rest}"
+    );
+}

@@ -16,6 +16,7 @@ mod logs;
 mod own_task;
 mod progress;
 mod ps;
+mod relay;
 mod resolve;
 mod run;
 mod selection;

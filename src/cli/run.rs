@@ -12,6 +12,7 @@ use super::foreground::{self, Stopping};
 use super::format;
 use super::input;
 use super::progress::Progress;
+use super::relay;
 use super::task_file::{self, TaskFile};
 use super::{GlobalArgs, OutputFormat};
 use crate::core::capability::{CapSet, Capabilities};
@@ -32,6 +33,7 @@ const DEFAULT_ALLOC_DIR_ROOT: &str = "/var/lib/nomad-systemd/alloc";
 #[command(after_help = "Examples:\n  \
     nomad-systemd run --wait -- /bin/sh -c 'echo hello; exit 3'\n  \
     echo input | nomad-systemd run --pipe -- /bin/cat\n  \
+    nomad-systemd run --pty --user nobody -- /bin/sh\n  \
     nomad-systemd run --name web --task-dir --memory 128 --env PORT=8080 -- python3 -m http.server 8080\n  \
     nomad-systemd run --wait --task-dir -f examples/batch.task.hcl\n  \
     nomad-systemd run --dry-run --plugin-config plugin.hcl -f examples/batch.task.hcl\n  \
@@ -148,6 +150,11 @@ pub struct RunArgs {
     /// the journal. Implies --wait.
     #[arg(long, conflicts_with_all = ["stdout", "stderr", "unit", "dry_run"])]
     pipe: bool,
+    /// Give the task a new pseudo-terminal of this terminal's size, relayed to this command's
+    /// stdin and stdout, as `systemd-run --pty` does: keys, Ctrl-C included, go to the task.
+    /// Implies --wait.
+    #[arg(long, conflicts_with_all = ["stdout", "stderr", "unit", "dry_run", "pipe"])]
+    pty: bool,
 
     /// Start nothing: print the unit, its properties, its slice's and its drop-in exactly as
     /// they would be sent to systemd, and what the start would do first. Creates no unit,
@@ -206,15 +213,21 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             ));
         }
     };
-    if args.pipe && unit.is_some() {
+    if (args.pipe || args.pty) && unit.is_some() {
         return Err(Error::invalid(
-            "pipe",
+            if args.pipe { "pipe" } else { "pty" },
             "an installed unit's output goes where its own unit file sends it",
         ));
     }
-    let wait = args.wait || args.pipe;
+    let wait = args.wait || args.pipe || args.pty;
+    let mut pty = None;
     let stdio = match (&args.stdout, &args.stderr) {
         _ if args.pipe => Stdio::Inherit,
+        _ if args.pty => {
+            let (output, master) = relay::terminal()?;
+            pty = Some(master);
+            Stdio::To(output)
+        }
         (Some(out), Some(err)) => Stdio::Files {
             stdout: out.clone(),
             stderr: err.clone(),
@@ -232,6 +245,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         |flag: u64, get: fn(&TaskFile) -> u64| if flag != 0 { flag } else { from_file(get) };
     let mut env = file.as_ref().map(|f| f.env.clone()).unwrap_or_default();
     env.extend(args.env);
+    if args.pty {
+        relay::add_term(&mut env);
+    }
     let mut resources = Resources {
         cpu_mhz: or_file(args.cpu, |f| f.cpu_mhz),
         cores: args.cores,
@@ -368,7 +384,16 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         signal: spec.kill_signal,
         timeout: spec.kill_timeout,
     };
-    let exit = foreground::wait(&engine, &started.unit, stopping, follow).await?;
+    let exit = match pty {
+        Some(master) => {
+            relay::run(
+                master,
+                foreground::wait(&engine, &started.unit, stopping, None),
+            )
+            .await?
+        }
+        None => foreground::wait(&engine, &started.unit, stopping, follow).await?,
+    };
     engine.destroy(&started.unit).await?;
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
