@@ -34,14 +34,16 @@ pub struct Stopping {
 }
 
 /// Waits for `unit` to exit, showing its journal lines as they come when `follow` is given,
-/// and stopping it on Ctrl-C (see the module documentation). Returns how the task ended.
+/// and stopping it on the `interrupts` (see the module documentation); those that came
+/// before count, so a Ctrl-C while the task was starting stops it once started. Returns how
+/// the task ended.
 pub async fn wait(
     engine: &Engine,
     unit: &UnitName,
     stopping: Stopping,
     follow: Option<LogQuery>,
+    mut interrupts: Interrupts,
 ) -> Result<ExitResult, Error> {
-    let mut interrupts = Interrupts::watch()?;
     let ended = Notify::new();
     let ending = async {
         let exit = until_exit(engine, unit, stopping, &mut interrupts).await;
@@ -105,13 +107,13 @@ fn show_line(line: LogLine) -> std::io::Result<()> {
 }
 
 /// Ctrl-C and SIGTERM, from the moment they are watched: the command no longer dies of them.
-struct Interrupts {
+pub struct Interrupts {
     int: SignalStream,
     term: SignalStream,
 }
 
 impl Interrupts {
-    fn watch() -> Result<Interrupts, Error> {
+    pub fn watch() -> Result<Interrupts, Error> {
         let watch = |kind| signal(kind).map_err(|e| Error::io("cannot watch for Ctrl-C", e));
         Ok(Interrupts {
             int: watch(SignalKind::interrupt())?,

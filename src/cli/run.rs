@@ -358,6 +358,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     }
 
     let engine = global.engine().await?;
+    // Watched from before the start: a Ctrl-C while the task starts stops it once started,
+    // rather than ending this command and leaving the task running.
+    let interrupts = wait.then(foreground::Interrupts::watch).transpose()?;
     let started = {
         let _progress = Progress::show(format!("starting {}", spec.name));
         engine.start(&spec, stdio).await?
@@ -365,10 +368,10 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     for warning in &started.warnings {
         eprintln!("warning: {warning}");
     }
-    if !wait {
+    let Some(interrupts) = interrupts else {
         println!("{}", started.unit);
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     eprintln!("Running as unit: {}", started.unit);
     let follow = follow.then(|| LogQuery {
         unit: started.unit.clone(),
@@ -388,11 +391,11 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         Some(master) => {
             relay::run(
                 master,
-                foreground::wait(&engine, &started.unit, stopping, None),
+                foreground::wait(&engine, &started.unit, stopping, None, interrupts),
             )
             .await?
         }
-        None => foreground::wait(&engine, &started.unit, stopping, follow).await?,
+        None => foreground::wait(&engine, &started.unit, stopping, follow, interrupts).await?,
     };
     engine.destroy(&started.unit).await?;
     eprintln!("Finished: {exit}");
