@@ -59,12 +59,16 @@ const UNTIL_GO: &str = "until [ -e /alloc/go ]; do sleep 0.1; done";
 #[test]
 fn output_shows_while_the_task_runs() {
     let alloc = Alloc::new();
-    let script = format!("echo first-line; {UNTIL_GO}; echo second-line >&2; exit 4");
+    let script = format!(
+        "echo first-line; {UNTIL_GO}; echo second-line >&2; printf 'esc:\\033[2J\\n'; exit 4"
+    );
     let mut terminal = Terminal::start(&alloc.args(&[], &script));
     // The task is still waiting for the file: the line came while it runs.
     terminal.expect("first-line");
     std::fs::write(alloc.file("go"), "").unwrap();
     terminal.expect("second-line");
+    // The job's escape sequences are shown, not obeyed.
+    terminal.expect("esc:\\x1b[2J");
     let (code, rest) = terminal.finish();
     assert_eq!(code, Some(4), "{rest}");
     assert!(rest.contains("Finished: exit code 4"), "{rest}");
