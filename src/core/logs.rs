@@ -212,7 +212,8 @@ pub fn journalctl_args(query: &LogQuery, cursor: Option<&str>, follow: bool) -> 
         args.push(format!("PRIORITY={priority}"));
     }
     // Whole seconds, widened; the exact bounds are applied to each entry (`parse_entry`).
-    if let Some(since) = query.since_us {
+    // After a cursor, which is past `since` already, journalctl takes no `--since`.
+    if let (Some(since), None) = (query.since_us, cursor) {
         args.push(format!("--since=@{}", since / 1_000_000));
     }
     if let Some(until) = query.until_us {
@@ -394,6 +395,13 @@ mod tests {
         assert!(args.contains(&"--after-cursor=s=abc".to_string()));
         assert!(!args.iter().any(|a| a.starts_with("--lines")));
         assert!(journalctl_args(&q, None, true).contains(&"--lines=5".to_string()));
+        // journalctl refuses --since together with a cursor; the entries' own bounds remain.
+        let since = LogQuery {
+            since_us: Some(2_000_000),
+            ..query()
+        };
+        let args = journalctl_args(&since, Some("s=abc"), false);
+        assert!(!args.iter().any(|a| a.starts_with("--since")), "{args:?}");
     }
 
     #[test]
