@@ -175,3 +175,35 @@ fn ctrl_c_under_pty_goes_to_the_task() {
         "the task, not the command, had the Ctrl-C: {rest}"
     );
 }
+
+#[test]
+fn an_installed_units_output_of_this_run_shows_while_it_runs() {
+    let name = format!(
+        "cli-live-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let unit = format!("{name}.service");
+    let go = format!("/run/{name}.go");
+    let text = format!(
+        "[Service]\nExecStart=/bin/sh -c 'echo from-unit; until [ -e {go} ]; do sleep 0.1; done; \
+         echo unit-done >&2; exit 6'\n"
+    );
+    support::units::install(&[(unit.as_str(), text.as_str())]);
+    // An earlier run, whose lines are in the journal already.
+    std::fs::write(&go, "").unwrap();
+    let earlier = support::cli(&["run", "--wait", "--unit", &unit]);
+    assert_eq!(earlier.code(), 6, "{}", earlier.stderr());
+    std::fs::remove_file(&go).unwrap();
+
+    let mut terminal = Terminal::start(&["run", "--wait", "--unit", &unit]);
+    let before = terminal.expect("from-unit");
+    std::fs::write(&go, "").unwrap();
+    terminal.expect("unit-done");
+    let (code, rest) = terminal.finish();
+    std::fs::remove_file(&go).unwrap();
+    assert_eq!(code, Some(6), "{rest}");
+    assert!(
+        !before.contains("unit-done") && !rest.contains("from-unit"),
+        "only this run's lines: {before}{rest}"
+    );
+}

@@ -11,6 +11,7 @@ use super::dry_run::{self, DryRun};
 use super::foreground::{self, Stopping};
 use super::format;
 use super::input;
+use super::log_time;
 use super::progress::Progress;
 use super::relay;
 use super::task_file::{self, TaskFile};
@@ -22,7 +23,8 @@ use crate::core::logs::LogQuery;
 use crate::core::sandbox::Sandbox;
 use crate::core::standalone::{self, StandaloneTask};
 use crate::core::{
-    Bus, EngineOptions, Error, MemoryMax, Resources, Signal, Stdio, host, host_unit, unit_policy,
+    Bus, Engine, EngineOptions, Error, MemoryMax, Resources, Signal, Stdio, UnitName, host,
+    host_unit, unit_policy,
 };
 use crate::plugin::rehearsal::Policy;
 
@@ -235,10 +237,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         _ => Stdio::Journal,
     };
     // Shown live: a transient task's journal, when someone is watching.
-    let follow = wait
-        && unit.is_none()
-        && matches!(stdio, Stdio::Journal)
-        && std::io::stdout().is_terminal();
+    let follow = wait && matches!(stdio, Stdio::Journal) && std::io::stdout().is_terminal();
     // What the command line gives wins over the file; the file over the defaults.
     let from_file = |get: fn(&TaskFile) -> u64| file.as_ref().map_or(0, get);
     let or_file =
@@ -361,6 +360,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     // Watched from before the start: a Ctrl-C while the task starts stops it once started,
     // rather than ending this command and leaving the task running.
     let interrupts = wait.then(foreground::Interrupts::watch).transpose()?;
+    // An installed unit's journal holds its earlier runs too: only this run's lines are shown.
+    let starting_at = log_time::now_us();
     let started = {
         let _progress = Progress::show(format!("starting {}", spec.name));
         engine.start(&spec, stdio).await?
@@ -373,16 +374,11 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         return Ok(ExitCode::SUCCESS);
     };
     eprintln!("Running as unit: {}", started.unit);
-    let follow = follow.then(|| LogQuery {
-        unit: started.unit.clone(),
-        bus: global.bus(),
-        follow: true,
-        stream: None,
-        lines: None,
-        since_us: None,
-        until_us: None,
-        mixed: false,
-    });
+    let follow = if follow {
+        live_output(&engine, global, &started.unit, starting_at).await
+    } else {
+        None
+    };
     let stopping = Stopping {
         signal: spec.kill_signal,
         timeout: spec.kill_timeout,
@@ -400,6 +396,37 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     engine.destroy(&started.unit).await?;
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
+}
+
+/// What `run --wait` follows of the task's journal: all of a transient task's, an installed
+/// unit's since its start, and nothing when its unit file sends neither stream to the
+/// journal (or systemd no longer says where they go).
+async fn live_output(
+    engine: &Engine,
+    global: &GlobalArgs,
+    unit: &UnitName,
+    starting_at: u64,
+) -> Option<LogQuery> {
+    let installed = !unit.is_task_unit();
+    let mixed = if installed {
+        let route = engine.output_route(unit).await.ok()?;
+        if !route.stdout.reaches_journal() && !route.stderr.reaches_journal() {
+            return None;
+        }
+        route.mixed
+    } else {
+        false
+    };
+    Some(LogQuery {
+        unit: unit.clone(),
+        bus: global.bus(),
+        follow: true,
+        stream: None,
+        lines: None,
+        since_us: installed.then_some(starting_at),
+        until_us: None,
+        mixed,
+    })
 }
 
 /// The plugin config's `default_user`: `path`'s, or the plugin's default's. A file that does
