@@ -207,3 +207,18 @@ fn an_installed_units_output_of_this_run_shows_while_it_runs() {
         "only this run's lines: {before}{rest}"
     );
 }
+
+#[test]
+fn under_pty_a_signal_to_the_command_stops_the_task() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let alloc = Alloc::new();
+    let script = "echo ready; while :; do sleep 0.1; done";
+    let mut terminal = Terminal::start(&alloc.args(&["--pty"], script));
+    terminal.expect("ready");
+    kill(Pid::from_raw(terminal.pid()), Signal::SIGTERM).unwrap();
+    // The terminal is in raw mode: the message ends the line itself.
+    terminal.expect("with SIGTERM: waiting 5s, then SIGKILL (Ctrl-C again to kill now)\r\n");
+    let (code, rest) = terminal.finish();
+    assert_eq!(code, Some(143), "{rest}");
+}

@@ -79,19 +79,29 @@ async fn until_exit(
         exit = engine.wait(unit) => return exit,
         () = interrupts.next() => {}
     }
-    eprintln!(
+    say(&format!(
         "Stopping {unit} with {}: waiting {}, then SIGKILL (Ctrl-C again to kill now)",
         stopping.signal,
         format::duration(stopping.timeout)
-    );
+    ));
     tokio::select! {
         exit = engine.stop(unit, stopping.signal, stopping.timeout) => exit,
         () = interrupts.next() => {
-            eprintln!("Killing {unit} with SIGKILL");
+            say(&format!("Killing {unit} with SIGKILL"));
             engine.kill_now(unit).await?;
             engine.wait(unit).await
         }
     }
+}
+
+/// A line on stderr, ended as the terminal needs it: with a carriage return too while it is
+/// in raw mode (`run --pty`), where a newline alone does not return to the first column.
+fn say(text: &str) {
+    use nix::sys::termios::{OutputFlags, tcgetattr};
+    let raw =
+        tcgetattr(std::io::stderr()).is_ok_and(|t| !t.output_flags.contains(OutputFlags::OPOST));
+    let end = if raw { "\r\n" } else { "\n" };
+    let _ = write!(std::io::stderr(), "{text}{end}");
 }
 
 /// One journal line, on stdout or stderr as the task wrote it, made harmless to the terminal

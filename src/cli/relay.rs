@@ -34,7 +34,9 @@ pub fn add_term(env: &mut Vec<(String, String)>) {
 }
 
 /// Relays the operator's stdin to the task's terminal and the terminal to stdout while
-/// `waiting` (the wait for the task's end) runs, then the output that remains.
+/// `waiting` runs, then the output that remains. `waiting` should end with the task's unit
+/// removed: systemd holds the terminal's other end until then, and the last output is read
+/// up to where the terminal closes.
 pub async fn run(
     master: OwnedFd,
     waiting: impl Future<Output = Result<ExitResult, Error>>,

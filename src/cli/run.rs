@@ -383,17 +383,18 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         signal: spec.kill_signal,
         timeout: spec.kill_timeout,
     };
-    let exit = match pty {
-        Some(master) => {
-            relay::run(
-                master,
-                foreground::wait(&engine, &started.unit, stopping, None, interrupts),
-            )
-            .await?
-        }
-        None => foreground::wait(&engine, &started.unit, stopping, follow, interrupts).await?,
+    let unit = &started.unit;
+    // The unit is removed before the terminal's last output is drained: systemd holds the
+    // task's terminal until then.
+    let until_removed = |follow| async {
+        let exit = foreground::wait(&engine, unit, stopping, follow, interrupts).await?;
+        engine.destroy(unit).await?;
+        Ok(exit)
     };
-    engine.destroy(&started.unit).await?;
+    let exit = match pty {
+        Some(master) => relay::run(master, until_removed(None)).await?,
+        None => until_removed(follow).await?,
+    };
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
 }

@@ -122,6 +122,11 @@ impl Terminal {
         }
     }
 
+    /// The command's process id, to signal it.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap()
+    }
+
     pub fn type_text(&mut self, text: &str) {
         self.master.write_all(text.as_bytes()).unwrap();
     }
