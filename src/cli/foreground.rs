@@ -6,7 +6,8 @@
 //! itself: the task runs exactly as under Nomad (no terminal, output in the journal, where
 //! `logs` still finds it afterwards), and a terminal that goes away or stops reading never
 //! blocks or kills it. `--pipe` hands the task this command's own descriptors instead
-//! ([`crate::core::stdio::Output::inherited`]).
+//! ([`crate::core::stdio::Output::inherited`]); `--pty` a terminal of its own, relayed by
+//! [`super::relay`].
 //!
 //! **Ctrl-C.** The first Ctrl-C (or SIGTERM) stops the task the way Nomad does, with its kill
 //! signal and, after its kill timeout, SIGKILL; the second kills it at once. Either way the

@@ -236,7 +236,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         },
         _ => Stdio::Journal,
     };
-    // Shown live: a transient task's journal, when someone is watching.
+    // Shown live from the journal, when someone is watching (see `live_output`).
     let follow = wait && matches!(stdio, Stdio::Journal) && std::io::stdout().is_terminal();
     // What the command line gives wins over the file; the file over the defaults.
     let from_file = |get: fn(&TaskFile) -> u64| file.as_ref().map_or(0, get);
