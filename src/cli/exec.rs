@@ -176,7 +176,7 @@ async fn wait_or_interrupt(engine: &Engine, unit: &UnitName) -> Result<ExitResul
 }
 
 /// Keeps the remote terminal as large as ours.
-async fn follow_resizes(master: OwnedFd) {
+pub(super) async fn follow_resizes(master: OwnedFd) {
     let Ok(mut changes) = signal(SignalKind::window_change()) else {
         return;
     };
@@ -188,7 +188,7 @@ async fn follow_resizes(master: OwnedFd) {
 }
 
 /// Copies our stdin into the command until our stdin ends (then the command sees EOF).
-fn copy_in(fd: OwnedFd) {
+pub(super) fn copy_in(fd: OwnedFd) {
     std::thread::spawn(move || {
         let mut remote = File::from(fd);
         let mut local = std::io::stdin().lock();
@@ -202,7 +202,7 @@ fn copy_in(fd: OwnedFd) {
 }
 
 /// Copies one of the command's streams to ours until it ends.
-fn copy_out(fd: OwnedFd, mut local: Box<dyn Write + Send>) -> JoinHandle<()> {
+pub(super) fn copy_out(fd: OwnedFd, mut local: Box<dyn Write + Send>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut remote = File::from(fd);
         let mut buf = [0u8; 4096];
@@ -220,7 +220,7 @@ fn copy_out(fd: OwnedFd, mut local: Box<dyn Write + Send>) -> JoinHandle<()> {
     })
 }
 
-async fn drain<const N: usize>(outputs: [JoinHandle<()>; N]) {
+pub(super) async fn drain<const N: usize>(outputs: [JoinHandle<()>; N]) {
     let joined = tokio::task::spawn_blocking(move || {
         for output in outputs {
             let _ = output.join();

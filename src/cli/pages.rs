@@ -169,7 +169,7 @@ pub const PAGES: &[Page] = &[
             USAGE,
             (
                 "other",
-                "With --wait: the task's own exit status; 128+N when a signal N ended it, 137 when the OOM killer did.",
+                "With --wait, --pipe or --pty: the task's own exit status; 128+N when a signal N ended it, 137 when the OOM killer did (or a second Ctrl-C killed it).",
             ),
         ],
         environment: &[],
@@ -190,6 +190,14 @@ pub const PAGES: &[Page] = &[
             (
                 "Run a command, wait for it, and exit with its status (3):",
                 "nomad-systemd run --wait -- /bin/sh -c 'echo hello; exit 3'",
+            ),
+            (
+                "Feed the task's stdin and read its stdout directly:",
+                "echo input | nomad-systemd run --pipe -- /bin/cat",
+            ),
+            (
+                "A shell as nobody on a terminal of its own:",
+                "nomad-systemd run --pty --user nobody -- /bin/sh",
             ),
             (
                 "A named task with its task directories, memory and environment:",

@@ -1,5 +1,6 @@
 //! `nomad-systemd run`: start a Nomad-shaped task by hand.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -7,18 +8,23 @@ use std::time::Duration;
 use clap::Args;
 
 use super::dry_run::{self, DryRun};
+use super::foreground::{self, Stopping};
 use super::format;
 use super::input;
+use super::log_time;
 use super::progress::Progress;
+use super::relay;
 use super::task_file::{self, TaskFile};
 use super::{GlobalArgs, OutputFormat};
 use crate::core::capability::{CapSet, Capabilities};
 use crate::core::driver_config::DriverConfig;
 use crate::core::driver_config::UnitConfig;
+use crate::core::logs::LogQuery;
 use crate::core::sandbox::Sandbox;
 use crate::core::standalone::{self, StandaloneTask};
 use crate::core::{
-    Bus, EngineOptions, Error, MemoryMax, Resources, Signal, Stdio, host, host_unit, unit_policy,
+    Bus, Engine, EngineOptions, Error, MemoryMax, Resources, Signal, Stdio, UnitName, host,
+    host_unit, unit_policy,
 };
 use crate::plugin::rehearsal::Policy;
 
@@ -127,10 +133,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", requires = "stdout")]
     stderr: Option<PathBuf>,
 
-    /// Wait for the task to exit, remove its unit, and exit with the task's exit status.
-    /// Ctrl-C stops the task.
+    /// Wait for the task to exit, remove its unit, and exit with the task's exit status. On a
+    /// terminal, the task's output is shown as it runs (followed from the journal, where it
+    /// stays). Ctrl-C stops the task with its kill signal and SIGKILL after its kill timeout;
+    /// a second Ctrl-C kills it at once.
     #[arg(long)]
     wait: bool,
+    /// Give the task this command's own stdin, stdout and stderr, as `systemd-run --pipe`
+    /// does: it reads what is piped in and writes where this command's output goes, not to
+    /// the journal. Implies --wait.
+    #[arg(long, conflicts_with_all = ["stdout", "stderr", "unit", "dry_run"])]
+    pipe: bool,
+    /// Give the task a new pseudo-terminal of this terminal's size, relayed to this command's
+    /// stdin and stdout, as `systemd-run --pty` does: keys, Ctrl-C included, go to the task.
+    /// Implies --wait.
+    #[arg(long, conflicts_with_all = ["stdout", "stderr", "unit", "dry_run", "pipe"])]
+    pty: bool,
 
     /// Start nothing: print the unit, its properties, its slice's and its drop-in exactly as
     /// they would be sent to systemd, and what the start would do first. Creates no unit,
@@ -203,19 +221,38 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             ));
         }
     };
+    if (args.pipe || args.pty) && unit.is_some() {
+        return Err(Error::invalid(
+            if args.pipe { "pipe" } else { "pty" },
+            "an installed unit's output goes where its own unit file sends it",
+        ));
+    }
+    let wait = args.wait || args.pipe || args.pty;
+    let mut pty = None;
     let stdio = match (&args.stdout, &args.stderr) {
+        _ if args.pipe => Stdio::Inherit,
+        _ if args.pty => {
+            let (output, master) = relay::terminal()?;
+            pty = Some(master);
+            Stdio::To(output)
+        }
         (Some(out), Some(err)) => Stdio::Files {
             stdout: out.clone(),
             stderr: err.clone(),
         },
         _ => Stdio::Journal,
     };
+    // Shown live from the journal, when someone is watching (see `live_output`).
+    let follow = wait && matches!(stdio, Stdio::Journal) && std::io::stdout().is_terminal();
     // What the command line gives wins over the file; the file over the defaults.
     let from_file = |get: fn(&TaskFile) -> u64| file.as_ref().map_or(0, get);
     let or_file =
         |flag: u64, get: fn(&TaskFile) -> u64| if flag != 0 { flag } else { from_file(get) };
     let mut env = file.as_ref().map(|f| f.env.clone()).unwrap_or_default();
     env.extend(args.env);
+    if args.pty {
+        relay::add_term(&mut env);
+    }
     let mut resources = Resources {
         cpu_mhz: or_file(args.cpu, |f| f.cpu_mhz),
         cores: args.cores,
@@ -330,6 +367,11 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     }
 
     let engine = global.engine().await?;
+    // Watched from before the start: a Ctrl-C while the task starts stops it once started,
+    // rather than ending this command and leaving the task running.
+    let interrupts = wait.then(foreground::Interrupts::watch).transpose()?;
+    // An installed unit's journal holds its earlier runs too: only this run's lines are shown.
+    let starting_at = log_time::now_us();
     let started = {
         let _progress = Progress::show(format!("starting {}", spec.name));
         engine
@@ -340,19 +382,32 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     for warning in &started.warnings {
         eprintln!("warning: {warning}");
     }
-    if !args.wait {
+    let Some(interrupts) = interrupts else {
         println!("{}", started.unit);
         return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!("Running as unit: {}", started.unit);
-    let exit = tokio::select! {
-        exit = engine.wait(&started.unit) => exit?,
-        () = interrupted() => {
-            eprintln!("Stopping {} ...", started.unit);
-            engine.stop(&started.unit, spec.kill_signal, spec.kill_timeout).await?
-        }
     };
-    engine.destroy(&started.unit).await?;
+    eprintln!("Running as unit: {}", started.unit);
+    let follow = if follow {
+        live_output(&engine, global, &started.unit, starting_at).await
+    } else {
+        None
+    };
+    let stopping = Stopping {
+        signal: spec.kill_signal,
+        timeout: spec.kill_timeout,
+    };
+    let unit = &started.unit;
+    // The unit is removed before the terminal's last output is drained: systemd holds the
+    // task's terminal until then.
+    let until_removed = |follow| async {
+        let exit = foreground::wait(&engine, unit, stopping, follow, interrupts).await?;
+        engine.destroy(unit).await?;
+        Ok(exit)
+    };
+    let exit = match pty {
+        Some(master) => relay::run(master, until_removed(None)).await?,
+        None => until_removed(follow).await?,
+    };
     eprintln!("Finished: {exit}");
     Ok(ExitCode::from(format::exit_status(&exit)))
 }
@@ -412,6 +467,37 @@ fn as_option(e: Error, given: &[(String, String)]) -> Error {
         Some((_, option)) => Error::argument(option.clone(), reason),
         None => Error::InvalidConfig { setting, reason },
     }
+}
+
+/// What `run --wait` follows of the task's journal: all of a transient task's, an installed
+/// unit's since its start, and nothing when its unit file sends neither stream to the
+/// journal (or systemd no longer says where they go).
+async fn live_output(
+    engine: &Engine,
+    global: &GlobalArgs,
+    unit: &UnitName,
+    starting_at: u64,
+) -> Option<LogQuery> {
+    let installed = !unit.is_task_unit();
+    let mixed = if installed {
+        let route = engine.output_route(unit).await.ok()?;
+        if !route.stdout.reaches_journal() && !route.stderr.reaches_journal() {
+            return None;
+        }
+        route.mixed
+    } else {
+        false
+    };
+    Some(LogQuery {
+        unit: unit.clone(),
+        bus: global.bus(),
+        follow: true,
+        stream: None,
+        lines: None,
+        since_us: installed.then_some(starting_at),
+        until_us: None,
+        mixed,
+    })
 }
 
 /// The plugin config's `default_user`: `path`'s, or the plugin's default's. A file that does
@@ -477,23 +563,6 @@ fn sandbox(config: Option<&DriverConfig>, bus: Bus) -> Result<Sandbox, Error> {
         }
     };
     Ok(sandbox)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut int), Ok(mut term)) => {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        }
-        _ => std::future::pending().await,
-    }
 }
 
 pub(super) fn parse_env(s: &str) -> Result<(String, String), String> {

@@ -138,6 +138,7 @@ impl Engine {
                 Output::wait_for_fifos(alloc_dir, stdout, stderr).await?
             }
             Stdio::To(output) => output,
+            Stdio::Inherit => Output::inherited()?,
         };
         let plan = plan.with_output(&output);
         if let (false, Some(dirs)) = (plan.files.is_empty(), &spec.dirs) {

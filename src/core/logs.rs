@@ -212,7 +212,8 @@ pub fn journalctl_args(query: &LogQuery, cursor: Option<&str>, follow: bool) -> 
         args.push(format!("PRIORITY={priority}"));
     }
     // Whole seconds, widened; the exact bounds are applied to each entry (`parse_entry`).
-    if let Some(since) = query.since_us {
+    // After a cursor, which is past `since` already, journalctl takes no `--since`.
+    if let (Some(since), None) = (query.since_us, cursor) {
         args.push(format!("--since=@{}", since / 1_000_000));
     }
     if let Some(until) = query.until_us {
@@ -231,12 +232,32 @@ pub fn journalctl_args(query: &LogQuery, cursor: Option<&str>, follow: bool) -> 
     args
 }
 
+/// Runs journalctl in a process group of its own, so that a Ctrl-C typed at the caller's
+/// terminal reaches only the caller, which may still want the lines (`run --wait` stopping
+/// its task shows how the task ends); it ends with the caller all the same: dropped, or
+/// SIGTERM when the caller dies (`PR_SET_PDEATHSIG`).
 fn spawn(args: &[String]) -> Result<Child> {
-    Command::new("journalctl")
+    let caller = nix::unistd::getpid();
+    let mut command = Command::new("journalctl");
+    command
         .args(args)
         .stdout(ProcessStdio::piped())
         .stderr(ProcessStdio::piped())
         .kill_on_drop(true)
+        .process_group(0);
+    // SAFETY: between fork and exec only prctl and getppid, both async-signal-safe, and
+    // neither allocates.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
+            if nix::unistd::getppid() != caller {
+                // The caller died before the death signal was armed.
+                return Err(std::io::Error::other("the caller has exited"));
+            }
+            Ok(())
+        });
+    }
+    command
         .spawn()
         .map_err(|e| Error::io("cannot run journalctl", e))
 }
@@ -248,7 +269,10 @@ async fn finish(child: Child, count: u64) -> Result<u64> {
         .await
         .map_err(|e| Error::io("journalctl failed", e))?;
     if !output.status.success() {
-        let why = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        let mut why = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        if why.is_empty() {
+            why = output.status.to_string();
+        }
         return Err(Error::io("journalctl failed", std::io::Error::other(why)));
     }
     Ok(count)
@@ -371,6 +395,13 @@ mod tests {
         assert!(args.contains(&"--after-cursor=s=abc".to_string()));
         assert!(!args.iter().any(|a| a.starts_with("--lines")));
         assert!(journalctl_args(&q, None, true).contains(&"--lines=5".to_string()));
+        // journalctl refuses --since together with a cursor; the entries' own bounds remain.
+        let since = LogQuery {
+            since_us: Some(2_000_000),
+            ..query()
+        };
+        let args = journalctl_args(&since, Some("s=abc"), false);
+        assert!(!args.iter().any(|a| a.starts_with("--since")), "{args:?}");
     }
 
     #[test]

@@ -132,5 +132,6 @@ fn output_targets(spec: &TaskSpec, stdio: &Stdio) -> (String, String) {
             "a descriptor the caller opened".into(),
             "a descriptor the caller opened".into(),
         ),
+        Stdio::Inherit => ("the caller's stdout".into(), "the caller's stderr".into()),
     }
 }

@@ -8,7 +8,12 @@
 //! - [`Output::journal`]: two streams into journald, the same protocol systemd uses for
 //!   `StandardOutput=journal`, but one stream per output with its own priority (stdout at
 //!   `info`, stderr at `err`), so the journal still tells them apart. journald attributes each
-//!   line to the unit of the process that wrote it.
+//!   line to the unit of the process that wrote it;
+//! - [`Output::inherited`]: the calling process's own stdin, stdout and stderr, as
+//!   `systemd-run --pipe` passes them; the only destination that gives the task a stdin
+//!   (every other task reads `/dev/null`);
+//! - [`Output::terminal`]: a new pseudo-terminal for all three, whose other end the caller
+//!   relays, as `systemd-run --pty` does.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -36,11 +41,16 @@ const JOURNAL_STDOUT_SOCKET: &str = "/run/systemd/journal/stdout";
 pub const STDOUT_PRIORITY: u8 = 6;
 pub const STDERR_PRIORITY: u8 = 3;
 
-/// The task's stdout and stderr, as descriptors to hand to systemd.
+/// The task's stdout and stderr, as descriptors to hand to systemd, and its stdin if it gets
+/// one.
 #[derive(Debug, Clone)]
 pub struct Output {
     pub stdout: Arc<OwnedFd>,
     pub stderr: Arc<OwnedFd>,
+    /// The task's stdin; `None`: `/dev/null`, systemd's default.
+    pub stdin: Option<Arc<OwnedFd>>,
+    /// The terminal the three are, for systemd's `TTYPath` ([`Output::terminal`]).
+    pub tty_path: Option<PathBuf>,
 }
 
 impl Output {
@@ -48,7 +58,52 @@ impl Output {
         Output {
             stdout: Arc::new(stdout),
             stderr: Arc::new(stderr),
+            stdin: None,
+            tty_path: None,
         }
+    }
+
+    /// A new pseudo-terminal of `rows` × `cols` as the task's stdin, stdout and stderr and its
+    /// `TTYPath`, as `systemd-run --pty` gives one; returns the master end, through which the
+    /// caller relays the task's input and output (see [`crate::core::exec::resize`]).
+    pub fn terminal(rows: u16, cols: u16) -> Result<(Output, OwnedFd)> {
+        let size = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None)
+            .map_err(|e| Error::io("cannot open a pseudo-terminal", e.into()))?;
+        let path = nix::unistd::ttyname(&pty.slave)
+            .map_err(|e| Error::io("cannot name the pseudo-terminal", e.into()))?;
+        let slave = Arc::new(pty.slave);
+        let output = Output {
+            stdout: slave.clone(),
+            stderr: slave.clone(),
+            stdin: Some(slave),
+            tty_path: Some(path),
+        };
+        Ok((output, pty.master))
+    }
+
+    /// The calling process's stdin, stdout and stderr (duplicated), for a task run in the
+    /// foreground of a command line as `systemd-run --pipe` runs it: the task reads what the
+    /// caller's stdin gives and writes where the caller's output goes, through no process of
+    /// ours. The task holds them until it exits, so a reader of the caller's output sees its
+    /// end only then.
+    pub fn inherited() -> Result<Output> {
+        use std::os::fd::AsFd;
+        let dup = |fd: std::os::fd::BorrowedFd<'_>, name: &str| {
+            fd.try_clone_to_owned()
+                .map_err(|e| Error::io(format!("cannot pass on {name}"), e))
+        };
+        let mut output = Output::from_fds(
+            dup(std::io::stdout().as_fd(), "stdout")?,
+            dup(std::io::stderr().as_fd(), "stderr")?,
+        );
+        output.stdin = Some(Arc::new(dup(std::io::stdin().as_fd(), "stdin")?));
+        Ok(output)
     }
 
     /// Both streams to `/dev/null`.
@@ -192,4 +247,6 @@ pub enum Stdio {
     Fifos { stdout: PathBuf, stderr: PathBuf },
     /// Into descriptors the caller opened.
     To(Output),
+    /// The caller's own stdin, stdout and stderr ([`Output::inherited`]).
+    Inherit,
 }

@@ -54,13 +54,27 @@ pub const OUTPUT_PROPERTIES: [&str; 2] = [
     "StandardErrorFileDescriptor",
 ];
 
-/// The descriptors the task's stdout and stderr are connected to.
+/// The descriptors the task's stdout and stderr are connected to, its stdin when it has one
+/// (otherwise systemd's default, `/dev/null`), and the terminal they are, if they are one.
 pub fn output(output: &Output) -> Vec<Property> {
     let [stdout, stderr] = OUTPUT_PROPERTIES;
-    vec![
+    let mut props = vec![
         Property::new(stdout, Value::Fd(output.stdout.clone())),
         Property::new(stderr, Value::Fd(output.stderr.clone())),
-    ]
+    ];
+    if let Some(stdin) = &output.stdin {
+        props.push(Property::new(
+            "StandardInputFileDescriptor",
+            Value::Fd(stdin.clone()),
+        ));
+    }
+    if let Some(path) = &output.tty_path {
+        props.push(Property::new(
+            "TTYPath",
+            Value::Str(path.display().to_string()),
+        ));
+    }
+    props
 }
 
 #[cfg(test)]
