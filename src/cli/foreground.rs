@@ -106,32 +106,15 @@ fn say(text: &str) {
 }
 
 /// One journal line, on stdout or stderr as the task wrote it, made harmless to the terminal
-/// ([`visible`]). An error (a closed pipe) ends the showing, not the task.
+/// ([`super::terminal::visible`]). An error (a closed pipe) ends the showing, not the task.
 fn show_line(line: LogLine) -> std::io::Result<()> {
     let mut sink: Box<dyn Write> = match line.stream {
         Some(Stream::Stderr) => Box::new(std::io::stderr().lock()),
         _ => Box::new(std::io::stdout().lock()),
     };
-    sink.write_all(visible(&line.message).as_bytes())?;
+    sink.write_all(super::terminal::visible(&line.message).as_bytes())?;
     sink.write_all(b"\n")?;
     sink.flush()
-}
-
-/// A line of the task's output fit for the operator's terminal: control characters (escape
-/// sequences that could retitle, clear or reprogram the terminal; the task is the job
-/// author's) written as `\xNN`, tabs kept, bytes that are not UTF-8 as U+FFFD. journalctl
-/// likewise refuses to print control characters to a terminal. `--pipe` and `--pty` hand the
-/// task a terminal as it is, on the operator's explicit request.
-fn visible(message: &[u8]) -> String {
-    let mut shown = String::with_capacity(message.len());
-    for c in String::from_utf8_lossy(message).chars() {
-        if c.is_control() && c != '\t' {
-            shown.push_str(&format!("\\x{:02x}", u32::from(c)));
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
 }
 
 /// Ctrl-C and SIGTERM, from the moment they are watched: the command no longer dies of them.
@@ -154,22 +137,5 @@ impl Interrupts {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::visible;
-
-    #[test]
-    fn control_characters_are_shown_not_sent() {
-        assert_eq!(visible(b"plain\ttext \xc3\xa9"), "plain\ttext \u{e9}");
-        assert_eq!(
-            visible(b"\x1b]0;title\x07\x1b[2J"),
-            "\\x1b]0;title\\x07\\x1b[2J"
-        );
-        assert_eq!(visible("\u{9b}31m".as_bytes()), "\\x9b31m");
-        assert_eq!(visible(b"cr\rdel\x7f"), "cr\\x0ddel\\x7f");
-        assert_eq!(visible(b"\xff"), "\u{fffd}");
     }
 }

@@ -12,12 +12,12 @@
 //! A task that exists and whose journal is empty (nothing written yet, or nothing within
 //! `--since`/`--until`) prints nothing and exits 0: that is the true answer.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::{GlobalArgs, listing, log_time, resolve};
+use super::{GlobalArgs, listing, log_time, resolve, terminal};
 use crate::core::description::{self, Origin};
 use crate::core::log_output::{Destination, OutputRoute};
 use crate::core::logs::{self, LogLine, LogQuery, Stream};
@@ -111,22 +111,28 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<ExitCode, Error>
         query.stream = None;
     }
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    // The job author's output reaches the operator's terminal shown, not obeyed.
+    let (out_tty, err_tty) = (out.is_terminal(), err.is_terminal());
     let follow = args.follow;
     engine
         .read_logs(&query, |mut line| {
             if route.mixed {
                 line.stream = label;
             }
-            let sink: &mut dyn Write = match (args.output, line.stream) {
-                (Format::Cat, Some(Stream::Stderr)) => &mut err,
-                _ => &mut out,
+            let (sink, tty): (&mut dyn Write, bool) = match (args.output, line.stream) {
+                (Format::Cat, Some(Stream::Stderr)) => (&mut err, err_tty),
+                _ => (&mut out, out_tty),
             };
             match args.output {
                 Format::Cat => {
                     if args.timestamps {
                         write!(sink, "{} ", log_time::format_utc(line.realtime_us))?;
                     }
-                    sink.write_all(&line.message)?;
+                    if tty {
+                        sink.write_all(terminal::visible(&line.message).as_bytes())?;
+                    } else {
+                        sink.write_all(&line.message)?;
+                    }
                     sink.write_all(b"\n")?;
                 }
                 Format::Json => {
