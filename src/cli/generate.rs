@@ -61,7 +61,11 @@ fn generate(dir: &Path) -> Result<(), String> {
 /// Every man page with its file name: the top-level one first, then one per subcommand that
 /// `--help` lists (so neither hidden commands nor `help` get a page).
 fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let mut top = Cli::command().disable_help_subcommand(true);
+    // The version section names the release only: the commit and the build's target in
+    // `--version` would make the committed pages differ from build to build.
+    let mut top = Cli::command()
+        .disable_help_subcommand(true)
+        .long_version(None::<&str>);
     // Building gives each subcommand its display name (`nomad-systemd-run`): the name of its
     // page, and the name the top page's SUBCOMMANDS section refers readers to.
     top.build();
