@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use nomad_systemd::core::cty::msgpack_from_json;
 use nomad_systemd::plugin::proto::base as base_pb;
 use nomad_systemd::plugin::proto::driver::fingerprint_response::HealthState;
-use support::plugin::Plugin;
+use support::plugin::{Plugin, nomad_config};
 
 const PACKAGE: &str = "nomad-systemd";
 const BIN: &str = "/usr/bin/nomad-systemd";
@@ -178,7 +179,8 @@ async fn the_package_installs_runs_tasks_serves_nomad_and_removes_without_a_trac
         "{PLUGIN} must resolve to {BIN}"
     );
 
-    // --version names this build: a package from another commit is stale.
+    // --version names the commit this test was built from: a package from another commit is
+    // stale. (Uncommitted changes may differ: each build reads the tree when it runs.)
     let version = succeeds(BIN, &["--version"]);
     let mut lines = version.lines();
     assert_eq!(
@@ -186,10 +188,15 @@ async fn the_package_installs_runs_tasks_serves_nomad_and_removes_without_a_trac
         Some(format!("nomad-systemd {}", env!("CARGO_PKG_VERSION")).as_str()),
         "{version}"
     );
-    let commit = env!("NOMAD_SYSTEMD_COMMIT");
-    assert!(
-        version.contains(&format!("\ncommit:   {commit}\n")),
-        "the package was built from another tree than this test ({commit}); run `tools/package` \
+    let commit = env!("NOMAD_SYSTEMD_COMMIT").trim_end_matches("-dirty");
+    let packaged = lines
+        .next()
+        .and_then(|l| l.strip_prefix("commit:   "))
+        .unwrap_or_else(|| panic!("no commit line in {version}"));
+    assert_eq!(
+        packaged.trim_end_matches("-dirty"),
+        commit,
+        "the package was built from another commit than this test; run `tools/package` \
          again:\n{version}"
     );
     assert!(version.contains("\nsystemd:  "), "{version}");
@@ -210,11 +217,8 @@ async fn the_package_installs_runs_tasks_serves_nomad_and_removes_without_a_trac
         "/usr/share/man/man1/nomad-systemd.1.gz"
     );
     for (page, text) in [
-        (
-            "nomad-systemd",
-            "Run Nomad-style tasks as systemd transient units",
-        ),
-        ("nomad-systemd-run", "EXIT STATUS"),
+        ("nomad-systemd", "systemd transient units"),
+        ("nomad-systemd-run", "--dry-run"),
     ] {
         let out = Command::new("man")
             .arg(page)
@@ -246,8 +250,13 @@ async fn the_package_installs_runs_tasks_serves_nomad_and_removes_without_a_trac
 
     // Nomad's agent launches the plugin_dir entry: the go-plugin handshake, then the plugin
     // answers as a healthy driver named "systemd".
+    // SetConfig gets the sample agent config's block, as the agent would send it.
+    let config = agent_plugin_config();
     let plugin = Plugin::launch_as(0, 0, Path::new(PLUGIN), &[]);
     let mut conn = plugin.connect().await;
+    conn.set_config(msgpack_from_json(&config), nomad_config())
+        .await
+        .expect("SetConfig with agent.hcl's config block");
     let info = conn
         .base
         .plugin_info(base_pb::PluginInfoRequest {})
@@ -266,8 +275,8 @@ async fn the_package_installs_runs_tasks_serves_nomad_and_removes_without_a_trac
     drop(conn);
     drop(plugin);
 
-    // The sample agent config's plugin block is one the plugin accepts.
-    agent_config_is_accepted();
+    // The installed CLI judges a task under the same block as the plugin would.
+    dry_run_is_allowed_under(&config);
 
     succeeds("dpkg", &["-r", PACKAGE]);
     drop(installed);
@@ -281,9 +290,9 @@ async fn the_package_installs_runs_tasks_serves_nomad_and_removes_without_a_trac
     );
 }
 
-/// `examples/agent.hcl` as installed: its `plugin "nomad-systemd"` block, given to the
-/// installed binary's `run --dry-run --plugin-config`, allows a plain task.
-fn agent_config_is_accepted() {
+/// The `config` of the installed `examples/agent.hcl`'s `plugin "nomad-systemd"` block, whose
+/// `plugin_dir` must be where the package puts the plugin.
+fn agent_plugin_config() -> serde_json::Value {
     let path = Path::new(EXAMPLES).join("agent.hcl");
     let text = std::fs::read_to_string(&path).expect("the installed agent.hcl");
     let agent: hcl::Value = hcl::from_str(&text).expect("agent.hcl is HCL");
@@ -292,21 +301,26 @@ fn agent_config_is_accepted() {
         agent["plugin_dir"], "/usr/lib/nomad/plugins",
         "agent.hcl's plugin_dir is where the package puts the plugin"
     );
-    let block = &agent["plugin"]["nomad-systemd"];
+    let config = &agent["plugin"]["nomad-systemd"]["config"];
     assert!(
-        block.is_object(),
-        "agent.hcl has no plugin \"nomad-systemd\" block"
+        config.is_object(),
+        "agent.hcl has no plugin \"nomad-systemd\" {{ config {{ ... }} }} block: {agent}"
     );
+    config.clone()
+}
+
+/// The installed binary's `run --dry-run --plugin-config` allows a plain task under `config`.
+fn dry_run_is_allowed_under(config: &serde_json::Value) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("plugin.json");
-    std::fs::write(&config, serde_json::to_string(block).unwrap()).unwrap();
+    let file = dir.path().join("plugin.json");
+    std::fs::write(&file, config.to_string()).unwrap();
     let verdict = succeeds(
         BIN,
         &[
             "run",
             "--dry-run",
             "--plugin-config",
-            config.to_str().unwrap(),
+            file.to_str().unwrap(),
             "--",
             "/bin/true",
         ],
