@@ -80,6 +80,11 @@ fn git_commit(dir: &Path) -> Option<String> {
     };
     let top = git(&["rev-parse", "--show-toplevel"])?;
     if Path::new(&top).canonicalize().ok()? != dir.canonicalize().ok()? {
+        // A copy inside another checkout: `cargo package` verifies its copy under
+        // target/package with the checkout's target directory, where cargo takes this run's
+        // record for the checkout's own (the unit hash leaves out the path). A path that never
+        // exists makes cargo run this script again on the next build, in either.
+        println!("cargo:rerun-if-changed=.build-record-of-a-copy");
         return None;
     }
     // Build again when the commit, the branch or the index moves, or a source file changes
