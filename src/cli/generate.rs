@@ -59,8 +59,12 @@ fn generate(dir: &Path) -> Result<(), String> {
 /// `--help` lists (so neither hidden commands nor `help` get a page).
 fn man_pages() -> Vec<(String, Vec<u8>)> {
     // Without the after-help texts, which clap_mangen would print as an EXTRA section: the
-    // pages say the same in their own sections.
-    let mut top = Cli::command().disable_help_subcommand(true);
+    // pages say the same in their own sections. The version section names the release only:
+    // the commit and the build's target in `--version` would make the committed pages differ
+    // from build to build.
+    let mut top = Cli::command()
+        .disable_help_subcommand(true)
+        .long_version(None::<&str>);
     // Building gives each subcommand its display name (`nomad-systemd-run`): the name of its
     // page, and the name the top page's SUBCOMMANDS section refers readers to.
     top.build();

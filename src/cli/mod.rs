@@ -29,6 +29,7 @@ mod status;
 mod stop;
 mod task_file;
 mod terminal;
+mod version;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,7 @@ use crate::core::{Bus, Engine, EngineOptions, Error};
 #[command(
     name = "nomad-systemd",
     version,
+    long_version = version::long_version(),
     about = "Run Nomad-style tasks as systemd transient units",
     long_about = "Run Nomad-style tasks as systemd transient units.\n\n\
         The same engine serves the Nomad task-driver plugin; these commands launch and inspect \
