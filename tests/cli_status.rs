@@ -55,7 +55,7 @@ async fn status_shows_a_running_task_in_full() {
     );
     wait_for_file(
         &PathBuf::from(format!("{ALLOC_ROOT}/{}/alloc/up", alloc_id(&t))),
-        Duration::from_secs(10),
+        support::READY,
     );
 
     let out = cli(&["status", &name]);
@@ -152,7 +152,7 @@ async fn stop_removes_the_task_dirs_without_following_planted_symlinks() {
     let name = format!("rm-{t}");
     let unit = run(&name, &alloc, &[], &script);
     let alloc_dir = PathBuf::from(format!("{ALLOC_ROOT}/{alloc}"));
-    wait_for_file(&alloc_dir.join("alloc/up"), Duration::from_secs(10));
+    wait_for_file(&alloc_dir.join("alloc/up"), support::READY);
     assert!(alloc_dir.join(&name).join("local/escape").is_symlink());
 
     cli(&["stop", unit.as_str()]).ok();
@@ -194,7 +194,7 @@ async fn stop_keep_keeps_the_task_dirs_and_a_later_stop_removes_them() {
     let name = format!("kp-{t}");
     let unit = run(&name, &alloc, &[], "echo up > /alloc/up; exec sleep 600");
     let alloc_dir = PathBuf::from(format!("{ALLOC_ROOT}/{alloc}"));
-    wait_for_file(&alloc_dir.join("alloc/up"), Duration::from_secs(10));
+    wait_for_file(&alloc_dir.join("alloc/up"), support::READY);
 
     cli(&["stop", "--keep", unit.as_str()]).ok();
     assert!(alloc_dir.join(&name).join("local").is_dir());
@@ -327,4 +327,80 @@ async fn exec_takes_env_workdir_and_user() {
 
     cli(&["stop", unit.as_str()]).ok();
     assert_no_unit(&engine, &unit).await;
+}
+
+#[tokio::test]
+async fn run_wait_removes_its_task_dirs_with_its_unit_unless_keep() {
+    let engine = engine().await;
+    let t = tag();
+    let alloc = alloc_id(&t);
+    let alloc_dir = PathBuf::from(format!("{ALLOC_ROOT}/{alloc}"));
+    // The task plants a link to a directory outside; only the link may go.
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("precious"), "x").unwrap();
+    let name = format!("rw-{t}");
+    let done = cli(&[
+        "run",
+        "--wait",
+        "--name",
+        &name,
+        "--alloc-id",
+        &alloc,
+        "--task-dir",
+        "--",
+        "/bin/sh",
+        "-c",
+        &format!(
+            "ln -s {} /local/out; echo done > /alloc/done",
+            outside.path().display()
+        ),
+    ]);
+    assert_eq!(done.code(), 0, "{}", done.stderr());
+    assert!(
+        !alloc_dir.exists(),
+        "run --wait left {}",
+        alloc_dir.display()
+    );
+    assert!(
+        outside.path().join("precious").is_file(),
+        "a planted link was followed"
+    );
+
+    let alloc = alloc_id(&tag());
+    let alloc_dir = PathBuf::from(format!("{ALLOC_ROOT}/{alloc}"));
+    let kept = cli(&[
+        "run",
+        "--wait",
+        "--keep",
+        "--name",
+        &name,
+        "--alloc-id",
+        &alloc,
+        "--task-dir",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo done > /alloc/done",
+    ]);
+    assert_eq!(kept.code(), 0, "{}", kept.stderr());
+    assert!(alloc_dir.join("alloc/done").is_file());
+    let unit = UnitName::parse(
+        kept.stderr()
+            .lines()
+            .find_map(|l| l.strip_prefix("Running as unit: "))
+            .expect("the unit is named"),
+    )
+    .unwrap();
+    assert_eq!(
+        cli(&["status", unit.as_str()]).code(),
+        3,
+        "the ended unit stays loaded"
+    );
+    cli(&["stop", unit.as_str()]).ok();
+    assert_no_unit(&engine, &unit).await;
+    assert!(!alloc_dir.exists());
+
+    let refused = cli(&["run", "--keep", "--", "/bin/true"]);
+    assert_eq!(refused.code(), 1);
+    assert!(refused.stderr().contains("--keep"), "{}", refused.stderr());
 }

@@ -125,6 +125,11 @@ pub struct RunArgs {
     /// Where --task-dir creates <alloc-id>/ directories.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_ALLOC_DIR_ROOT, requires = "task_dir")]
     alloc_dir_root: PathBuf,
+    /// With --wait, --pipe or --pty: leave the ended task's unit loaded (for `status` and
+    /// `logs`) and its --task-dir directories in place; `stop` removes both later. Without
+    /// it both go when the task has ended.
+    #[arg(long)]
+    keep: bool,
 
     /// Append the task's stdout to this file or write it into this FIFO [default: journal].
     #[arg(long, value_name = "PATH", requires = "stderr")]
@@ -228,6 +233,13 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         ));
     }
     let wait = args.wait || args.pipe || args.pty;
+    if args.keep && !wait {
+        return Err(Error::argument(
+            "--keep",
+            "only with --wait, --pipe or --pty: without them run leaves the task running \
+             (stop --keep keeps what a stop would remove)",
+        ));
+    }
     let mut pty = None;
     let stdio = match (&args.stdout, &args.stderr) {
         _ if args.pipe => Stdio::Inherit,
@@ -397,11 +409,19 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         timeout: spec.kill_timeout,
     };
     let unit = &started.unit;
+    let keep = args.keep;
     // The unit is removed before the terminal's last output is drained: systemd holds the
     // task's terminal until then.
     let until_removed = |follow| async {
         let exit = foreground::wait(&engine, unit, stopping, follow, interrupts).await?;
-        engine.destroy(unit).await?;
+        if !keep {
+            // Read before the unit goes: where --task-dir put the task's directories.
+            let task_dir = engine.created_task_dir(unit).await?;
+            engine.destroy(unit).await?;
+            if let Some(dir) = task_dir {
+                standalone::remove_task_dirs(&dir)?;
+            }
+        }
         Ok(exit)
     };
     let exit = match pty {
