@@ -159,7 +159,9 @@ fn civil_from_days(days: i64) -> (i32, i32, i32) {
 /// The local date and time of `seconds` since the epoch, through the C library (which
 /// knows the host's time zone).
 fn local_fields(seconds: i64) -> Option<(i32, i32, i32, i32, i32, i32)> {
-    let t: nix::libc::time_t = seconds;
+    // time_t is i64 on every 64-bit Linux C library (naming the type is deprecated on musl,
+    // whose definition the libc crate will change).
+    let t: i64 = seconds;
     // SAFETY: localtime_r writes only into `tm`, which lives on this stack frame.
     let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
     let ok = unsafe { !nix::libc::localtime_r(&t, &mut tm).is_null() };
