@@ -193,25 +193,13 @@ fn typed_globals() -> Option<GlobalArgs> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::description::Origin;
-    use crate::core::{TaskState, UnitName};
+    use crate::cli::fixtures::by_hand as task;
 
     fn values(candidates: &[CompletionCandidate]) -> Vec<String> {
         candidates
             .iter()
             .map(|c| c.get_value().to_string_lossy().into_owned())
             .collect()
-    }
-
-    fn task(alloc: &str, job: &str, name: &str) -> TaskSummary {
-        TaskSummary {
-            unit: UnitName::for_task(alloc, name, "0a1b2c3d"),
-            task: name.into(),
-            alloc_id: alloc.into(),
-            job: job.into(),
-            state: TaskState::Running,
-            origin: Origin::Cli,
-        }
     }
 
     #[test]

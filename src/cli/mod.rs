@@ -7,6 +7,8 @@ mod confirm;
 mod doctor;
 mod dry_run;
 mod exec;
+#[cfg(test)]
+mod fixtures;
 mod foreground;
 mod format;
 mod generate;

@@ -203,18 +203,7 @@ fn ambiguous(name: &str, candidates: &[&TaskSummary]) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::TaskState;
-
-    fn task(alloc: &str, job: &str, name: &str) -> TaskSummary {
-        TaskSummary {
-            unit: UnitName::for_task(alloc, name, "0a1b2c3d"),
-            task: name.into(),
-            alloc_id: alloc.into(),
-            job: job.into(),
-            state: TaskState::Running,
-            origin: crate::core::description::Origin::Cli,
-        }
-    }
+    use crate::cli::fixtures::by_hand as task;
 
     fn tasks() -> Vec<TaskSummary> {
         vec![

@@ -74,18 +74,7 @@ impl Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{TaskState, UnitName};
-
-    fn task(alloc: &str, job: &str, name: &str, origin: Origin) -> TaskSummary {
-        TaskSummary {
-            unit: UnitName::for_task(alloc, name, "0a1b2c3d"),
-            task: name.into(),
-            alloc_id: alloc.into(),
-            job: job.into(),
-            state: TaskState::Running,
-            origin,
-        }
-    }
+    use crate::cli::fixtures::task;
 
     fn tasks() -> Vec<TaskSummary> {
         vec![
