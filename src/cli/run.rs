@@ -409,14 +409,17 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         timeout: spec.kill_timeout,
     };
     let unit = &started.unit;
-    let keep = args.keep;
+    let (keep, task_dir) = (args.keep, args.task_dir);
     // The unit is removed before the terminal's last output is drained: systemd holds the
     // task's terminal until then.
     let until_removed = |follow| async {
         let exit = foreground::wait(&engine, unit, stopping, follow, interrupts).await?;
         if !keep {
             // Read before the unit goes: where --task-dir put the task's directories.
-            let task_dir = engine.created_task_dir(unit).await?;
+            let task_dir = match task_dir {
+                true => engine.created_task_dir(unit).await?,
+                false => None,
+            };
             engine.destroy(unit).await?;
             if let Some(dir) = task_dir {
                 standalone::remove_task_dirs(&dir)?;

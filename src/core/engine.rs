@@ -421,10 +421,10 @@ impl Engine {
         if !unit.is_task_unit() {
             return self.destroy_host_unit(unit).await;
         }
-        match self.systemd.snapshot(unit).await {
+        match self.task_slice_of(unit).await {
             Err(Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
-            Ok(_) => self.remove(unit).await,
+            Ok(slice) => self.remove_with(unit, slice).await,
         }
     }
 
@@ -561,11 +561,27 @@ impl Engine {
     /// Stops the unit, resets it and waits until systemd has unloaded it; then stops the task's
     /// own slice (ending any exec still running in it).
     async fn remove(&self, unit: &UnitName) -> Result<()> {
-        let slice = match self.systemd.snapshot(unit).await {
-            Ok(s) if unit.owns_slice(&s.slice) => Some(UnitName::parse(&s.slice)?),
-            Ok(_) | Err(Error::NotFound(_)) => None,
+        let slice = match self.task_slice_of(unit).await {
+            Ok(slice) => slice,
+            Err(Error::NotFound(_)) => None,
             Err(e) => return Err(e),
         };
+        self.remove_with(unit, slice).await
+    }
+
+    /// The task's own slice, if the unit runs in one (an installed unit, or a unit of an
+    /// earlier version, may not). [`Error::NotFound`] if systemd has no such unit.
+    async fn task_slice_of(&self, unit: &UnitName) -> Result<Option<UnitName>> {
+        let s = self.systemd.partial_snapshot(unit, &[], &["Slice"]).await?;
+        Ok(if unit.owns_slice(&s.slice) {
+            Some(UnitName::parse(&s.slice)?)
+        } else {
+            None
+        })
+    }
+
+    /// [`Engine::remove`] with the task's slice already known.
+    async fn remove_with(&self, unit: &UnitName, slice: Option<UnitName>) -> Result<()> {
         self.unload(unit).await?;
         // A stopped slice is collected by systemd; it cannot be watched until it is unloaded,
         // because asking for a slice by name loads it again.

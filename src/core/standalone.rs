@@ -182,7 +182,10 @@ impl super::engine::Engine {
         &self,
         unit: &super::unit_name::UnitName,
     ) -> Result<Option<PathBuf>> {
-        let snapshot = self.systemd().snapshot(unit).await?;
+        let snapshot = self
+            .systemd()
+            .partial_snapshot(unit, &["Description"], &["LogExtraFields"])
+            .await?;
         let ours = super::description::parse(&snapshot.description)
             .is_some_and(|i| i.origin == Origin::Cli);
         Ok(snapshot

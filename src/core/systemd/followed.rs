@@ -2,11 +2,11 @@
 //!
 //! With every `PropertiesChanged` of a unit systemd sends the values of all the properties of
 //! that interface it announces on change: load and active state, job, invocation, main
-//! process, exit status and result. So a waiter reads a unit once and then applies the
-//! signals, instead of asking again (`GetAll`, which makes PID 1 serialise some 300
-//! properties) after each one. Values systemd does not announce (counters such as
-//! `MemoryCurrent`) stay as read. A signal that could not be read, or that names a state
-//! property without its value, asks for a new read.
+//! process, exit status and result. So a waiter reads the few properties its answer depends
+//! on once ([`UNIT_STATE`], [`SERVICE_STATE`]; one `Get` each, where `GetAll` would make PID 1
+//! serialise some 300 properties, computing counters among them) and then applies the
+//! signals, instead of asking again after each one. A signal that could not be read, or that
+//! names a state property without its value, asks for a new read.
 
 use std::collections::HashMap;
 
@@ -16,21 +16,26 @@ use super::signals::Change;
 use super::snapshot::UnitSnapshot;
 use super::{SERVICE_INTERFACE, UNIT_INTERFACE};
 
-/// The properties a waiter's answer depends on ([`UnitSnapshot::has_exited`],
-/// [`UnitSnapshot::exit_result`], the unit's presence), all announced with their values.
-const STATE: &[&str] = &[
-    "LoadState",
-    "ActiveState",
-    "SubState",
-    "Job",
-    "InvocationID",
+/// The `Unit` properties a waiter's answer depends on ([`UnitSnapshot::has_exited`], the
+/// unit's presence), besides `LoadState`; all announced with their values.
+pub(super) const UNIT_STATE: &[&str] = &["ActiveState", "SubState", "Job", "InvocationID"];
+/// The `Service` properties a waiter's answer depends on ([`UnitSnapshot::exit_result`], and
+/// the task's slice, where an OOM kill systemd missed is looked for); all but `Slice`, which
+/// never changes, announced with their values.
+pub(super) const SERVICE_STATE: &[&str] = &[
     "Result",
     "MainPID",
     "ExecMainCode",
     "ExecMainStatus",
     "ExecMainStartTimestamp",
     "ExecMainExitTimestamp",
+    "Slice",
 ];
+
+/// Whether a waiter's answer depends on property `name`.
+fn is_state(name: &str) -> bool {
+    name == "LoadState" || UNIT_STATE.contains(&name) || SERVICE_STATE.contains(&name)
+}
 
 /// What applying a change did.
 #[derive(Debug, PartialEq, Eq)]
@@ -71,11 +76,7 @@ impl Followed {
             // A timer's, socket's or path's own interface: its state is in `Unit`'s.
             _ => return Applied::Current,
         };
-        if change
-            .invalidated
-            .iter()
-            .any(|name| STATE.contains(&name.as_str()))
-        {
+        if change.invalidated.iter().any(|name| is_state(name)) {
             return Applied::NeedsRead;
         }
         for (name, value) in &change.changed {

@@ -364,7 +364,75 @@ impl Systemd {
         Ok(self.read(name).await?.snapshot())
     }
 
-    /// Reads a unit's `Unit` and `Service` properties, to follow them. [`Error::NotFound`] if
+    /// A snapshot of only the named properties of the unit's `Unit` and `Service` interfaces
+    /// (`LoadState` always), each read with its own `Get`, in parallel; every other field is
+    /// its default. For callers that need a few: `GetAll` makes PID 1 serialise every
+    /// property of the interface, counters it must compute among them. [`Error::NotFound`] if
+    /// systemd has no such unit loaded.
+    pub async fn partial_snapshot(
+        &self,
+        name: &UnitName,
+        of_unit: &[&str],
+        of_service: &[&str],
+    ) -> Result<UnitSnapshot> {
+        Ok(self
+            .partial_read(name, of_unit, of_service)
+            .await?
+            .snapshot())
+    }
+
+    /// [`Systemd::partial_snapshot`]'s read, to follow.
+    async fn partial_read(
+        &self,
+        name: &UnitName,
+        of_unit: &[&str],
+        of_service: &[&str],
+    ) -> Result<Followed> {
+        let props = self.properties_of(name).await?;
+        let wanted = std::iter::once((UNIT_INTERFACE, "LoadState"))
+            .chain(of_unit.iter().map(|p| (UNIT_INTERFACE, *p)))
+            .chain(of_service.iter().map(|p| (SERVICE_INTERFACE, *p)));
+        let reads = wanted.map(|(iface, property)| {
+            let props = &props;
+            async move {
+                let interface = zbus::names::InterfaceName::from_static_str_unchecked(iface);
+                let _slot = self.slot().await;
+                (iface, property, props.get(interface, property).await)
+            }
+        });
+        let mut unit = std::collections::HashMap::new();
+        let mut service = std::collections::HashMap::new();
+        for (iface, property, value) in futures_util::future::join_all(reads).await {
+            let value = match value {
+                Ok(v) => v,
+                // A property this systemd does not have stays at its default.
+                Err(zbus::fdo::Error::UnknownProperty(_) | zbus::fdo::Error::InvalidArgs(_)) => {
+                    continue;
+                }
+                Err(e) => return Err(self.classify("read", name.as_str(), e.into())),
+            };
+            let map = if iface == UNIT_INTERFACE {
+                &mut unit
+            } else {
+                &mut service
+            };
+            map.insert(property.to_string(), value);
+        }
+        let followed = Followed::new(unit, service);
+        if !followed.snapshot().is_loaded() {
+            return Err(Error::NotFound(name.to_string()));
+        }
+        Ok(followed)
+    }
+
+    /// Reads what a waiter follows of a unit ([`followed::UNIT_STATE`],
+    /// [`followed::SERVICE_STATE`]). [`Error::NotFound`] if systemd has no such unit loaded.
+    async fn read_state(&self, name: &UnitName) -> Result<Followed> {
+        self.partial_read(name, followed::UNIT_STATE, followed::SERVICE_STATE)
+            .await
+    }
+
+    /// Reads a unit's `Unit` and `Service` properties. [`Error::NotFound`] if
     /// systemd has no such unit loaded.
     async fn read(&self, name: &UnitName) -> Result<Followed> {
         let props = self.properties_of(name).await?;
@@ -403,9 +471,12 @@ impl Systemd {
         })
     }
 
-    /// Waits until `done` holds for the unit's state, re-reading it on every change signal
-    /// (and, as a safety net, every [`POLL_INTERVAL`]). Returns the last snapshot and whether
-    /// `done` held before `timeout` (`None`, or one too long to represent, waits forever).
+    /// Waits until `done` holds for the unit's state, following it through its change signals
+    /// (and re-reading it, as a safety net, every [`POLL_INTERVAL`]). Returns the last
+    /// snapshot and whether `done` held before `timeout` (`None`, or one too long to
+    /// represent, waits forever). The snapshot holds the unit's state: load and active state,
+    /// job, main process, exit status, result and slice ([`followed`]); its counters and
+    /// settings are defaults (read them with [`Systemd::snapshot`]).
     /// [`Error::NotFound`] if the unit disappears for good: while systemd reloads or
     /// re-executes itself a unit can read as missing for a moment, so a unit is declared gone
     /// only when it stays missing for [`SETTLE`].
@@ -432,7 +503,7 @@ impl Systemd {
     async fn settled_read(&self, name: &UnitName) -> Result<Followed> {
         let deadline = Instant::now() + SETTLE;
         loop {
-            match self.read(name).await {
+            match self.read_state(name).await {
                 Err(Error::NotFound(_) | Error::Unreachable { .. })
                     if Instant::now() < deadline =>
                 {
@@ -458,7 +529,8 @@ impl Systemd {
             let mut followed = if settle {
                 self.settled_read(name).await?
             } else {
-                self.read(name).await?
+                // Waiting for the unit to go: only its presence matters.
+                self.partial_read(name, &[], &[]).await?
             };
             // The safety re-read: no later than POLL_INTERVAL after this read.
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
