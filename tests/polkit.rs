@@ -4,7 +4,9 @@
 //! nothing. Starting a task as that user needs a systemd that names the unit to polkit when it
 //! creates one (after v255): on older versions the rule refuses, and the CLI says why.
 //!
-//! The rule is installed naming `nobody`; `daemon` stands for every other user.
+//! The rule is installed naming a system user of its own, [`USER`] (created in the sandbox's
+//! copy-on-write root on first use; not `nobody`, which tasks run as by default and which must
+//! never hold the grant); `daemon` stands for every other user.
 
 mod support;
 
@@ -14,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use support::units::{active_state, install, systemctl};
 
-/// The user the installed rule names, and its group.
-const USER: &str = "nobody";
-const GROUP: &str = "nogroup";
+/// The user the installed rule names, and its group (of the same name).
+const USER: &str = "nsd-polkit-test";
+const GROUP: &str = USER;
 /// Any other unprivileged user.
 const OTHER: &str = "daemon";
 
@@ -24,8 +26,8 @@ const RULE: &str = include_str!("../packaging/polkit/50-nomad-systemd.rules");
 const RULE_PATH: &str = "/etc/polkit-1/rules.d/50-nomad-systemd.rules";
 const POLKITD: &str = "/usr/lib/polkit-1/polkitd";
 
-/// Installs the rule naming [`USER`] and (re)starts polkitd so that it has read it. Once per
-/// test binary.
+/// Creates [`USER`] if absent, installs the rule naming it and (re)starts polkitd so that it
+/// has read it. Once per test binary.
 fn polkit() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
@@ -33,6 +35,22 @@ fn polkit() {
             std::path::Path::new(POLKITD).exists(),
             "{POLKITD} is missing: install the Debian package polkitd (tools/deps does)"
         );
+        if nix::unistd::User::from_name(USER).unwrap().is_none() {
+            let out = Command::new("useradd")
+                .args([
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--home-dir",
+                    "/nonexistent",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    USER,
+                ])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "useradd {USER}: {out:?}");
+        }
         let named = RULE.replace(
             "var NOMAD_USER = \"nomad\";",
             &format!("var NOMAD_USER = \"{USER}\";"),
@@ -306,14 +324,17 @@ fn starting_a_task_as_the_rules_user_depends_on_systemd_naming_the_unit() {
 
 /// The plugin run by the rule's user on the system bus, as when Nomad's agent runs as that
 /// user: it binds Nomad's directories as a root-run plugin does, advertises no dynamic
-/// workload users (their records need root), and starts a task only where systemd names the
+/// workload users (their records need root), refuses a task that would run as its own user,
+/// and starts a task only where systemd names the
 /// unit to polkit; elsewhere StartTask fails saying what polkit needs, and nothing is left.
 #[tokio::test]
 async fn the_plugin_as_the_rules_user_on_the_system_bus() {
     use support::plugin::{Alloc, Plugin, nomad_config, shell_config, task_unit};
     polkit();
-    let nobody = nix::unistd::User::from_name(USER).unwrap().expect("nobody");
-    let (uid, gid) = (nobody.uid.as_raw(), nobody.gid.as_raw());
+    let user = nix::unistd::User::from_name(USER)
+        .unwrap()
+        .expect("the rule's user");
+    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
     let dir = tempfile::tempdir().unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
@@ -348,6 +369,18 @@ async fn the_plugin_as_the_rules_user_on_the_system_bus() {
 
     let alloc = Alloc::new("polkit");
     alloc.hand_to(uid, gid);
+    // A task never runs as the user polkit grants the driver's units.
+    let mut own = alloc.task_config(shell_config("true", &[]));
+    own.user = USER.into();
+    let status = conn
+        .start(own)
+        .await
+        .expect_err("a task as the plugin's own user");
+    assert!(
+        status.message().contains("the user this plugin runs as"),
+        "{}",
+        status.message()
+    );
     let task = alloc.task_config(shell_config(
         "touch /alloc/written; ls -d /local /secrets; echo END",
         &[],
