@@ -2,7 +2,7 @@
 //! systemd and polkitd: the one user it names manages the driver's units on the system bus
 //! (`nomad-*.service`, their `system-nomad-*.slice`) and nothing else; any other user gets
 //! nothing. Starting a task as that user needs a systemd that names the unit to polkit when it
-//! creates one (after v255): on older versions the rule refuses, and the CLI says why.
+//! creates one (v257 and later): on older versions the rule refuses, and the CLI says why.
 //!
 //! The rule is installed naming a system user of its own, [`USER`] (created in the sandbox's
 //! copy-on-write root on first use; not `nobody`, which tasks run as by default and which must
@@ -25,6 +25,9 @@ const OTHER: &str = "daemon";
 const RULE: &str = include_str!("../packaging/polkit/50-nomad-systemd.rules");
 const RULE_PATH: &str = "/etc/polkit-1/rules.d/50-nomad-systemd.rules";
 const POLKITD: &str = "/usr/lib/polkit-1/polkitd";
+/// The first systemd whose StartTransientUnit names the unit (and verb `start`) to polkit
+/// (systemd's pull request 34651, in v257).
+const FIRST_NAMING_START: u32 = 257;
 
 /// Creates [`USER`] if absent, installs the rule naming it and (re)starts polkitd so that it
 /// has read it. Once per test binary.
@@ -276,7 +279,7 @@ fn the_drivers_units_are_refused_to_any_other_user() {
     systemctl(&["stop", &unit]);
 }
 
-/// Where systemd names no unit to polkit when one is created (v255 and older), the rule cannot
+/// Where systemd names no unit to polkit when one is created (v256 and older), the rule cannot
 /// tell a task's unit from any other and refuses; the CLI says what is missing. Where it does,
 /// the rule's user runs a task with `run --wait`.
 #[test]
@@ -308,8 +311,8 @@ fn starting_a_task_as_the_rules_user_depends_on_systemd_naming_the_unit() {
             "/bin/true",
         ],
     );
-    if systemd_version() <= 255 {
-        refused(&direct, "a transient task unit on systemd <= 255");
+    if systemd_version() < FIRST_NAMING_START {
+        refused(&direct, "a transient task unit on systemd < 257");
         let stderr = String::from_utf8_lossy(&cli.stderr);
         assert!(!cli.status.success(), "run --wait was allowed");
         assert!(
@@ -387,7 +390,7 @@ async fn the_plugin_as_the_rules_user_on_the_system_bus() {
     ));
     let unit = task_unit(&task);
     let started = conn.start(task.clone()).await;
-    if systemd_version() <= 255 {
+    if systemd_version() < FIRST_NAMING_START {
         let status = started.expect_err("StartTask was allowed");
         assert!(
             status.message().contains("polkit")

@@ -598,7 +598,7 @@ impl Systemd {
 const NOT_AUTHORIZED: &str = "this user is not root, and polkit did not grant it \
      org.freedesktop.systemd1.manage-units for this unit: install the project's polkit rule \
      (50-nomad-systemd.rules) naming this user; it grants the driver's units only, and on \
-     systemd v255 and older, which name no unit to polkit when one is created, it cannot grant \
+     systemd v256 and older, which name no unit to polkit when one is created, it cannot grant \
      starting a task, so run as root there";
 
 /// A unit's raw D-Bus properties; see [`Systemd::unit_properties`].
