@@ -414,3 +414,34 @@ async fn the_plugin_as_the_rules_user_on_the_system_bus() {
         .expect("StopTask");
     conn.destroy(&task.id).await;
 }
+
+/// The CLI run by the rule's user on the system bus: `ps` lists a task root started, `signal`
+/// reaches it and `stop` stops it, each through the rule.
+#[test]
+fn the_cli_as_the_rules_user_lists_signals_and_stops_a_task() {
+    polkit();
+    let name = format!("polkit-cli-{}", tag());
+    let unit = support::cli(&["run", "--name", &name, "--", "/bin/sleep", "600"])
+        .ok()
+        .trim()
+        .to_string();
+    wait_for_state(&unit, "active");
+    let cli = |args: &[&str]| {
+        let mut full = vec![env!("CARGO_BIN_EXE_nomad-systemd")];
+        full.extend_from_slice(args);
+        as_user(USER, GROUP, &full)
+    };
+    let ps = cli(&["ps"]);
+    allowed(&ps, "ps");
+    // The allocation id's short form, as `ps` shows it (names are cut to fit).
+    let alloc = &unit["nomad-".len().."nomad-".len() + 8];
+    assert!(
+        String::from_utf8_lossy(&ps.stdout).contains(alloc),
+        "ps does not list {unit}: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+    allowed(&cli(&["signal", &unit, "SIGCONT"]), "signal");
+    assert_eq!(active_state(&unit), "active");
+    allowed(&cli(&["stop", &unit]), "stop");
+    assert_ne!(active_state(&unit), "active");
+}
