@@ -370,6 +370,17 @@ async fn the_plugin_as_the_rules_user_on_the_system_bus() {
         nomad_systemd::plugin::proto::driver::driver_capabilities::FsIsolation::Image as i32
     );
 
+    // Where no rule can grant it task starts, the driver says so to Nomad, which then places
+    // no task here.
+    let fp = conn.first_fingerprint().await;
+    let unhealthy =
+        nomad_systemd::plugin::proto::driver::fingerprint_response::HealthState::Unhealthy;
+    if systemd_version() < FIRST_NAMING_START {
+        assert_eq!(fp.health, unhealthy as i32, "{fp:?}");
+        assert!(fp.health_description.contains("polkit"), "{fp:?}");
+    } else {
+        assert_ne!(fp.health, unhealthy as i32, "{fp:?}");
+    }
     let alloc = Alloc::new("polkit");
     alloc.hand_to(uid, gid);
     // A task never runs as the user polkit grants the driver's units.
