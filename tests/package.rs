@@ -156,6 +156,7 @@ async fn the_package_installs_runs_tasks_serves_nomad_and_removes_without_a_trac
         "/usr/share/doc/nomad-systemd/examples/batch.nomad.hcl",
         "/usr/share/doc/nomad-systemd/examples/web.task.toml",
         "/usr/share/doc/nomad-systemd/examples/units/webserver@.service",
+        "/usr/share/doc/nomad-systemd/examples/polkit/50-nomad-systemd.rules",
     ] {
         assert!(
             listed.lines().any(|l| l == path),
@@ -167,6 +168,12 @@ async fn the_package_installs_runs_tasks_serves_nomad_and_removes_without_a_trac
              /etc/dpkg/dpkg.cfg.d?)"
         );
     }
+
+    // The polkit rule is an example: nothing of it is where polkitd reads rules.
+    assert!(
+        !listed.contains("polkit-1/rules.d"),
+        "the package installs an active polkit rule:\n{listed}"
+    );
 
     // The plugin_dir entry is a relative link to the binary, so both stay one file.
     assert_eq!(

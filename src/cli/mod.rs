@@ -282,7 +282,8 @@ pub(super) fn render(e: &Error) -> String {
             if message.contains("Access denied")
                 || message.contains("Interactive authentication") =>
         {
-            "\n  hint: starting units on the system bus needs root; try sudo or --bus user"
+            "\n  hint: managing units on the system bus needs root, or the polkit rule \
+             (50-nomad-systemd.rules) naming this user; try sudo or --bus user"
         }
         _ => "",
     };

@@ -17,6 +17,7 @@
 //! | hybrid or v1, system bus | healthy, warning | every controller is a v1 one: systemd applies `MemoryMax`, `CPUWeight`, `CPUQuota`, `TasksMax` and IO limits through them (stats and OOM counts read the v1 files), but not `MemoryLow`, `MemorySwapMax` or `AllowedCPUs`, and `OOMPolicy=kill` never fires; no task fails for it |
 //! | hybrid or v1, user bus | healthy, warning | a user manager cannot write v1 controllers: no limit is enforced, tasks still run |
 //! | `dbus-daemon` or `dbus-broker` | healthy | both serve systemd's API alike |
+//! | not root on the system bus, systemd < [`POLKIT_NAMES_TRANSIENT_UNITS`] | unhealthy | systemd names no unit to polkit when one is created, so no rule can grant task starts to this user alone |
 //!
 //! Findings that fail only some tasks (no nss-systemd for workload users, no polkit for a
 //! caller that is not root, no `XDG_RUNTIME_DIR`) leave the driver healthy, since other tasks
@@ -124,6 +125,7 @@ impl HostFacts {
             bus,
             systemd_version: Some(info.systemd_version.clone()),
             cgroup: Some(info.cgroup),
+            uid: Some(nix::unistd::geteuid().as_raw()),
             ..HostFacts::default()
         }
     }
@@ -378,11 +380,31 @@ fn controllers(facts: &HostFacts, out: &mut Vec<Finding>) {
     }
 }
 
+/// The first systemd whose `StartTransientUnit` names the unit to polkit (systemd's pull
+/// request 34651): before it, a polkit rule cannot grant a caller that is not root the
+/// driver's units without granting every unit.
+pub const POLKIT_NAMES_TRANSIENT_UNITS: u32 = 257;
+
 fn polkit(facts: &HostFacts, out: &mut Vec<Finding>) {
     if facts.bus != Bus::System || facts.uid == Some(0) || facts.uid.is_none() {
         return;
     }
     let uid = facts.uid.unwrap_or_default();
+    let major = facts.systemd_version.as_deref().and_then(major_version);
+    if let Some(v) = major.filter(|v| *v < POLKIT_NAMES_TRANSIENT_UNITS) {
+        out.push(finding(
+            Severity::Unsupported,
+            "polkit",
+            format!(
+                "not root (uid {uid}) on the system bus, and systemd {v} names no unit to polkit \
+                 when one is created (v{POLKIT_NAMES_TRANSIENT_UNITS} and later do): no polkit \
+                 rule can grant this user task starts without granting it every unit"
+            ),
+            "run the plugin as root, use bus = \"user\", or upgrade to systemd \
+             257 or later and install the polkit rule 50-nomad-systemd.rules naming this user",
+        ));
+        return;
+    }
     match facts.polkit {
         Some(false) => out.push(finding(
             Severity::TasksFail,
@@ -401,8 +423,8 @@ fn polkit(facts: &HostFacts, out: &mut Vec<Finding>) {
                 "not root (uid {uid}): systemd asks polkit for every task start, which \
                  refuses it unless a rule allows it"
             ),
-            "run as root, or add a polkit rule allowing org.freedesktop.systemd1.manage-units \
-             to this user",
+            "run as root, or install the polkit rule 50-nomad-systemd.rules naming this user \
+             (it allows org.freedesktop.systemd1.manage-units for the driver's units only)",
         )),
         None => {}
     }
@@ -635,13 +657,30 @@ mod tests {
         let not_root = |polkit| HostFacts {
             uid: Some(1000),
             polkit: Some(polkit),
+            systemd_version: Some("257.9-1~deb13u1".into()),
             ..healthy_system()
         };
         let f = findings(&not_root(false));
         assert_eq!(f[0].severity, Severity::TasksFail, "{f:?}");
         let f = findings(&not_root(true));
         assert_eq!(f[0].severity, Severity::Warning, "{f:?}");
+        assert!(f[0].fix.contains("50-nomad-systemd.rules"), "{f:?}");
         assert!(findings(&healthy_system()).is_empty());
+    }
+
+    #[test]
+    fn a_caller_that_is_not_root_is_unsupported_where_polkit_sees_no_unit_name() {
+        for polkit in [None, Some(true)] {
+            let facts = HostFacts {
+                uid: Some(1000),
+                polkit,
+                ..healthy_system()
+            };
+            let f = findings(&facts);
+            assert_eq!(f[0].severity, Severity::Unsupported, "{f:?}");
+            assert!(f[0].problem.contains("systemd 252"), "{f:?}");
+            assert!(matches!(health(&f), Health::Unhealthy(r) if r.contains("v257")));
+        }
     }
 
     #[test]

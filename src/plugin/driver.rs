@@ -558,8 +558,13 @@ pub fn capabilities(config: &PluginConfig) -> pb::DriverCapabilities {
         } as i32,
         disable_log_collection: config.disable_log_collection,
         // Without a `user`, Nomad allocates `nomad-<N>`; the task runs as uid/gid N. Only
-        // when the operator says the agent's pool is on, and where a task can change uid.
-        dynamic_workload_users: config.dynamic_workload_users && system,
+        // when the operator says the agent's pool is on, where a task can change uid, and
+        // when the plugin is root: the uid's user record goes into /run/userdb, which only
+        // root may write (a plugin run by a polkit-granted user leaves such tasks to
+        // `default_user`).
+        dynamic_workload_users: config.dynamic_workload_users
+            && system
+            && nix::unistd::geteuid().is_root(),
     }
 }
 

@@ -225,7 +225,9 @@ pub struct Identity {
 }
 
 /// The task's user and group. The job's `user`, else the operator's default (system bus
-/// only). Root is refused unless `allow_root`; a job's own user must match `allowed_users`.
+/// only). Root is refused unless `allow_root`, and so is the plugin's own user when it is not
+/// root (the user a polkit rule grants the driver's units); a job's own user must match
+/// `allowed_users`.
 /// With `dynamic_user` systemd picks the user, so a job's `user` is refused and Nomad's is
 /// left out.
 ///
@@ -331,6 +333,20 @@ pub fn identity(requested: &str, config: &DriverConfig, plugin: &PluginConfig) -
             "user",
             format!(
                 "'{user}' is root, which this node does not allow; run the task as another \
+                 user, or set allow_root = true in the plugin's config"
+            ),
+        ));
+    }
+    let own = nix::unistd::geteuid();
+    if !plugin.allow_root
+        && !own.is_root()
+        && account.as_ref().is_some_and(|a| a.uid == own.as_raw())
+    {
+        return Err(Error::invalid(
+            "user",
+            format!(
+                "'{user}' is the user this plugin runs as, whom polkit may let manage every \
+                 task's unit (and so run code as root through one); run the task as another \
                  user, or set allow_root = true in the plugin's config"
             ),
         ));

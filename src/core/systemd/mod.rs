@@ -638,6 +638,18 @@ impl Systemd {
                 },
             };
         }
+        if let zbus::Error::FDO(fdo) = &e
+            && let zbus::fdo::Error::InteractiveAuthorizationRequired(message)
+            | zbus::fdo::Error::AccessDenied(message) = fdo.as_ref()
+            && self.bus == Bus::System
+        {
+            // polkit said no (root is never asked): name what would grant it.
+            return Error::Refused {
+                action,
+                unit: unit.to_string(),
+                message: format!("{message} ({NOT_AUTHORIZED})"),
+            };
+        }
         match e {
             zbus::Error::InputOutput(_)
             | zbus::Error::Connection(..)
@@ -653,6 +665,13 @@ impl Systemd {
         }
     }
 }
+
+/// What a refusal by polkit means for a caller that is not root on the system bus.
+const NOT_AUTHORIZED: &str = "this user is not root, and polkit did not grant it \
+     org.freedesktop.systemd1.manage-units for this unit: install the project's polkit rule \
+     (50-nomad-systemd.rules) naming this user; it grants the driver's units only, and on \
+     systemd v256 and older, which name no unit to polkit when one is created, it cannot grant \
+     starting a task, so run as root there";
 
 /// A unit's raw D-Bus properties; see [`Systemd::unit_properties`].
 #[derive(Debug, Default)]
