@@ -415,15 +415,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     let until_removed = |follow| async {
         let exit = foreground::wait(&engine, unit, stopping, follow, interrupts).await?;
         if !keep {
-            // Read before the unit goes: where --task-dir put the task's directories.
-            let task_dir = match task_dir {
-                true => engine.created_task_dir(unit).await?,
-                false => None,
-            };
-            engine.destroy(unit).await?;
-            if let Some(dir) = task_dir {
-                standalone::remove_task_dirs(&dir)?;
-            }
+            engine.destroy_with_task_dirs(unit, task_dir).await?;
         }
         Ok(exit)
     };

@@ -9,7 +9,7 @@
 //! each with its own kill signal and timeout unless `--signal` / `--timeout` say otherwise.
 //!
 //! A task `run --task-dir` created directories for loses them with its unit, unless `--keep`
-//! ([`standalone::remove_task_dirs`]: nothing the task planted there is followed). Only
+//! ([`crate::core::standalone::remove_task_dirs`]: nothing the task planted there is followed). Only
 //! directories recorded on the unit as the CLI's are removed, never Nomad's.
 
 use std::process::ExitCode;
@@ -23,7 +23,6 @@ use super::selection::Selection;
 use super::{GlobalArgs, OutputFormat};
 use super::{confirm, format, listing, own_task, resolve};
 use crate::core::description::Origin;
-use crate::core::standalone;
 use crate::core::{Engine, Error, ExitResult, Signal, TaskSummary, UnitName};
 
 #[derive(Debug, Args)]
@@ -143,16 +142,12 @@ pub async fn run(global: &GlobalArgs, args: StopArgs) -> Result<ExitCode, Error>
 }
 
 async fn stop_one(engine: &Engine, args: &StopArgs, unit: &UnitName) -> Result<ExitResult, Error> {
-    // Read before the unit goes: where `run --task-dir` put the task's directories.
-    let task_dir = engine.created_task_dir(unit).await?;
     let exit = engine
         .stop_with_defaults(unit, args.signal, args.timeout)
         .await?;
     if !args.keep {
-        engine.destroy(unit).await?;
-        if let Some(dir) = task_dir {
-            standalone::remove_task_dirs(&dir)?;
-        }
+        // Any task may be one `run --task-dir` made directories for.
+        engine.destroy_with_task_dirs(unit, true).await?;
     }
     Ok(exit)
 }

@@ -176,6 +176,26 @@ pub fn task_dirs(dirs: &TaskDirs) -> Vec<PathBuf> {
 }
 
 impl super::engine::Engine {
+    /// Removes a task's unit ([`super::engine::Engine::destroy`]) and then the directories
+    /// [`StandaloneTask::build`] created for it, as the unit records them (read before it
+    /// goes; see [`remove_task_dirs`]). With `made_dirs` false the caller knows none were
+    /// made, and nothing is read.
+    pub async fn destroy_with_task_dirs(
+        &self,
+        unit: &super::unit_name::UnitName,
+        made_dirs: bool,
+    ) -> Result<()> {
+        let task_dir = match made_dirs {
+            true => self.created_task_dir(unit).await?,
+            false => None,
+        };
+        self.destroy(unit).await?;
+        match task_dir {
+            Some(dir) => remove_task_dirs(&dir),
+            None => Ok(()),
+        }
+    }
+
     /// The task directory [`StandaloneTask::build`] created for the task of `unit`, as its
     /// unit records it; `None` for a task without one, and for every task Nomad started.
     pub async fn created_task_dir(
