@@ -116,7 +116,7 @@ impl Systemd {
     async fn signals(&self) -> Result<&Arc<Signals>> {
         self.signals
             .get_or_try_init(|| async {
-                self.manager.subscribe().await?;
+                signals::subscribe(&self.manager).await?;
                 Signals::start(&self.conn, &self.manager).await
             })
             .await

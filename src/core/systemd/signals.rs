@@ -21,6 +21,21 @@ use tokio::task::JoinHandle;
 use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath, OwnedVariant};
 use zbus_systemd::systemd1::ManagerProxy;
 
+/// The error systemd answers `Subscribe` with when it already counts this client among its
+/// subscribers.
+const ALREADY_SUBSCRIBED: &str = "org.freedesktop.systemd1.AlreadySubscribed";
+
+/// Asks systemd to send this connection its unit and job signals. Being subscribed already is
+/// success: systemd keeps its subscribers' bus names across a re-exec and across a restart of
+/// the bus daemon, and a new daemon that hands out unique names from the start again may give
+/// a new connection the very name systemd kept (seen with dbus-broker).
+pub async fn subscribe(manager: &ManagerProxy<'_>) -> zbus::Result<()> {
+    match manager.subscribe().await {
+        Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == ALREADY_SUBSCRIBED => Ok(()),
+        other => other,
+    }
+}
+
 /// Signals in flight a slow waiter may miss before it has to re-read.
 const BACKLOG: usize = 1024;
 
@@ -137,9 +152,8 @@ impl Signals {
             tokio::spawn(async move {
                 while let Some(owner) = owners.next().await {
                     if owner.is_some() {
-                        // Already subscribed (systemd kept the subscription) is an error
-                        // that changes nothing; any other leaves the safety re-read.
-                        let _ = manager.subscribe().await;
+                        // A failure leaves the safety re-read.
+                        let _ = subscribe(&manager).await;
                         let _ = changes.send(Feed::Resync);
                         let _ = jobs.send(Feed::Resync);
                     }
@@ -176,5 +190,28 @@ impl Drop for Signals {
             task.abort();
         }
         self.resubscribe.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against the real manager on the system bus (the suite runs in the sandbox): systemd
+    /// answers a second `Subscribe` from the same client with `AlreadySubscribed`, which is
+    /// what a connection gets when systemd kept its bus name from before a bus restart.
+    #[tokio::test]
+    async fn a_client_systemd_already_counts_as_subscribed_is_subscribed() {
+        let conn = Connection::system().await.expect("the system bus");
+        let manager = ManagerProxy::new(&conn).await.expect("systemd's manager");
+        manager.subscribe().await.expect("the first Subscribe");
+        let again = manager.subscribe().await;
+        assert!(
+            matches!(&again, Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == ALREADY_SUBSCRIBED),
+            "systemd's answer to a second Subscribe: {again:?}"
+        );
+        subscribe(&manager)
+            .await
+            .expect("being subscribed already is success");
     }
 }
