@@ -1,6 +1,7 @@
 //! Load: 1000 start/stop cycles, 50 at a time, through the plugin. Afterwards no unit and no
 //! slice of theirs remains, and the plugin holds no more descriptors or memory than after the
-//! first hundred. In its own binary, so its counts see no other test's units.
+//! first hundred. In its own binary, so its counts see no other test's units. And a burst of
+//! more starts at once than systemd can track on the bus.
 
 mod support;
 
@@ -102,4 +103,62 @@ async fn a_thousand_start_stop_cycles_leave_nothing_behind() {
     eprintln!(
         "after {CYCLES} cycles: {fds_after} descriptors (was {fds_before}), RSS {rss_after} KiB (was {rss_before})"
     );
+}
+
+/// More StartTask at once than the system bus lets PID 1 watch clients: systemd tracks the
+/// client of every queued job with a bus match of its own, and dbus-daemon allows its
+/// connection 512. Every task starts, and systemd stays on the bus (it answers afterwards).
+#[tokio::test]
+async fn a_burst_of_starts_beyond_the_bus_daemons_match_limit_keeps_systemd_on_the_bus() {
+    const BURST: usize = 600;
+    let engine = support::engine().await;
+    let (_plugin, conn) = Plugin::configured().await;
+    let alloc = Alloc::new("burst");
+    let tasks: Vec<pb::TaskConfig> = (0..BURST)
+        .map(|_| {
+            let mut task = alloc.task_config(driver_config("/bin/sleep", &["600"]));
+            task.alloc_dir.clear();
+            task.stdout_path = "/dev/null".into();
+            task.stderr_path = "/dev/null".into();
+            task
+        })
+        .collect();
+    let starts = tasks.iter().map(|task| {
+        let mut driver = conn.driver.clone();
+        let task = task.clone();
+        async move {
+            driver
+                .start_task(pb::StartTaskRequest { task: Some(task) })
+                .await
+        }
+    });
+    let failed: Vec<String> = futures_util::future::join_all(starts)
+        .await
+        .into_iter()
+        .filter_map(|outcome| outcome.err().map(|e| e.message().to_string()))
+        .collect();
+    let destroys = tasks.iter().map(|task| {
+        let mut driver = conn.driver.clone();
+        let task_id = task.id.clone();
+        async move {
+            driver
+                .destroy_task(pb::DestroyTaskRequest {
+                    task_id,
+                    force: true,
+                })
+                .await
+        }
+    });
+    futures_util::future::join_all(destroys).await;
+    assert!(
+        failed.is_empty(),
+        "{} of {BURST} starts failed, the first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    engine
+        .systemd()
+        .version()
+        .await
+        .expect("systemd still answers on the bus");
 }

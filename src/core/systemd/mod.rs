@@ -49,6 +49,13 @@ const JOB_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Method calls in flight at once on our connection. The bus daemon refuses more than its
 /// `max_replies_per_connection` (128 on Debian's system bus); the rest queue here.
 const MAX_CALLS_IN_FLIGHT: usize = 64;
+/// Jobs of ours queued in systemd at once. systemd watches the client that queued a job with
+/// a bus match of the job's own, and the bus daemon allows PID 1's connection a fixed number
+/// of matches (dbus-daemon's system bus: 512) for every client's jobs, unit references and
+/// subscriptions together. Past it, systemd loses its bus connection: a burst of 1000
+/// StartTask with every start queued at once took PID 1 off the bus at the 512th job. The
+/// rest wait here, which costs no throughput (PID 1 runs one job at a time).
+const MAX_JOBS_QUEUED: usize = 128;
 
 /// Which service manager to talk to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +95,7 @@ pub struct Systemd {
     /// Started on first need: one-shot readers (`ps`) never pay for the subscription.
     signals: Arc<OnceCell<Arc<Signals>>>,
     calls: Arc<Semaphore>,
+    jobs: Arc<Semaphore>,
 }
 
 impl Systemd {
@@ -109,6 +117,7 @@ impl Systemd {
             bus,
             signals: Arc::new(OnceCell::new()),
             calls: Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT)),
+            jobs: Arc::new(Semaphore::new(MAX_JOBS_QUEUED)),
         })
     }
 
@@ -192,7 +201,8 @@ impl Systemd {
 
     /// Queues a job with `call` (a manager method returning the job's path) and waits until it
     /// is finished; returns systemd's job result. The job-removed feed is subscribed to before
-    /// the call, so a job that finishes at once is not missed.
+    /// the call, so a job that finishes at once is not missed. At most [`MAX_JOBS_QUEUED`] of
+    /// ours are queued at once; the call waits for room before it is made.
     async fn run_job(
         &self,
         name: &UnitName,
@@ -200,6 +210,7 @@ impl Systemd {
         call: impl std::future::Future<Output = zbus::Result<OwnedObjectPath>>,
         timeout: Duration,
     ) -> Result<String> {
+        let _queued = self.jobs.acquire().await.ok();
         let mut jobs = self.signals().await?.jobs();
         let job = {
             let _slot = self.slot().await;
