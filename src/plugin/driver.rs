@@ -115,6 +115,7 @@ impl driver_server::Driver for Driver {
         &self,
         request: Request<pb::RecoverTaskRequest>,
     ) -> Result<Response<pb::RecoverTaskResponse>, Status> {
+        let _busy = self.state.busy();
         let handle = request
             .into_inner()
             .handle
@@ -174,6 +175,7 @@ impl driver_server::Driver for Driver {
         &self,
         request: Request<pb::StartTaskRequest>,
     ) -> Result<Response<pb::StartTaskResponse>, Status> {
+        let _busy = self.state.busy();
         let task = request
             .into_inner()
             .task
@@ -276,6 +278,7 @@ impl driver_server::Driver for Driver {
         &self,
         request: Request<pb::StopTaskRequest>,
     ) -> Result<Response<pb::StopTaskResponse>, Status> {
+        let _busy = self.state.busy();
         let request = request.into_inner();
         let task = self.state.task(&request.task_id)?;
         // A job without kill_signal sends "", which Nomad's own executors read as SIGINT; a
@@ -297,6 +300,7 @@ impl driver_server::Driver for Driver {
         &self,
         request: Request<pb::DestroyTaskRequest>,
     ) -> Result<Response<pb::DestroyTaskResponse>, Status> {
+        let _busy = self.state.busy();
         let request = request.into_inner();
         let Ok(task) = self.state.task(&request.task_id) else {
             return self.destroy_untracked(&request).await;

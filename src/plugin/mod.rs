@@ -15,6 +15,7 @@ mod handshake;
 mod hclog;
 mod hclspec;
 mod id_ranges;
+mod memory;
 mod mounts;
 mod partition;
 mod policy;

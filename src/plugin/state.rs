@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 
 use super::config::PluginConfig;
 use super::handle::DriverState;
+use super::memory;
 use super::proto::driver as pb;
 use super::status;
 use crate::core::{Engine, Error};
@@ -52,6 +53,8 @@ pub struct PluginState {
     events: broadcast::Sender<pb::DriverTaskEvent>,
     /// Whether the shared CPU partition watcher has been started (see [`super::partition`]).
     partition_watch: AtomicBool,
+    /// Returns the memory a burst of lifecycle calls freed (see [`super::memory`]).
+    memory: Arc<memory::Keeper>,
 }
 
 impl Default for PluginState {
@@ -62,6 +65,7 @@ impl Default for PluginState {
             tasks: Mutex::new(HashMap::new()),
             events: broadcast::channel(EVENT_BACKLOG).0,
             partition_watch: AtomicBool::new(false),
+            memory: memory::Keeper::start(),
         }
     }
 }
@@ -71,6 +75,12 @@ impl PluginState {
     pub async fn configure(&self, settings: Settings) {
         *write(&self.settings) = Some(settings);
         *self.engine.lock().await = None;
+    }
+
+    /// Counts a lifecycle call (start, recovery, stop, destroy) as in flight until the guard
+    /// is dropped; once none is, the memory they freed is returned.
+    pub fn busy(&self) -> memory::Busy {
+        self.memory.busy()
     }
 
     pub fn settings(&self) -> Option<Settings> {
