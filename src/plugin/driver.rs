@@ -397,7 +397,8 @@ impl driver_server::Driver for Driver {
         let sampler = engine
             .stats_sampler(&task.unit)
             .await
-            .map_err(|e| status::from_core(&e))?;
+            .map_err(|e| status::from_core(&e))?
+            .without_task_count();
         let (tx, rx) = mpsc::channel(1);
         tokio::spawn(async move {
             let mut meter = CpuMeter::default();
