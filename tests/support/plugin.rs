@@ -180,6 +180,16 @@ impl Plugin {
             .expect("VmRSS")
     }
 
+    /// How many threads the plugin process has.
+    pub fn threads(&self) -> usize {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the plugin's status")
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("Threads")
+    }
+
     /// How many file descriptors the plugin process holds.
     pub fn open_fds(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
@@ -475,6 +485,18 @@ impl Alloc {
 
     /// An allocation directory below `parent` (Nomad's data_dir), not the temp directory.
     pub fn new_in(task: &str, parent: &Path) -> Alloc {
+        let alloc = Alloc::without_logs(task, parent);
+        let logs = alloc.dir.path().join("alloc/logs");
+        Alloc {
+            stdout: drain(&logs.join(format!(".{task}.stdout.fifo"))),
+            stderr: drain(&logs.join(format!(".{task}.stderr.fifo"))),
+            ..alloc
+        }
+    }
+
+    /// The directories alone, without log FIFOs or their readers: for many tasks whose
+    /// output goes to `/dev/null` (benchmarks), where a reader thread each would be noise.
+    pub fn without_logs(task: &str, parent: &Path) -> Alloc {
         let dir = tempfile::tempdir_in(parent).expect("temp dir");
         for sub in ["alloc/logs", "alloc/data", "alloc/tmp"]
             .iter()
@@ -491,15 +513,12 @@ impl Alloc {
         for entry in walk(dir.path()) {
             std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o777)).unwrap();
         }
-        let logs = dir.path().join("alloc/logs");
-        let stdout = drain(&logs.join(format!(".{task}.stdout.fifo")));
-        let stderr = drain(&logs.join(format!(".{task}.stderr.fifo")));
         Alloc {
             dir,
             id: uuid::Uuid::new_v4().to_string(),
             task: task.into(),
-            stdout,
-            stderr,
+            stdout: Arc::default(),
+            stderr: Arc::default(),
         }
     }
 
