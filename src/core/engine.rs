@@ -54,6 +54,15 @@ impl EngineOptions {
     }
 }
 
+/// What removing a task unit takes; see `Engine::removal_of`.
+#[derive(Debug, Default)]
+struct Removal {
+    /// The task's own slice, stopped after the unit.
+    slice: Option<UnitName>,
+    /// Whether the unit had ended (inactive or failed, no job pending) when read.
+    ended: bool,
+}
+
 /// Where repeated samples of one task are read from; see [`Engine::stats_sampler`].
 #[derive(Debug, Clone)]
 pub struct StatsSampler {
@@ -433,10 +442,10 @@ impl Engine {
         if !unit.is_task_unit() {
             return self.destroy_host_unit(unit).await;
         }
-        match self.task_slice_of(unit).await {
+        match self.removal_of(unit).await {
             Err(Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
-            Ok(slice) => self.remove_with(unit, slice).await,
+            Ok(removal) => self.remove_with(unit, removal).await,
         }
     }
 
@@ -573,31 +582,43 @@ impl Engine {
     /// Stops the unit, resets it and waits until systemd has unloaded it; then stops the task's
     /// own slice (ending any exec still running in it).
     async fn remove(&self, unit: &UnitName) -> Result<()> {
-        let slice = match self.task_slice_of(unit).await {
-            Ok(slice) => slice,
-            Err(Error::NotFound(_)) => None,
+        let removal = match self.removal_of(unit).await {
+            Ok(removal) => removal,
+            Err(Error::NotFound(_)) => Removal::default(),
             Err(e) => return Err(e),
         };
-        self.remove_with(unit, slice).await
+        self.remove_with(unit, removal).await
     }
 
-    /// The task's own slice, if the unit runs in one (an installed unit, or a unit of an
-    /// earlier version, may not). [`Error::NotFound`] if systemd has no such unit.
-    async fn task_slice_of(&self, unit: &UnitName) -> Result<Option<UnitName>> {
-        let s = self.systemd.partial_snapshot(unit, &[], &["Slice"]).await?;
-        Ok(if unit.owns_slice(&s.slice) {
+    /// What removing the unit takes, read in one go: its own slice, if it runs in one (an
+    /// installed unit, or a unit of an earlier version, may not), and whether it has ended
+    /// already. [`Error::NotFound`] if systemd has no such unit.
+    async fn removal_of(&self, unit: &UnitName) -> Result<Removal> {
+        let s = self
+            .systemd
+            .partial_snapshot(unit, &["ActiveState", "Job"], &["Slice"])
+            .await?;
+        let slice = if unit.owns_slice(&s.slice) {
             Some(UnitName::parse(&s.slice)?)
         } else {
             None
-        })
+        };
+        let ended = matches!(
+            s.active_state,
+            Some(
+                crate::core::systemd::ActiveState::Inactive
+                    | crate::core::systemd::ActiveState::Failed
+            )
+        ) && !s.job_pending;
+        Ok(Removal { slice, ended })
     }
 
-    /// [`Engine::remove`] with the task's slice already known.
-    async fn remove_with(&self, unit: &UnitName, slice: Option<UnitName>) -> Result<()> {
-        self.unload(unit).await?;
+    /// [`Engine::remove`] with what it takes already known.
+    async fn remove_with(&self, unit: &UnitName, removal: Removal) -> Result<()> {
+        self.unload(unit, removal.ended).await?;
         // A stopped slice is collected by systemd; it cannot be watched until it is unloaded,
         // because asking for a slice by name loads it again.
-        if let Some(slice) = slice {
+        if let Some(slice) = removal.slice {
             match self.systemd.stop_unit(&slice, JOB_TIMEOUT).await {
                 Ok(_) | Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -606,10 +627,14 @@ impl Engine {
         Ok(())
     }
 
-    async fn unload(&self, unit: &UnitName) -> Result<()> {
-        match self.systemd.stop_unit(unit, JOB_TIMEOUT).await {
-            Ok(_) | Err(Error::NotFound(_)) => {}
-            Err(e) => return Err(e),
+    /// Stops the unit unless it had `ended` (a stop job for an ended unit is a round trip to
+    /// PID 1 that changes nothing), resets it and waits until systemd has unloaded it.
+    async fn unload(&self, unit: &UnitName, ended: bool) -> Result<()> {
+        if !ended {
+            match self.systemd.stop_unit(unit, JOB_TIMEOUT).await {
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         match self.systemd.reset_failed(unit).await {
             Ok(()) | Err(Error::NotFound(_)) => {}
