@@ -11,6 +11,7 @@ use super::description;
 use super::error::{Error, Result};
 use super::exit::ExitResult;
 use super::host::{self, HostInfo};
+use super::host_unit;
 use super::mapping;
 use super::property::Property;
 use super::signal::Signal;
@@ -52,6 +53,11 @@ impl EngineOptions {
             start_timeout: JOB_TIMEOUT,
         }
     }
+}
+
+/// Whether `name` holds a character `ListUnitsByPatterns` reads as a glob or an escape.
+fn has_glob_char(name: &str) -> bool {
+    name.contains(['*', '?', '[', ']', '\\'])
 }
 
 /// What removing a task unit takes; see `Engine::removal_of`.
@@ -476,7 +482,18 @@ impl Engine {
     /// in any slice: an operator's `ps` should see the plugin's tasks whatever slice it was
     /// configured with. One call to systemd, however many tasks.
     pub async fn list(&self) -> Result<Vec<TaskSummary>> {
-        let units = self.systemd.list_unit_states(&[]).await?;
+        // PID 1 filters by name: our transient units, and the installed units our drop-in is
+        // on. Where those cannot be named exactly as patterns, every unit is listed.
+        let installed = host_unit::units_with_dropin(self.systemd.bus())
+            .filter(|units| units.iter().all(|u| !has_glob_char(u.as_str())));
+        let names: Vec<String> = match &installed {
+            Some(units) => std::iter::once(super::unit_name::TASK_UNIT_PATTERN.to_string())
+                .chain(units.iter().map(|u| u.to_string()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let patterns: Vec<&str> = names.iter().map(String::as_str).collect();
+        let units = self.systemd.list_unit_states(&patterns).await?;
         let mut tasks: Vec<TaskSummary> = units
             .into_iter()
             .filter_map(|u| {

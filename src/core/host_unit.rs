@@ -200,15 +200,47 @@ pub fn dropin(spec: &TaskSpec, unit: &UnitName, bus: Bus) -> Result<DropIn> {
 
 /// Where the drop-in for `unit` lives on `bus`'s manager.
 pub fn dropin_path(bus: Bus, unit: &UnitName) -> Result<PathBuf> {
-    let base = match bus {
+    Ok(runtime_dir(bus)?
+        .join(format!("{unit}.d"))
+        .join(DROPIN_NAME))
+}
+
+/// The manager's runtime unit directory, where our drop-ins go.
+fn runtime_dir(bus: Bus) -> Result<PathBuf> {
+    Ok(match bus {
         Bus::System => PathBuf::from(SYSTEM_RUNTIME_DIR),
         Bus::User => std::env::var_os("XDG_RUNTIME_DIR")
             .map(|d| Path::new(&d).join("systemd/user"))
             .ok_or_else(|| {
                 Error::invalid("unit", "XDG_RUNTIME_DIR is not set, so the user manager's runtime directory is unknown")
             })?,
+    })
+}
+
+/// The names of the units that carry our drop-in on `bus`'s manager (installed units this
+/// tool started and has not removed), read from the runtime directory; `None` when it cannot
+/// be read. Only names systemd's unit-name rules allow are returned.
+pub fn units_with_dropin(bus: Bus) -> Option<Vec<UnitName>> {
+    let dir = runtime_dir(bus).ok()?;
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
+        Err(_) => return None,
     };
-    Ok(base.join(format!("{unit}.d")).join(DROPIN_NAME))
+    let mut units = Vec::new();
+    for entry in entries {
+        let name = entry.ok()?.file_name();
+        let Some(unit) = name.to_str().and_then(|n| n.strip_suffix(".d")) else {
+            continue;
+        };
+        let Ok(unit) = UnitName::parse(unit) else {
+            continue;
+        };
+        if dir.join(&name).join(DROPIN_NAME).exists() {
+            units.push(unit);
+        }
+    }
+    Some(units)
 }
 
 fn is_running(s: &UnitSnapshot) -> bool {

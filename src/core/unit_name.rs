@@ -21,6 +21,8 @@ use super::error::{Error, Result};
 const MAX_LEN: usize = 255;
 const PREFIX: &str = "nomad-";
 const SUFFIX: &str = ".service";
+/// A `ListUnitsByPatterns` pattern matching every task unit this tool names.
+pub const TASK_UNIT_PATTERN: &str = "nomad-*.service";
 
 /// A valid systemd unit name. Built only by [`UnitName::for_task`] or [`UnitName::parse`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
