@@ -24,9 +24,9 @@ use super::fingerprint::{self, fingerprint};
 use super::handle::{self, DriverState};
 use super::proto::driver::{self as pb, driver_server};
 use super::state::PluginState;
+use super::stats_hub::Subscriber;
 use super::task_config;
-use super::{partition, stats, status, timestamp, translate};
-use crate::core::cpu_meter::CpuMeter;
+use super::{partition, status, timestamp, translate};
 use crate::core::driver_config::{DriverConfig, LogDriver};
 use crate::core::task::DEFAULT_KILL_TIMEOUT;
 use crate::core::{Bus, Engine, Error, ExitResult, Output, Signal, TaskState, UnitName};
@@ -400,32 +400,8 @@ impl driver_server::Driver for Driver {
             .map_err(|e| status::from_core(&e))?
             .without_task_count();
         let (tx, rx) = mpsc::channel(1);
-        tokio::spawn(async move {
-            let mut meter = CpuMeter::default();
-            let mut ticks = tokio::time::interval_at(stats::aligned_start(interval), interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                let message = match engine.sample(&sampler).await {
-                    Ok(sample) => Ok(pb::TaskStatsResponse {
-                        stats: Some(stats::task_stats(
-                            &request.task_id,
-                            &sample,
-                            meter.update(&sample),
-                            compute,
-                        )),
-                    }),
-                    Err(e) => Err(status::from_core(&e)),
-                };
-                let failed = message.is_err();
-                if tx.send(message).await.is_err() || failed {
-                    return;
-                }
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    () = tx.closed() => return,
-                }
-            }
-        });
+        let subscriber = Subscriber::new(request.task_id, engine, sampler, compute, tx);
+        self.state.stats_hub().add(interval, subscriber);
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

@@ -24,6 +24,7 @@ pub mod rehearsal;
 mod server;
 mod state;
 mod stats;
+mod stats_hub;
 mod status;
 mod task_config;
 mod timestamp;

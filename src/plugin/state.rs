@@ -14,6 +14,7 @@ use super::config::PluginConfig;
 use super::handle::DriverState;
 use super::memory;
 use super::proto::driver as pb;
+use super::stats_hub::StatsHub;
 use super::status;
 use crate::core::{Engine, Error};
 
@@ -55,6 +56,8 @@ pub struct PluginState {
     partition_watch: AtomicBool,
     /// Returns the memory a burst of lifecycle calls freed (see [`super::memory`]).
     memory: Arc<memory::Keeper>,
+    /// Samples every TaskStats stream (see [`super::stats_hub`]).
+    stats_hub: StatsHub,
 }
 
 impl Default for PluginState {
@@ -66,6 +69,7 @@ impl Default for PluginState {
             events: broadcast::channel(EVENT_BACKLOG).0,
             partition_watch: AtomicBool::new(false),
             memory: memory::Keeper::start(),
+            stats_hub: StatsHub::default(),
         }
     }
 }
@@ -81,6 +85,10 @@ impl PluginState {
     /// is dropped; once none is, the memory they freed is returned.
     pub fn busy(&self) -> memory::Busy {
         self.memory.busy()
+    }
+
+    pub fn stats_hub(&self) -> &StatsHub {
+        &self.stats_hub
     }
 
     pub fn settings(&self) -> Option<Settings> {
