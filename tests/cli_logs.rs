@@ -188,14 +188,21 @@ async fn a_removed_task_is_found_in_the_journal_by_its_allocation_id_prefix() {
     assert_eq!(run.ok(), "farewell\n");
 }
 
-/// An installed unit run as a task (described as one, as the plugin's drop-in does), with
-/// `output` lines in its `[Service]` section.
+/// An installed unit run as a task (described as one in a drop-in where the plugin writes
+/// its own), with `output` lines in its `[Service]` section.
 fn installed(tag: &str, name: &str, output: &str) -> String {
     let unit = format!("logs-{name}-{tag}.service");
     let text = format!(
-        "[Unit]\nDescription=Nomad task {name}-{tag} of job logs-{tag} (alloc {tag}-0000-4000-8000-000000000000)\n\
-         [Service]\nExecStart=/bin/sh -c 'echo to-out; echo to-err >&2; exec sleep 300'\n{output}"
+        "[Service]\nExecStart=/bin/sh -c 'echo to-out; echo to-err >&2; exec sleep 300'\n{output}"
     );
+    std::fs::create_dir_all(units::dropin_dir(&unit)).unwrap();
+    std::fs::write(
+        units::dropin_file(&unit),
+        format!(
+            "[Unit]\nDescription=Nomad task {name}-{tag} of job logs-{tag} (alloc {tag}-0000-4000-8000-000000000000)\n"
+        ),
+    )
+    .unwrap();
     units::install(&[(unit.as_str(), text.as_str())]);
     units::systemctl(&["start", &unit]);
     assert_eq!(units::active_state(&unit), "active");
@@ -233,6 +240,7 @@ async fn an_installed_units_streams_are_not_split_where_the_journal_cannot_tell_
     assert!(out.stderr().contains(&file), "{}", out.stderr());
     for unit in [&both, &split] {
         units::systemctl(&["stop", unit]);
+        let _ = std::fs::remove_dir_all(units::dropin_dir(unit));
     }
     let _ = std::fs::remove_file(file);
 }
