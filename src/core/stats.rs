@@ -80,9 +80,8 @@ pub struct CgroupFiles {
     unified_cpu: Option<CgroupDir>,
     cpuacct: Option<CgroupDir>,
     memory: Option<CgroupDir>,
+    /// Where `pids.current` is read: the v2 directory itself on a v2 host.
     pids: Option<CgroupDir>,
-    /// Whether `pids.current` is read on cgroup v2.
-    task_count: bool,
 }
 
 /// A cgroup directory held open (`O_PATH`: no read access is taken, nothing is listed). Its
@@ -123,18 +122,17 @@ impl CgroupFiles {
     pub fn locate(root: &Path, cgroup: &str) -> CgroupFiles {
         let rel = cgroup.trim_start_matches('/');
         if root.join("cgroup.controllers").exists() {
+            let dir = CgroupDir::open(&root.join(rel));
             return CgroupFiles {
-                v2: CgroupDir::open(&root.join(rel)),
+                pids: dir.clone(),
+                v2: dir,
                 unified_cpu: None,
                 cpuacct: None,
                 memory: None,
-                pids: None,
-                task_count: true,
             };
         }
         CgroupFiles {
             v2: None,
-            task_count: true,
             unified_cpu: CgroupDir::open(&root.join("unified").join(rel)),
             cpuacct: first_dir(root, &["cpuacct", "cpu,cpuacct"], rel),
             memory: first_dir(root, &["memory"], rel),
@@ -142,11 +140,9 @@ impl CgroupFiles {
         }
     }
 
-    /// Stops reading the count of processes (`pids.current`), whose directory a hybrid or v1
-    /// host holds apart; on cgroup v2 it is the same directory and the file is skipped.
+    /// Stops reading the count of processes (`pids.current`).
     pub fn forget_task_count(&mut self) {
         self.pids = None;
-        self.task_count = false;
     }
 
     /// A sample from the files alone; `None` when they are gone (the task has exited).
@@ -162,11 +158,11 @@ impl CgroupFiles {
     /// Fills the fields still `None`. On a hybrid host the unified hierarchy comes first: its
     /// `cpu.stat` counts CPU time even where no controller is enabled in it.
     pub fn fill(&self, stats: &mut TaskStats) {
+        if let Some(dir) = &self.pids {
+            set(&mut stats.tasks, number(dir, "pids.current"));
+        }
         if let Some(dir) = &self.v2 {
             fill_v2(stats, dir);
-            if self.task_count {
-                set(&mut stats.tasks, number(dir, "pids.current"));
-            }
             return;
         }
         if let Some(dir) = &self.unified_cpu {
@@ -250,9 +246,6 @@ fn fill_v1(stats: &mut TaskStats, dirs: &CgroupFiles) {
         set(&mut stats.memory_rss, key("rss"));
         set(&mut stats.memory_cache, key("cache"));
         set(&mut stats.memory_swap, key("swap"));
-    }
-    if let Some(dir) = &dirs.pids {
-        set(&mut stats.tasks, number(dir, "pids.current"));
     }
 }
 
