@@ -18,7 +18,7 @@ use super::signal::Signal;
 use super::stats::{self, TaskStats};
 use super::status::{TaskStatus, TaskSummary};
 use super::stdio::{Output, Stdio};
-use super::systemd::{Bus, Systemd, UnitSnapshot, Whom};
+use super::systemd::{ActiveState, Bus, Systemd, UnitSnapshot, Whom};
 use super::task::{DEFAULT_KILL_TIMEOUT, TaskSpec};
 use super::unit_name::UnitName;
 use super::workload_user;
@@ -622,10 +622,7 @@ impl Engine {
         };
         let ended = matches!(
             s.active_state,
-            Some(
-                crate::core::systemd::ActiveState::Inactive
-                    | crate::core::systemd::ActiveState::Failed
-            )
+            Some(ActiveState::Inactive | ActiveState::Failed)
         ) && !s.job_pending;
         Ok(Removal { slice, ended })
     }

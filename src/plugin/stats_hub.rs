@@ -28,11 +28,11 @@ pub type Message = Result<pb::TaskStatsResponse, Status>;
 
 /// One task's TaskStats stream.
 pub struct Subscriber {
-    pub task_id: String,
-    pub engine: Engine,
-    pub sampler: StatsSampler,
-    pub compute: Compute,
-    pub tx: mpsc::Sender<Message>,
+    task_id: String,
+    engine: Engine,
+    sampler: StatsSampler,
+    compute: Compute,
+    tx: mpsc::Sender<Message>,
     meter: CpuMeter,
 }
 
