@@ -1,7 +1,7 @@
 //! Load: 1000 start/stop cycles, 50 at a time, through the plugin. Afterwards no unit and no
 //! slice of theirs remains, and the plugin holds no more descriptors or memory than after the
-//! first hundred. In its own binary, so its counts see no other test's units. And a burst of
-//! more starts at once than systemd can track on the bus.
+//! first hundred. In its own binary, so its counts see no other test's units. And bursts: more
+//! starts at once than systemd can track on the bus, and two clients' bursts at once.
 
 mod support;
 
@@ -13,8 +13,8 @@ use support::plugin::{Alloc, Plugin, driver_config, stop};
 use tokio::sync::Semaphore;
 
 const CYCLES: usize = 1000;
-/// The two tests load PID 1 each; together, two clients' bursts overflow the bus daemon's
-/// queue towards PID 1 (`LimitsExceeded`), which is not what either test is about.
+/// Each test loads PID 1 on its own: what one measures (descriptors, units left) is not
+/// blurred by another's load.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const CONCURRENT: usize = 50;
 const WARM_UP: usize = 100;
@@ -109,17 +109,10 @@ async fn a_thousand_start_stop_cycles_leave_nothing_behind() {
     );
 }
 
-/// More StartTask at once than the system bus lets PID 1 watch clients: systemd tracks the
-/// client of every queued job with a bus match of its own, and dbus-daemon allows its
-/// connection 512. Every task starts, and systemd stays on the bus (it answers afterwards).
-#[tokio::test]
-async fn a_burst_of_starts_beyond_the_bus_daemons_match_limit_keeps_systemd_on_the_bus() {
-    const BURST: usize = 600;
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let engine = support::engine().await;
-    let (_plugin, conn) = Plugin::configured().await;
-    let alloc = Alloc::new("burst");
-    let tasks: Vec<pb::TaskConfig> = (0..BURST)
+/// Starts `count` tasks of `alloc` at once through `conn`, then destroys them; returns the
+/// errors of the starts that failed.
+async fn burst(conn: &support::plugin::Connection, alloc: &Alloc, count: usize) -> Vec<String> {
+    let tasks: Vec<pb::TaskConfig> = (0..count)
         .map(|_| {
             let mut task = alloc.task_config(driver_config("/bin/sleep", &["600"]));
             task.alloc_dir.clear();
@@ -155,15 +148,48 @@ async fn a_burst_of_starts_beyond_the_bus_daemons_match_limit_keeps_systemd_on_t
         }
     });
     futures_util::future::join_all(destroys).await;
+    failed
+}
+
+fn assert_all_started(failed: &[String], count: usize) {
     assert!(
         failed.is_empty(),
-        "{} of {BURST} starts failed, the first: {:?}",
+        "{} of {count} starts failed, the first: {:?}",
         failed.len(),
         failed.first()
     );
+}
+
+/// More StartTask at once than the system bus lets PID 1 watch clients: systemd tracks the
+/// client of every queued job with a bus match of its own, and dbus-daemon allows its
+/// connection 512. Every task starts, and systemd stays on the bus (it answers afterwards).
+#[tokio::test]
+async fn a_burst_of_starts_beyond_the_bus_daemons_match_limit_keeps_systemd_on_the_bus() {
+    const BURST: usize = 600;
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let engine = support::engine().await;
+    let (_plugin, conn) = Plugin::configured().await;
+    let failed = burst(&conn, &Alloc::new("burst"), BURST).await;
+    assert_all_started(&failed, BURST);
     engine
         .systemd()
         .version()
         .await
         .expect("systemd still answers on the bus");
+}
+
+/// Two plugins (two bus clients) bursting at once fill the bus daemon's queue towards PID 1,
+/// which then refuses calls with `LimitsExceeded` instead of delivering them. Such a call never
+/// reached systemd: the plugin makes it again, and every task starts.
+#[tokio::test]
+async fn two_clients_bursting_at_once_both_start_every_task() {
+    const BURST: usize = 400;
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (_first, first) = Plugin::configured().await;
+    let (_second, second) = Plugin::configured().await;
+    let (one, two) = (Alloc::new("burst-a"), Alloc::new("burst-b"));
+    let (failed_one, failed_two) =
+        tokio::join!(burst(&first, &one, BURST), burst(&second, &two, BURST));
+    assert_all_started(&failed_one, BURST);
+    assert_all_started(&failed_two, BURST);
 }

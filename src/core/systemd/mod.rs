@@ -11,6 +11,7 @@
 //!   is kept.
 
 mod bus_info;
+mod busy;
 mod followed;
 mod signals;
 mod snapshot;
@@ -56,6 +57,8 @@ const MAX_CALLS_IN_FLIGHT: usize = 64;
 /// StartTask with every start queued at once took PID 1 off the bus at the 512th job. The
 /// rest wait here, which costs no throughput (PID 1 runs one job at a time).
 const MAX_JOBS_QUEUED: usize = 128;
+/// How long a call that queues no job is made again while the bus refuses it for lack of room.
+const BUSY_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Which service manager to talk to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,9 +188,14 @@ impl Systemd {
             )],
             None => Vec::new(),
         };
-        let call = self
-            .manager
-            .start_transient_unit(name.to_string(), "fail".into(), wire, aux);
+        let call = || {
+            self.manager.start_transient_unit(
+                name.to_string(),
+                "fail".into(),
+                wire.clone(),
+                aux.clone(),
+            )
+        };
         self.run_job(name, "start", call, timeout).await
     }
 
@@ -195,26 +203,31 @@ impl Systemd {
     /// queued) and waits for its start job. Returns systemd's job result, as
     /// [`Systemd::start_transient`] does.
     pub async fn start_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {
-        let call = self.manager.start_unit(name.to_string(), "fail".into());
+        let call = || self.manager.start_unit(name.to_string(), "fail".into());
         self.run_job(name, "start", call, timeout).await
     }
 
-    /// Queues a job with `call` (a manager method returning the job's path) and waits until it
-    /// is finished; returns systemd's job result. The job-removed feed is subscribed to before
-    /// the call, so a job that finishes at once is not missed. At most [`MAX_JOBS_QUEUED`] of
-    /// ours are queued at once; the call waits for room before it is made.
-    async fn run_job(
+    /// Queues a job with the call `call` makes (a manager method returning the job's path) and
+    /// waits until it is finished; returns systemd's job result. The job-removed feed is
+    /// subscribed to before the call, so a job that finishes at once is not missed. At most
+    /// [`MAX_JOBS_QUEUED`] of ours are queued at once; the call waits for room before it is
+    /// made, and is made again while the bus refuses it for lack of room (within `timeout`).
+    async fn run_job<Fut>(
         &self,
         name: &UnitName,
         action: &'static str,
-        call: impl std::future::Future<Output = zbus::Result<OwnedObjectPath>>,
+        call: impl FnMut() -> Fut,
         timeout: Duration,
-    ) -> Result<String> {
+    ) -> Result<String>
+    where
+        Fut: std::future::Future<Output = zbus::Result<OwnedObjectPath>>,
+    {
         let _queued = self.jobs.acquire().await.ok();
         let mut jobs = self.signals().await?.jobs();
         let job = {
             let _slot = self.slot().await;
-            call.await
+            busy::retry_while_full(timeout, call)
+                .await
                 .map_err(|e| self.classify(action, name.as_str(), e))?
         };
         self.wait_for_job(&mut jobs, &job, action, name, timeout)
@@ -233,15 +246,18 @@ impl Systemd {
     /// Stops a unit (systemd's own stop: KillSignal, then SIGKILL after TimeoutStopSec) and
     /// waits for the stop job.
     pub async fn stop_unit(&self, name: &UnitName, timeout: Duration) -> Result<String> {
-        let call = self.manager.stop_unit(name.to_string(), "replace".into());
+        let call = || self.manager.stop_unit(name.to_string(), "replace".into());
         self.run_job(name, "stop", call, timeout).await
     }
 
     /// Sends `signal` to the unit's `main` process or to `all` its processes.
     pub async fn kill(&self, name: &UnitName, whom: Whom, signal: i32) -> Result<()> {
         let _slot = self.slot().await;
-        self.manager
-            .kill_unit(name.to_string(), whom.as_str().into(), signal)
+        let call = || {
+            self.manager
+                .kill_unit(name.to_string(), whom.as_str().into(), signal)
+        };
+        busy::retry_while_full(BUSY_PATIENCE, call)
             .await
             .map_err(|e| self.classify("signal", name.as_str(), e))
     }
@@ -631,23 +647,31 @@ impl Systemd {
         if let zbus::Error::MethodError(name, message, _) = &e {
             let message = message.clone().unwrap_or_else(|| name.to_string());
             return match name.as_str() {
-                "org.freedesktop.systemd1.NoSuchUnit"
-                | "org.freedesktop.DBus.Error.UnknownObject" => Error::NotFound(unit.to_string()),
+                "org.freedesktop.systemd1.NoSuchUnit" => Error::NotFound(unit.to_string()),
                 "org.freedesktop.systemd1.UnitExists" => Error::AlreadyExists(unit.to_string()),
                 "org.freedesktop.systemd1.NoSuchProcess" => Error::NoSuchProcess(unit.to_string()),
-                "org.freedesktop.DBus.Error.ServiceUnknown"
-                | "org.freedesktop.DBus.Error.LimitsExceeded"
-                | "org.freedesktop.DBus.Error.NoReply"
-                | "org.freedesktop.DBus.Error.Disconnected" => Error::Unreachable {
-                    bus: self.bus.name(),
-                    reason: message,
-                },
                 _ => Error::Refused {
                     action,
                     unit: unit.to_string(),
                     message,
                 },
             };
+        }
+        // zbus turns the `org.freedesktop.DBus.Error.*` names into `fdo` variants.
+        if let zbus::Error::FDO(fdo) = &e {
+            match fdo.as_ref() {
+                zbus::fdo::Error::UnknownObject(_) => return Error::NotFound(unit.to_string()),
+                zbus::fdo::Error::ServiceUnknown(message)
+                | zbus::fdo::Error::LimitsExceeded(message)
+                | zbus::fdo::Error::NoReply(message)
+                | zbus::fdo::Error::Disconnected(message) => {
+                    return Error::Unreachable {
+                        bus: self.bus.name(),
+                        reason: message.clone(),
+                    };
+                }
+                _ => {}
+            }
         }
         if let zbus::Error::FDO(fdo) = &e
             && let zbus::fdo::Error::InteractiveAuthorizationRequired(message)
@@ -753,6 +777,33 @@ mod tests {
         assert_eq!(
             object_path(&name),
             "/org/freedesktop/systemd1/unit/nomad_2da1_2dweb_2di1_2eservice"
+        );
+    }
+
+    /// Against the real system bus (the suite runs in the sandbox): the bus daemon's own errors
+    /// reach us as zbus `fdo` variants, and mean the bus, not systemd, could not be reached.
+    #[tokio::test]
+    async fn the_bus_daemons_errors_are_unreachable_not_refusals() {
+        let systemd = Systemd::connect(Bus::System).await.expect("the system bus");
+        let nobody = zbus::Proxy::new(
+            &systemd.conn,
+            "org.example.NoSuchService",
+            "/org/example",
+            "org.example.Nothing",
+        )
+        .await
+        .unwrap();
+        let e = nobody.call::<_, _, ()>("Anything", &()).await.unwrap_err();
+        let classified = systemd.classify("start", "x.service", e);
+        assert!(
+            matches!(classified, Error::Unreachable { .. }),
+            "{classified:?}"
+        );
+        let full = zbus::Error::FDO(Box::new(zbus::fdo::Error::LimitsExceeded("full".into())));
+        let classified = systemd.classify("start", "x.service", full);
+        assert!(
+            matches!(classified, Error::Unreachable { .. }),
+            "{classified:?}"
         );
     }
 
