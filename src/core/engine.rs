@@ -63,7 +63,7 @@ fn has_glob_char(name: &str) -> bool {
 /// What removing a task unit takes; see `Engine::removal_of`.
 #[derive(Debug, Default)]
 struct Removal {
-    /// The task's own slice, stopped after the unit.
+    /// The task's own slice, stopped with the unit.
     slice: Option<UnitName>,
     /// Whether the unit had ended (inactive or failed, no job pending) when read.
     ended: bool,
@@ -596,8 +596,8 @@ impl Engine {
         }
     }
 
-    /// Stops the unit, resets it and waits until systemd has unloaded it; then stops the task's
-    /// own slice (ending any exec still running in it).
+    /// Stops the unit (with the task's own slice and any exec still running in it), resets it
+    /// and waits until systemd has unloaded it.
     async fn remove(&self, unit: &UnitName) -> Result<()> {
         let removal = match self.removal_of(unit).await {
             Ok(removal) => removal,
@@ -627,31 +627,33 @@ impl Engine {
         Ok(Removal { slice, ended })
     }
 
-    /// [`Engine::remove`] with what it takes already known.
+    /// [`Engine::remove`] with what it takes already known. A unit in a slice of its own is
+    /// stopped with its slice, in one job: the unit requires its slice, so systemd stops the
+    /// unit (with its kill signal and timeout) and everything else in the slice (an exec still
+    /// running) first, then the slice. A stopped slice is collected by systemd; it is not
+    /// watched until unloaded, because asking for a slice by name loads it again.
     async fn remove_with(&self, unit: &UnitName, removal: Removal) -> Result<()> {
-        self.unload(unit, removal.ended).await?;
-        // A stopped slice is collected by systemd; it cannot be watched until it is unloaded,
-        // because asking for a slice by name loads it again.
-        if let Some(slice) = removal.slice {
-            match self.systemd.stop_unit(&slice, JOB_TIMEOUT).await {
+        let stop = match &removal.slice {
+            Some(slice) => Some(slice),
+            None if !removal.ended => Some(unit),
+            // A stop job for an ended unit is a round trip to PID 1 that changes nothing.
+            None => None,
+        };
+        if let Some(stop) = stop {
+            match self.systemd.stop_unit(stop, JOB_TIMEOUT).await {
                 Ok(_) | Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        self.unload(unit).await
     }
 
-    /// Stops the unit unless it had `ended` (a stop job for an ended unit is a round trip to
-    /// PID 1 that changes nothing), resets it and waits until systemd has unloaded it.
-    async fn unload(&self, unit: &UnitName, ended: bool) -> Result<()> {
-        if !ended {
-            match self.systemd.stop_unit(unit, JOB_TIMEOUT).await {
-                Ok(_) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
+    /// Resets the stopped unit's failed state and waits until systemd has unloaded it.
+    async fn unload(&self, unit: &UnitName) -> Result<()> {
         match self.systemd.reset_failed(unit).await {
-            Ok(()) | Err(Error::NotFound(_)) => {}
+            Ok(()) => {}
+            // Not loaded: systemd has collected it already, and a read would load it again.
+            Err(Error::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         }
         // A transient unit is unloaded once stopped and reset; wait until systemd has done so.
