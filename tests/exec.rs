@@ -253,6 +253,51 @@ async fn a_killed_exec_leaves_nothing_behind() {
     engine.destroy(&task).await.unwrap();
 }
 
+/// Destroying a task ends an exec still running in its slice (one that ignores the task's kill
+/// signal included) and leaves neither unit nor slice loaded.
+#[tokio::test]
+async fn destroying_the_task_ends_an_exec_still_running_in_its_slice() {
+    let engine = engine().await;
+    let (task, _spec, _root) = running_task(&engine, "exec-outlives").await;
+    let Exec { unit, streams } = engine
+        .exec(
+            &task,
+            &argv(&["/bin/sh", "-c", "trap '' TERM INT; sleep 300"]),
+            ExecIo::Pipes,
+        )
+        .await
+        .unwrap();
+    let ExecStreams::Pipes { stdout, .. } = streams else {
+        panic!("pipes asked for")
+    };
+    let eof = read_all(stdout);
+    // The exec's client lets its unit go once the command ended, as the plugin's stream does;
+    // until then the exec unit (joined to the task's namespaces) keeps the task's unit loaded.
+    let released = async {
+        tokio::task::spawn_blocking(move || eof.join().unwrap())
+            .await
+            .unwrap();
+        engine.exec_wait(&unit).await.unwrap()
+    };
+    let (destroyed, ended) = tokio::join!(engine.destroy(&task), released);
+    destroyed.unwrap();
+    assert_eq!(ended.signal, 9, "the exec was killed: {ended:?}");
+    let slice = task.task_slice("system-nomad.slice").unwrap();
+    let deadline = Instant::now() + SHORT;
+    loop {
+        let left = engine
+            .systemd()
+            .list_units(&[task.as_str(), unit.as_str(), slice.as_str()])
+            .await
+            .unwrap();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still loaded: {left:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn exec_into_a_missing_or_exited_task_or_with_a_bad_command_is_refused() {
     let engine = engine().await;

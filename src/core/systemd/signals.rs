@@ -3,7 +3,8 @@
 //! A match rule per waiting task would cost the bus daemon a rule each (the system bus allows
 //! a few hundred per connection) and us a stream each. Instead one `PropertiesChanged` rule
 //! for all unit objects and one `JobRemoved` subscription feed two broadcast channels; a
-//! waiter subscribes, then filters by object path or job. A change carries the values systemd
+//! waiter subscribes, then filters by object path or job. `UnitRemoved` joins the changes: a unit
+//! systemd collects changes no property first. A change carries the values systemd
 //! sent, so a waiter can follow a unit without reading it again (see `followed`); a waiter
 //! that falls behind is told so and simply re-reads the state.
 //!
@@ -40,7 +41,8 @@ pub async fn subscribe(manager: &ManagerProxy<'_>) -> zbus::Result<()> {
 const BACKLOG: usize = 1024;
 
 /// One `PropertiesChanged` signal of a unit object: the interface it is about, the values
-/// systemd sent and the names of properties it only says changed (without their values).
+/// systemd sent and the names of properties it only says changed (without their values). A
+/// `UnitRemoved` signal arrives as an unreadable change of the unit's object.
 #[derive(Debug)]
 pub struct Change {
     pub path: OwnedObjectPath,
@@ -56,6 +58,18 @@ pub struct Change {
 type ChangedBody = (String, HashMap<String, OwnedVariant>, Vec<String>);
 
 impl Change {
+    /// systemd unloaded the unit (`UnitRemoved`): whoever follows it must read it again, and
+    /// finds it gone (or loaded anew).
+    fn unloaded(path: OwnedObjectPath) -> Change {
+        Change {
+            path,
+            interface: String::new(),
+            changed: HashMap::new(),
+            invalidated: Vec::new(),
+            unreadable: true,
+        }
+    }
+
     fn of(path: OwnedObjectPath, message: &zbus::Message) -> Change {
         match message.body().deserialize::<ChangedBody>() {
             Ok((interface, changed, invalidated)) => Change {
@@ -113,18 +127,28 @@ impl Signals {
             .member("PropertiesChanged")
             .path_namespace("/org/freedesktop/systemd1/unit")
             .build()?;
-        let mut messages =
+        let messages =
             MessageStream::for_match_rule(rule, conn, std::num::NonZeroUsize::new(BACKLOG)).await?;
+        let unloaded = manager.receive_unit_removed().await?;
         let mut removed = manager.receive_job_removed().await?;
         let mut owners = manager.inner().receive_owner_changed().await?;
         let (changes, _) = broadcast::channel(BACKLOG);
         let (jobs, _) = broadcast::channel(BACKLOG);
         let forward_changes = {
             let changes = changes.clone();
+            let properties = messages.map(|message| {
+                let message = message.ok()?;
+                let path = message.header().path()?.to_owned().into();
+                Some(Change::of(path, &message))
+            });
+            let unloaded = unloaded.map(|signal| {
+                let path = signal.args().ok()?.unit.clone();
+                Some(Change::unloaded(path))
+            });
+            let mut both = futures_util::stream::select(properties, unloaded);
             tokio::spawn(async move {
-                while let Some(Ok(message)) = messages.next().await {
-                    if let Some(path) = message.header().path() {
-                        let change = Change::of(path.to_owned().into(), &message);
+                while let Some(change) = both.next().await {
+                    if let Some(change) = change {
                         let _ = changes.send(Feed::Signal(Arc::new(change)));
                     }
                 }
