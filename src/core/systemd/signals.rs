@@ -1,12 +1,19 @@
 //! systemd's change signals, received once per connection and shared by every waiter.
 //!
 //! A match rule per waiting task would cost the bus daemon a rule each (the system bus allows
-//! a few hundred per connection) and us a stream each. Instead one `PropertiesChanged` rule
-//! for all unit objects and one `JobRemoved` subscription feed two broadcast channels; a
-//! waiter subscribes, then filters by object path or job. `UnitRemoved` joins the changes: a unit
-//! systemd collects changes no property first. A change carries the values systemd
-//! sent, so a waiter can follow a unit without reading it again (see `followed`); a waiter
-//! that falls behind is told so and simply re-reads the state.
+//! a few hundred per connection) and us a stream each. Instead one rule takes every signal
+//! systemd sends on its objects, in the order sent, and one task feeds two broadcast channels:
+//! units' `PropertiesChanged` (and `UnitRemoved`, since a unit systemd collects changes no
+//! property first) and `JobRemoved`; a waiter subscribes, then filters by object path or job.
+//! A change carries the values systemd sent, so a waiter can follow a unit without reading it
+//! again (see `followed`); a waiter that falls behind is told so and simply re-reads the state.
+//!
+//! The rule names systemd's bus name as the sender: any client may broadcast a signal on any
+//! path, and a task's process is a client; the bus daemon delivers only what the name's owner
+//! sent. The streams are plain match-rule streams, not zbus's proxy signal streams: with a
+//! proxy stream for `UnitRemoved` beside the one for `JobRemoved`, two plugins bursting 400
+//! starts each stopped reading their bus sockets for good (zbus's socket reader waits while
+//! any stream's queue is full; which one was never drained is not known).
 //!
 //! systemd sends unit signals only to clients that called `Subscribe`. When its bus name gets
 //! a new owner (systemd re-executed itself), the subscription is made again: systemd 262 does
@@ -36,6 +43,13 @@ pub async fn subscribe(manager: &ManagerProxy<'_>) -> zbus::Result<()> {
         other => other,
     }
 }
+
+/// systemd's bus name, the sender of every signal the feeds carry.
+const SYSTEMD: &str = "org.freedesktop.systemd1";
+/// The manager's object; every other object of systemd's is below it.
+const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
+/// Where units' objects are.
+const UNIT_PATHS: &str = "/org/freedesktop/systemd1/unit/";
 
 /// Signals in flight a slow waiter may miss before it has to re-read.
 const BACKLOG: usize = 1024;
@@ -97,6 +111,42 @@ pub struct JobDone {
     pub result: String,
 }
 
+/// One of systemd's signals that a feed carries.
+enum Signal {
+    Change(Change),
+    JobDone(JobDone),
+}
+
+impl Signal {
+    /// `PropertiesChanged` of a unit, `UnitRemoved` (as a change of the unit that needs a read)
+    /// and `JobRemoved`; `None` for the rest (jobs' own properties, `UnitNew`, `JobNew`, …).
+    fn of(message: &zbus::Message) -> Option<Signal> {
+        let header = message.header();
+        let path = header.path()?;
+        match header.member()?.as_str() {
+            "PropertiesChanged" if path.as_str().starts_with(UNIT_PATHS) => {
+                Some(Signal::Change(Change::of(path.to_owned().into(), message)))
+            }
+            "UnitRemoved" if path.as_str() == MANAGER_PATH => {
+                let body = message.body();
+                let (_, unit) = body.deserialize::<(&str, OwnedObjectPath)>().ok()?;
+                Some(Signal::Change(Change::unloaded(unit)))
+            }
+            "JobRemoved" if path.as_str() == MANAGER_PATH => {
+                let body = message.body();
+                let (_, job, _, result) = body
+                    .deserialize::<(u32, OwnedObjectPath, &str, &str)>()
+                    .ok()?;
+                Some(Signal::JobDone(JobDone {
+                    job,
+                    result: result.to_string(),
+                }))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What a feed carries: a signal, or word that the connection is gone and no more will come
 /// (the bus daemon restarted, say), so waiters stop waiting on it.
 #[derive(Debug, Clone)]
@@ -117,55 +167,50 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// Starts the feeds: one match rule for every signal systemd sends on its own objects, in
+    /// the order sent, and one for its bus name changing owner.
     pub async fn start(
         conn: &Connection,
         manager: &ManagerProxy<'static>,
     ) -> zbus::Result<Arc<Signals>> {
-        let rule = MatchRule::builder()
+        // Sent by systemd's connection only: the bus daemon matches the sender against the
+        // name's current owner, so another client's broadcast on these paths (any client may
+        // send signals) never reaches us.
+        let from_systemd = MatchRule::builder()
             .msg_type(zbus::message::Type::Signal)
-            .interface("org.freedesktop.DBus.Properties")
-            .member("PropertiesChanged")
-            .path_namespace("/org/freedesktop/systemd1/unit")
+            .sender(SYSTEMD)
+            .path_namespace(MANAGER_PATH)
             .build()?;
-        let messages =
-            MessageStream::for_match_rule(rule, conn, std::num::NonZeroUsize::new(BACKLOG)).await?;
-        let unloaded = manager.receive_unit_removed().await?;
-        let mut removed = manager.receive_job_removed().await?;
-        let mut owners = manager.inner().receive_owner_changed().await?;
+        let mut messages =
+            MessageStream::for_match_rule(from_systemd, conn, std::num::NonZeroUsize::new(BACKLOG))
+                .await?;
+        let owner_changed = MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .sender("org.freedesktop.DBus")
+            .path("/org/freedesktop/DBus")
+            .interface("org.freedesktop.DBus")
+            .member("NameOwnerChanged")
+            .add_arg(SYSTEMD)
+            .build()?;
+        let mut owners = MessageStream::for_match_rule(owner_changed, conn, None).await?;
         let (changes, _) = broadcast::channel(BACKLOG);
         let (jobs, _) = broadcast::channel(BACKLOG);
-        let forward_changes = {
+        let forward = {
             let changes = changes.clone();
-            let properties = messages.map(|message| {
-                let message = message.ok()?;
-                let path = message.header().path()?.to_owned().into();
-                Some(Change::of(path, &message))
-            });
-            let unloaded = unloaded.map(|signal| {
-                let path = signal.args().ok()?.unit.clone();
-                Some(Change::unloaded(path))
-            });
-            let mut both = futures_util::stream::select(properties, unloaded);
+            let jobs = jobs.clone();
             tokio::spawn(async move {
-                while let Some(change) = both.next().await {
-                    if let Some(change) = change {
-                        let _ = changes.send(Feed::Signal(Arc::new(change)));
+                while let Some(Ok(message)) = messages.next().await {
+                    match Signal::of(&message) {
+                        Some(Signal::Change(change)) => {
+                            let _ = changes.send(Feed::Signal(Arc::new(change)));
+                        }
+                        Some(Signal::JobDone(done)) => {
+                            let _ = jobs.send(Feed::Signal(done));
+                        }
+                        None => {}
                     }
                 }
                 let _ = changes.send(Feed::Lost);
-            })
-        };
-        let forward_jobs = {
-            let jobs = jobs.clone();
-            tokio::spawn(async move {
-                while let Some(signal) = removed.next().await {
-                    if let Ok(args) = signal.args() {
-                        let _ = jobs.send(Feed::Signal(JobDone {
-                            job: args.job.clone(),
-                            result: args.result.clone(),
-                        }));
-                    }
-                }
                 let _ = jobs.send(Feed::Lost);
             })
         };
@@ -174,8 +219,12 @@ impl Signals {
             let jobs = jobs.clone();
             let manager = manager.clone();
             tokio::spawn(async move {
-                while let Some(owner) = owners.next().await {
-                    if owner.is_some() {
+                while let Some(Ok(message)) = owners.next().await {
+                    let owned = message
+                        .body()
+                        .deserialize::<(&str, &str, &str)>()
+                        .is_ok_and(|(_, _, new_owner)| !new_owner.is_empty());
+                    if owned {
                         // A failure leaves the safety re-read.
                         let _ = subscribe(&manager).await;
                         let _ = changes.send(Feed::Resync);
@@ -187,7 +236,7 @@ impl Signals {
         Ok(Arc::new(Signals {
             changes,
             jobs,
-            tasks: vec![forward_changes, forward_jobs],
+            tasks: vec![forward],
             resubscribe,
         }))
     }
