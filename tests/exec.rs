@@ -227,22 +227,28 @@ async fn a_tty_session_ends_with_its_lead_process_even_if_a_child_lingers() {
     engine.destroy(&task).await.unwrap();
 }
 
-#[tokio::test]
-async fn a_killed_exec_leaves_nothing_behind() {
-    let engine = engine().await;
-    let (task, _spec, _root) = running_task(&engine, "exec-kill").await;
+/// An exec of `sh -c SCRIPT` with pipes that keeps running: its unit, and a reader of its
+/// stdout that ends when the command and everything it started are gone.
+async fn lingering_exec(
+    engine: &Engine,
+    task: &UnitName,
+    script: &str,
+) -> (UnitName, std::thread::JoinHandle<Vec<u8>>) {
     let Exec { unit, streams } = engine
-        .exec(
-            &task,
-            &argv(&["/bin/sh", "-c", "trap '' TERM; sleep 300"]),
-            ExecIo::Pipes,
-        )
+        .exec(task, &argv(&["/bin/sh", "-c", script]), ExecIo::Pipes)
         .await
         .unwrap();
     let ExecStreams::Pipes { stdout, .. } = streams else {
         panic!("pipes asked for")
     };
-    let eof = read_all(stdout);
+    (unit, read_all(stdout))
+}
+
+#[tokio::test]
+async fn a_killed_exec_leaves_nothing_behind() {
+    let engine = engine().await;
+    let (task, _spec, _root) = running_task(&engine, "exec-kill").await;
+    let (unit, eof) = lingering_exec(&engine, &task, "trap '' TERM; sleep 300").await;
     engine.exec_kill(&unit).await.unwrap();
     eof.join().unwrap();
     let deadline = Instant::now() + SHORT;
@@ -259,18 +265,7 @@ async fn a_killed_exec_leaves_nothing_behind() {
 async fn destroying_the_task_ends_an_exec_still_running_in_its_slice() {
     let engine = engine().await;
     let (task, _spec, _root) = running_task(&engine, "exec-outlives").await;
-    let Exec { unit, streams } = engine
-        .exec(
-            &task,
-            &argv(&["/bin/sh", "-c", "trap '' TERM INT; sleep 300"]),
-            ExecIo::Pipes,
-        )
-        .await
-        .unwrap();
-    let ExecStreams::Pipes { stdout, .. } = streams else {
-        panic!("pipes asked for")
-    };
-    let eof = read_all(stdout);
+    let (unit, eof) = lingering_exec(&engine, &task, "trap '' TERM INT; sleep 300").await;
     // The exec's client lets its unit go once the command ended, as the plugin's stream does;
     // until then the exec unit (joined to the task's namespaces) keeps the task's unit loaded.
     let released = async {
