@@ -301,7 +301,20 @@ async fn run_reads_a_task_file_checked_like_a_nomad_job() {
     let refused = cli(&["run", "--wait", "-f", typo.to_str().unwrap()]);
     assert_eq!(refused.code(), 1);
     assert!(
-        refused.stderr().contains("config.comand"),
+        refused
+            .stderr()
+            .contains(&format!("-f {}: config.comand", typo.display())),
+        "{}",
+        refused.stderr()
+    );
+    // A file that does not parse is named too.
+    std::fs::write(&typo, "task \"t\" {\n  config {\n").unwrap();
+    let refused = cli(&["run", "--dry-run", "-f", typo.to_str().unwrap()]);
+    assert_eq!(refused.code(), 1);
+    assert!(
+        refused
+            .stderr()
+            .contains(&format!("-f {}: task file:", typo.display())),
         "{}",
         refused.stderr()
     );

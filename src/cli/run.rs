@@ -1,7 +1,7 @@
 //! `nomad-systemd run`: start a Nomad-shaped task by hand.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -178,6 +178,11 @@ pub struct RunArgs {
 
 pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> {
     let given = given_options(&args);
+    // An error about a setting no option gave is about the task file, if there is one.
+    let worded = |e| match &args.file {
+        Some(file) => in_file(as_option(e, &given), file),
+        None => as_option(e, &given),
+    };
     let alloc_id = args
         .alloc_id
         .clone()
@@ -185,7 +190,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     let file = args
         .file
         .as_deref()
-        .map(|f| task_file::read(f, args.pick.as_deref(), &alloc_id))
+        .map(|f| task_file::read(f, args.pick.as_deref(), &alloc_id).map_err(|e| in_file(e, f)))
         .transpose()?;
     let origin = file.as_ref().and_then(|f| f.job.clone());
     // A file's `config { unit = ... }` starts that installed unit, as --unit does.
@@ -335,14 +340,14 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     } else {
         standalone.build()
     }
-    .map_err(|e| as_option(e, &given))?;
+    .map_err(&worded)?;
     // A user manager cannot create the bind mount points in the host's root.
     spec.dirs_at_host_paths = global.bus() == Bus::User;
     if let Some(unit) = &unit {
-        let name = host_unit::resolve(unit, unit_instance.as_deref(), &spec.alloc_id)
-            .map_err(|e| as_option(e, &given))?;
+        let name =
+            host_unit::resolve(unit, unit_instance.as_deref(), &spec.alloc_id).map_err(&worded)?;
         unit_policy::check_always_denied(&name, unit_policy::own_unit().as_deref())
-            .map_err(|e| as_option(e, &given))?;
+            .map_err(&worded)?;
         spec.host_unit = Some(name);
         // The operator's own command line: every variable it names passes, except those no
         // installed unit ever gets.
@@ -375,7 +380,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
             output: args.output,
         })
         .await
-        .map_err(|e| as_option(e, &given));
+        .map_err(&worded);
     }
 
     let engine = global.engine().await?;
@@ -386,10 +391,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     let starting_at = log_time::now_us();
     let started = {
         let _progress = Progress::show(format!("starting {}", spec.name));
-        engine
-            .start(&spec, stdio)
-            .await
-            .map_err(|e| as_option(e, &given))?
+        engine.start(&spec, stdio).await.map_err(&worded)?
     };
     for warning in &started.warnings {
         eprintln!("warning: {warning}");
@@ -481,6 +483,18 @@ fn as_option(e: Error, given: &[(String, String)]) -> Error {
     match option {
         Some((_, option)) => Error::argument(option.clone(), reason),
         None => Error::InvalidConfig { setting, reason },
+    }
+}
+
+/// `e` naming the task file `-f` gave when it is about a task setting (which then came from
+/// the file): `-f jobs/web.nomad.hcl: config.bogus: is not an option here`.
+fn in_file(e: Error, file: &Path) -> Error {
+    match e {
+        Error::InvalidConfig { setting, reason } => Error::argument(
+            format!("-f {}", file.display()),
+            format!("{setting}: {reason}"),
+        ),
+        other => other,
     }
 }
 
@@ -634,5 +648,20 @@ mod tests {
         }
         let e = as_option(Error::NotFound("x".into()), &given);
         assert!(matches!(e, Error::NotFound(_)));
+    }
+
+    #[test]
+    fn a_setting_no_option_gave_is_the_task_files() {
+        let file = Path::new("jobs/web.nomad.hcl");
+        let e = in_file(
+            Error::invalid("config.bogus", "is not an option here"),
+            file,
+        );
+        assert_eq!(
+            e.to_string(),
+            "-f jobs/web.nomad.hcl: config.bogus: is not an option here"
+        );
+        let e = in_file(Error::argument("--memory", "bad"), file);
+        assert_eq!(e.to_string(), "--memory: bad");
     }
 }
