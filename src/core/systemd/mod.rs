@@ -670,20 +670,19 @@ impl Systemd {
                         reason: message.clone(),
                     };
                 }
+                // polkit said no (root is never asked): name what would grant it.
+                zbus::fdo::Error::InteractiveAuthorizationRequired(message)
+                | zbus::fdo::Error::AccessDenied(message)
+                    if self.bus == Bus::System =>
+                {
+                    return Error::Refused {
+                        action,
+                        unit: unit.to_string(),
+                        message: format!("{message} ({NOT_AUTHORIZED})"),
+                    };
+                }
                 _ => {}
             }
-        }
-        if let zbus::Error::FDO(fdo) = &e
-            && let zbus::fdo::Error::InteractiveAuthorizationRequired(message)
-            | zbus::fdo::Error::AccessDenied(message) = fdo.as_ref()
-            && self.bus == Bus::System
-        {
-            // polkit said no (root is never asked): name what would grant it.
-            return Error::Refused {
-                action,
-                unit: unit.to_string(),
-                message: format!("{message} ({NOT_AUTHORIZED})"),
-            };
         }
         match e {
             zbus::Error::InputOutput(_)

@@ -161,7 +161,8 @@ pub enum Feed<T> {
 pub struct Signals {
     changes: broadcast::Sender<Feed<Arc<Change>>>,
     jobs: broadcast::Sender<Feed<JobDone>>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Feeds both from the one stream of systemd's signals.
+    forward: JoinHandle<()>,
     /// Subscribes again whenever systemd's bus name gets a new owner.
     resubscribe: JoinHandle<()>,
 }
@@ -236,7 +237,7 @@ impl Signals {
         Ok(Arc::new(Signals {
             changes,
             jobs,
-            tasks: vec![forward],
+            forward,
             resubscribe,
         }))
     }
@@ -246,9 +247,9 @@ impl Signals {
         self.changes.subscribe()
     }
 
-    /// Whether both feeds still run; they end when the connection does.
+    /// Whether the feeds still run; they end when the connection does.
     pub fn is_alive(&self) -> bool {
-        self.tasks.iter().all(|t| !t.is_finished())
+        !self.forward.is_finished()
     }
 
     /// Jobs that finished, from now on.
@@ -259,9 +260,7 @@ impl Signals {
 
 impl Drop for Signals {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.forward.abort();
         self.resubscribe.abort();
     }
 }
