@@ -67,9 +67,9 @@ impl Followed {
 
     /// Applies a change signalled for this unit's object.
     pub(super) fn apply(&mut self, change: &Change) -> Applied {
-        if change.unreadable {
+        let Some(change) = change.body() else {
             return Applied::NeedsRead;
-        }
+        };
         let properties = match change.interface.as_str() {
             UNIT_INTERFACE => &mut self.unit,
             SERVICE_INTERFACE => &mut self.service,
@@ -92,6 +92,7 @@ impl Followed {
 
 #[cfg(test)]
 mod tests {
+    use super::super::signals::ChangedBody;
     use super::*;
     use zbus::{OwnedObjectPath, Variant as Value};
 
@@ -99,17 +100,20 @@ mod tests {
         v.try_into_owned().unwrap()
     }
 
+    fn path() -> OwnedObjectPath {
+        OwnedObjectPath::try_from("/org/freedesktop/systemd1/unit/x_2eservice").unwrap()
+    }
+
     fn change(interface: &str, changed: &[(&str, Value<'_>)], invalidated: &[&str]) -> Change {
-        Change {
-            path: OwnedObjectPath::try_from("/org/freedesktop/systemd1/unit/x_2eservice").unwrap(),
+        let body = ChangedBody {
             interface: interface.into(),
             changed: changed
                 .iter()
                 .map(|(k, v)| (k.to_string(), owned(v.clone())))
                 .collect(),
             invalidated: invalidated.iter().map(|s| s.to_string()).collect(),
-            unreadable: false,
-        }
+        };
+        Change::decoded(path(), Some(body))
     }
 
     fn running() -> Followed {
@@ -165,8 +169,7 @@ mod tests {
         let mut unit = running();
         let bare = change(UNIT_INTERFACE, &[], &["ActiveState"]);
         assert_eq!(unit.apply(&bare), Applied::NeedsRead);
-        let mut garbled = change(UNIT_INTERFACE, &[], &[]);
-        garbled.unreadable = true;
+        let garbled = Change::decoded(path(), None);
         assert_eq!(unit.apply(&garbled), Applied::NeedsRead);
         // Another type's interface changes nothing here.
         let timer = change(

@@ -21,7 +21,7 @@
 //! nothing until its safety re-read. Waiters are then told to re-read.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
@@ -54,22 +54,26 @@ const UNIT_PATHS: &str = "/org/freedesktop/systemd1/unit/";
 /// Signals in flight a slow waiter may miss before it has to re-read.
 const BACKLOG: usize = 1024;
 
-/// One `PropertiesChanged` signal of a unit object: the interface it is about, the values
-/// systemd sent and the names of properties it only says changed (without their values). A
-/// `UnitRemoved` signal arrives as an unreadable change of the unit's object.
+/// One `PropertiesChanged` signal of a unit object, or a `UnitRemoved` signal as an unreadable
+/// change of the unit's object. The body is decoded when first asked for, once: every
+/// waiter sees every unit's signals and wants those of its own unit only, so a change nobody
+/// follows costs its header alone.
 #[derive(Debug)]
 pub struct Change {
     pub path: OwnedObjectPath,
+    /// The `PropertiesChanged` message; `None` for `UnitRemoved`.
+    message: Option<zbus::Message>,
+    body: OnceLock<Option<ChangedBody>>,
+}
+
+/// What `PropertiesChanged` carries: the interface it is about, the values systemd sent and
+/// the names of properties it only says changed (without their values).
+#[derive(Debug)]
+pub struct ChangedBody {
     pub interface: String,
     pub changed: HashMap<String, OwnedVariant>,
     pub invalidated: Vec<String>,
-    /// The body could not be read: only the path is known, so whoever follows the unit must
-    /// read it again.
-    pub unreadable: bool,
 }
-
-/// What `PropertiesChanged` carries: interface, changed values, invalidated names.
-type ChangedBody = (String, HashMap<String, OwnedVariant>, Vec<String>);
 
 impl Change {
     /// systemd unloaded the unit (`UnitRemoved`): whoever follows it must read it again, and
@@ -77,30 +81,46 @@ impl Change {
     fn unloaded(path: OwnedObjectPath) -> Change {
         Change {
             path,
-            interface: String::new(),
-            changed: HashMap::new(),
-            invalidated: Vec::new(),
-            unreadable: true,
+            message: None,
+            body: OnceLock::from(None),
         }
     }
 
     fn of(path: OwnedObjectPath, message: &zbus::Message) -> Change {
-        match message.body().deserialize::<ChangedBody>() {
-            Ok((interface, changed, invalidated)) => Change {
-                path,
-                interface,
-                changed,
-                invalidated,
-                unreadable: false,
-            },
-            Err(_) => Change {
-                path,
-                interface: String::new(),
-                changed: HashMap::new(),
-                invalidated: Vec::new(),
-                unreadable: true,
-            },
+        Change {
+            path,
+            message: Some(message.clone()),
+            body: OnceLock::new(),
         }
+    }
+
+    /// A change with this body already decoded (tests of what follows a unit).
+    #[cfg(test)]
+    pub(super) fn decoded(path: OwnedObjectPath, body: Option<ChangedBody>) -> Change {
+        Change {
+            path,
+            message: None,
+            body: OnceLock::from(body),
+        }
+    }
+
+    /// The signal's body; `None` when it could not be read (or the unit was unloaded): only
+    /// the path is known, so whoever follows the unit must read it again.
+    pub fn body(&self) -> Option<&ChangedBody> {
+        self.body
+            .get_or_init(|| {
+                let message = self.message.as_ref()?;
+                let (interface, changed, invalidated) = message
+                    .body()
+                    .deserialize::<(String, HashMap<String, OwnedVariant>, Vec<String>)>()
+                    .ok()?;
+                Some(ChangedBody {
+                    interface,
+                    changed,
+                    invalidated,
+                })
+            })
+            .as_ref()
     }
 }
 
