@@ -202,7 +202,14 @@ pub fn command() -> clap::Command {
 /// exit status 1 as for every refusal.
 pub fn main() -> ExitCode {
     completion::answer_if_asked();
-    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+    // The pages' text is for `--help` (and `help`) alone; a command that runs goes without
+    // building it, a tenth of a short command's instructions.
+    let definition = if help_asked() {
+        command()
+    } else {
+        Cli::command()
+    };
+    let cli = match Cli::from_arg_matches(&definition.get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
@@ -235,6 +242,14 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => fail(&render(&e)),
     }
+}
+
+/// Whether the command line may ask for the long help: `--help` or `help` anywhere (a task's
+/// own argument too, which only costs the pages' text).
+fn help_asked() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .any(|arg| arg == "--help" || arg == "help")
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, Error> {
