@@ -128,8 +128,13 @@ impl Systemd {
     async fn signals(&self) -> Result<&Arc<Signals>> {
         self.signals
             .get_or_try_init(|| async {
-                signals::subscribe(&self.manager).await?;
-                Signals::start(&self.conn, &self.manager).await
+                // Both at once: nothing is started or waited on before both are answered, so
+                // a signal sent before the match rules are in place concerns nothing followed.
+                let (_, signals) = tokio::try_join!(
+                    signals::subscribe(&self.manager),
+                    Signals::start(&self.conn, &self.manager)
+                )?;
+                Ok(signals)
             })
             .await
             .map_err(|e| self.classify("watch", "the manager", e))
