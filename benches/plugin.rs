@@ -282,9 +282,9 @@ async fn task_stats_cpu(conn: &plugin::Connection, configs: &[pb::TaskConfig], p
 
 /// `ps` over the node's task units against `systemctl list-units` over the same units.
 fn ps_against_systemctl() {
-    let bin = env!("CARGO_BIN_EXE_nomad-systemd");
+    let bin = plugin::program();
     let ps = median_ms(21, || {
-        let mut c = Command::new(bin);
+        let mut c = Command::new(&bin);
         c.arg("ps");
         c
     });

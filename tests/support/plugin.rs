@@ -28,6 +28,14 @@ pub struct Plugin {
     stderr: Arc<Mutex<String>>,
 }
 
+/// The binary launched: the one cargo built, or `BENCH_NOMAD_SYSTEMD` where a benchmark
+/// names a copy of it (`bench/run --guest` runs a copy on the guest's own disk, as the
+/// baseline's programs are, not on the shared directory).
+pub fn program() -> PathBuf {
+    std::env::var_os("BENCH_NOMAD_SYSTEMD")
+        .map_or_else(|| env!("CARGO_BIN_EXE_nomad-systemd").into(), PathBuf::from)
+}
+
 impl Plugin {
     /// Starts the binary with no arguments and Nomad's environment and waits for its
     /// handshake line.
@@ -57,11 +65,7 @@ impl Plugin {
     }
 
     fn launch_with(keep_pipes: bool, env: &[(&str, &str)]) -> Plugin {
-        Plugin::spawn(
-            Command::new(env!("CARGO_BIN_EXE_nomad-systemd")),
-            keep_pipes,
-            env,
-        )
+        Plugin::spawn(Command::new(program()), keep_pipes, env)
     }
 
     fn spawn(mut command: Command, keep_pipes: bool, env: &[(&str, &str)]) -> Plugin {
