@@ -544,3 +544,46 @@ async fn exec_into_a_timer_task_says_it_has_no_process() {
         .status()
         .unwrap();
 }
+
+/// A job author's names reach the operator's terminal through `ps`, `status` and the errors
+/// that list tasks: an escape sequence in a job name (one that would retitle the terminal and
+/// clear it) and a newline (a forged row) are shown as `\xNN`, never sent.
+#[tokio::test]
+async fn a_jobs_names_never_send_control_characters_to_the_operators_terminal() {
+    let (_plugin, mut conn) = Plugin::configured().await;
+    let task_name = format!("esc{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let hostile_job = "shop\x1b]0;owned\x07\x1b[2J\nnomad-fake  forged  running";
+    let mut ids = Vec::new();
+    let mut units = Vec::new();
+    let mut allocs = Vec::new();
+    for _ in 0..2 {
+        let alloc = Alloc::new(&task_name);
+        let mut task = alloc.task_config(shell_config("sleep 600", &[]));
+        task.job_name = hostile_job.into();
+        task.job_id = hostile_job.into();
+        ids.push(task.id.clone());
+        units.push(task_unit(&task));
+        conn.start(task).await.expect("start");
+        allocs.push(alloc);
+    }
+    let unit = &units[0];
+    let outputs = [
+        support::cli(&["ps"]),
+        support::cli(&["ps", "-o", "wide"]),
+        support::cli(&["status", unit.as_str()]),
+        // Two tasks answer to the task's name: the error lists both.
+        support::cli(&["status", &task_name]),
+    ];
+    for id in &ids {
+        conn.destroy(id).await;
+    }
+    for out in &outputs {
+        let text = format!("{}{}", out.stdout(), out.stderr());
+        assert!(
+            !text.contains(['\x1b', '\x07']) && !text.contains("\nnomad-fake"),
+            "a control character reached the terminal: {text:?}"
+        );
+        // Shown, escaped (ps may cut the name to fit).
+        assert!(text.contains("shop\\x1b"), "{text}");
+    }
+}

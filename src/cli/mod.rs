@@ -306,7 +306,8 @@ pub(super) fn render(e: &Error) -> String {
         }
         _ => "",
     };
-    format!("{e}{hint}")
+    // An error may quote the job author's names or values.
+    format!("{}{hint}", terminal::printable_lines(&e.to_string()))
 }
 
 #[cfg(test)]

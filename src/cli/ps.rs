@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::terminal::printable;
 use super::{GlobalArgs, format, listing, terminal};
 use crate::core::{Engine, Error, ExitResult, TaskState, TaskStatus, TaskSummary, UnitName};
 
@@ -172,10 +173,11 @@ impl Row {
         exit: Option<ExitResult>,
         unit: &UnitName,
     ) -> Row {
+        // The job author's names: never a control character to the operator's terminal.
         Row {
-            alloc: alloc.to_string(),
-            job: job.to_string(),
-            task: task.to_string(),
+            alloc: printable(alloc),
+            job: printable(job),
+            task: printable(task),
             state: format::state(state),
             wide: None,
             exit: format::exit(exit),

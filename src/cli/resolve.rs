@@ -21,6 +21,7 @@
 use std::collections::BTreeSet;
 
 use super::listing;
+use super::terminal::printable;
 use crate::core::{Engine, Error, TaskSummary, UnitName};
 
 /// The shortest allocation-id prefix accepted: Nomad's CLI refuses a single character
@@ -187,13 +188,14 @@ fn ambiguous(name: &str, candidates: &[&TaskSummary]) -> Error {
     );
     let width = |f: &dyn Fn(&TaskSummary) -> usize| candidates.iter().map(|t| f(t)).max();
     let unit_width = width(&|t| t.unit.as_str().chars().count()).unwrap_or(0);
-    let name_width = width(&|t| job_task(t).chars().count()).unwrap_or(0);
+    let shown = |t: &TaskSummary| printable(&job_task(t));
+    let name_width = width(&|t| shown(t).chars().count()).unwrap_or(0);
     for t in candidates {
         message.push_str(&format!(
             "\n  {:unit_width$}  {:name_width$}  alloc {}  {}",
             t.unit.as_str(),
-            job_task(t),
-            super::format::short_id(&t.alloc_id),
+            shown(t),
+            printable(&super::format::short_id(&t.alloc_id)),
             super::format::state(t.state)
         ));
     }

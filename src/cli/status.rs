@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::terminal::printable;
 use super::{GlobalArgs, OutputFormat};
 use super::{format, listing, log_time, resolve};
 use crate::core::inspect::TaskDetail;
@@ -72,7 +73,11 @@ fn text(d: &TaskDetail, now_us: u64) -> String {
         },
         d.unit
     )];
-    let mut line = |label: &str, value: String| lines.push(format!("{label:>9}: {value}"));
+    // Values the job author chose (names, command, user) are shown, never sent, to the
+    // terminal.
+    let mut line = |label: &str, value: String| {
+        lines.push(format!("{label:>9}: {}", printable(&value)));
+    };
     line("Task", format!("{}/{}", d.job, d.task));
     line(
         "Group",

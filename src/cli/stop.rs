@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::progress::Progress;
 use super::selection::Selection;
+use super::terminal::printable;
 use super::{GlobalArgs, OutputFormat};
 use super::{confirm, format, listing, own_task, resolve};
 use crate::core::description::Origin;
@@ -210,7 +211,10 @@ fn confirmed(tasks: &[&TaskSummary], why: &str) -> Result<bool, Error> {
 /// and who started it.
 fn table(tasks: &[&TaskSummary]) -> String {
     let unit_width = tasks.iter().map(|t| t.unit.as_str().len()).max();
-    let names: Vec<String> = tasks.iter().map(|t| resolve::job_task(t)).collect();
+    let names: Vec<String> = tasks
+        .iter()
+        .map(|t| printable(&resolve::job_task(t)))
+        .collect();
     let name_width = names.iter().map(|n| n.chars().count()).max();
     let mut lines = Vec::new();
     for (t, name) in tasks.iter().zip(&names) {
@@ -222,7 +226,7 @@ fn table(tasks: &[&TaskSummary]) -> String {
             "  {:uw$}  {:nw$}  alloc {}  {:8}  {by}",
             t.unit.as_str(),
             name,
-            format::short_id(&t.alloc_id),
+            printable(&format::short_id(&t.alloc_id)),
             format::state(t.state),
             uw = unit_width.unwrap_or(0),
             nw = name_width.unwrap_or(0),

@@ -50,9 +50,28 @@ pub fn size(fd: impl AsFd) -> Option<(u16, u16)> {
 /// the task a terminal as it is, on the operator's explicit request; output that goes to a
 /// pipe or a file is written as the task wrote it.
 pub fn visible(message: &[u8]) -> String {
-    let mut shown = String::with_capacity(message.len());
-    for c in String::from_utf8_lossy(message).chars() {
-        if c.is_control() && c != '\t' {
+    escaped(&String::from_utf8_lossy(message), |c| c == '\t')
+}
+
+/// A name or value the job author chose (a job or task name, a command, a user), fit for a
+/// table or a line the CLI prints: every control character written as `\xNN`, tab and
+/// newline too, which would break the table's columns or rows. `ps`, `status`, `stop` and
+/// the errors that list tasks show names through this; `-o json` carries them as they are
+/// (JSON escapes control characters itself).
+pub fn printable(text: &str) -> String {
+    escaped(text, |_| false)
+}
+
+/// A message of one or more lines that may quote the job author's names or values (an
+/// error): [`printable`], but its lines stay lines.
+pub fn printable_lines(text: &str) -> String {
+    escaped(text, |c| c == '\n')
+}
+
+fn escaped(text: &str, keep: impl Fn(char) -> bool) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !keep(c) {
             shown.push_str(&format!("\\x{:02x}", u32::from(c)));
         } else {
             shown.push(c);
@@ -63,7 +82,7 @@ pub fn visible(message: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::visible;
+    use super::{printable, printable_lines, visible};
 
     #[test]
     fn control_characters_are_shown_not_sent() {
@@ -75,5 +94,16 @@ mod tests {
         assert_eq!(visible("\u{9b}31m".as_bytes()), "\\x9b31m");
         assert_eq!(visible(b"cr\rdel\x7f"), "cr\\x0ddel\\x7f");
         assert_eq!(visible(b"\xff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn a_printable_name_keeps_to_its_line_and_column() {
+        assert_eq!(printable("web (blue) \u{e9}"), "web (blue) \u{e9}");
+        assert_eq!(printable("a\x1b[31mred\tb\nc"), "a\\x1b[31mred\\x09b\\x0ac");
+        assert_eq!(printable("\u{9b}2J"), "\\x9b2J");
+        assert_eq!(
+            printable_lines("no task: 'a\x07'\n  hint"),
+            "no task: 'a\\x07'\n  hint"
+        );
     }
 }
