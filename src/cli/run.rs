@@ -14,6 +14,7 @@ use super::input;
 use super::log_time;
 use super::progress::Progress;
 use super::relay;
+use super::terminal::{printable, printable_lines};
 use super::task_file::{self, TaskFile};
 use super::{GlobalArgs, OutputFormat};
 use crate::core::capability::{CapSet, Capabilities};
@@ -217,7 +218,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
         );
     }
     for difference in &differences {
-        eprintln!("differs from Nomad: {difference}");
+        eprintln!("differs from Nomad: {}", printable_lines(difference));
     }
     let (command, argv) = match (&file, args.command, args.argv.split_first()) {
         _ if unit.is_some() => (String::new(), Vec::new()),
@@ -390,11 +391,11 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     // An installed unit's journal holds its earlier runs too: only this run's lines are shown.
     let starting_at = log_time::now_us();
     let started = {
-        let _progress = Progress::show(format!("starting {}", spec.name));
+        let _progress = Progress::show(format!("starting {}", printable(&spec.name)));
         engine.start(&spec, stdio).await.map_err(&worded)?
     };
     for warning in &started.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable_lines(warning));
     }
     let Some(interrupts) = interrupts else {
         println!("{}", started.unit);
