@@ -38,31 +38,7 @@ async fn assert_refused(
         ),
     }
     support::assert_no_unit(&engine, &unit).await;
-    assert_slice_gone(&unit.task_slice("system-nomad.slice").unwrap()).await;
-}
-
-/// Asserts that systemd lists no unit `slice` (within a moment: a stopped slice is collected
-/// right after). Listing does not load a unit, as asking for it by name would.
-async fn assert_slice_gone(slice: &UnitName) {
-    let mut listed = String::new();
-    for _ in 0..20 {
-        let out = Command::new("systemctl")
-            .args([
-                "list-units",
-                "--plain",
-                "--no-legend",
-                "--all",
-                slice.as_str(),
-            ])
-            .output()
-            .expect("systemctl list-units");
-        listed = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if listed.is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{slice} is left: {listed}");
+    support::assert_slice_gone(&unit.task_slice("system-nomad.slice").unwrap()).await;
 }
 
 /// `systemctl show` of `properties` of `unit`.
@@ -294,7 +270,7 @@ async fn an_exec_session_is_held_to_the_tasks_limits_and_properties() {
         "{out}"
     );
     conn.destroy(&id).await;
-    assert_slice_gone(&slice).await;
+    support::assert_slice_gone(&slice).await;
 }
 
 /// `depth` lists inside one another around a nil, as the value of `args`.

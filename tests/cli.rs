@@ -26,6 +26,8 @@ async fn run_wait_exits_with_the_tasks_status_and_removes_the_unit() {
     let line = failed.stderr().lines().next().unwrap().to_string();
     let unit = UnitName::parse(line.trim_start_matches("Running as unit: ")).unwrap();
     assert_no_unit(&engine, &unit).await;
+    // Its own slice goes with it.
+    assert_slice_gone(&unit.task_slice("system-nomad.slice").unwrap()).await;
 }
 
 #[tokio::test]

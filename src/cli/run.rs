@@ -14,15 +14,15 @@ use super::input;
 use super::log_time;
 use super::progress::Progress;
 use super::relay;
-use super::terminal::{printable, printable_lines};
 use super::task_file::{self, TaskFile};
+use super::terminal::{printable, printable_lines};
 use super::{GlobalArgs, OutputFormat};
 use crate::core::capability::{CapSet, Capabilities};
 use crate::core::driver_config::DriverConfig;
 use crate::core::driver_config::UnitConfig;
 use crate::core::logs::LogQuery;
 use crate::core::sandbox::Sandbox;
-use crate::core::standalone::{self, StandaloneTask};
+use crate::core::standalone::{self, Destroyed, StandaloneTask};
 use crate::core::{
     Bus, Engine, EngineOptions, Error, MemoryMax, Resources, Signal, Stdio, UnitName, host,
     host_unit, unit_policy,
@@ -418,7 +418,9 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Error> 
     let until_removed = |follow| async {
         let exit = foreground::wait(&engine, unit, stopping, follow, interrupts).await?;
         if !keep {
-            engine.destroy_with_task_dirs(unit, task_dir).await?;
+            engine
+                .destroy_with_task_dirs(Destroyed::Started(&started), task_dir)
+                .await?;
         }
         Ok(exit)
     };

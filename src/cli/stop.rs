@@ -24,6 +24,7 @@ use super::terminal::printable;
 use super::{GlobalArgs, OutputFormat};
 use super::{confirm, format, listing, own_task, resolve};
 use crate::core::description::Origin;
+use crate::core::standalone::Destroyed;
 use crate::core::{Engine, Error, ExitResult, Signal, TaskSummary, UnitName};
 
 #[derive(Debug, Args)]
@@ -148,7 +149,9 @@ async fn stop_one(engine: &Engine, args: &StopArgs, unit: &UnitName) -> Result<E
         .await?;
     if !args.keep {
         // Any task may be one `run --task-dir` made directories for.
-        engine.destroy_with_task_dirs(unit, true).await?;
+        engine
+            .destroy_with_task_dirs(Destroyed::Named(unit), true)
+            .await?;
     }
     Ok(exit)
 }

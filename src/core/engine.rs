@@ -92,6 +92,8 @@ impl StatsSampler {
 #[derive(Debug, Clone)]
 pub struct Started {
     pub unit: UnitName,
+    /// The task's own slice, which the unit was started in; `None` for an installed unit.
+    pub slice: Option<UnitName>,
     /// Adjustments made to the task config (dropped variables, …), worth showing the user.
     pub warnings: Vec<String>,
 }
@@ -206,6 +208,7 @@ impl Engine {
             Ok(None) => {
                 return Ok(Started {
                     unit,
+                    slice: Some(plan.slice),
                     warnings: plan.warnings,
                 });
             }
@@ -452,6 +455,21 @@ impl Engine {
             Err(Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
             Ok(removal) => self.remove_with(unit, removal).await,
+        }
+    }
+
+    /// [`Engine::destroy`] of a task this engine started ([`Started`]): a task in its own
+    /// slice is removed with it, without reading first what the removal takes.
+    pub async fn destroy_started(&self, started: &Started) -> Result<()> {
+        match &started.slice {
+            Some(slice) => {
+                let removal = Removal {
+                    slice: Some(slice.clone()),
+                    ended: false,
+                };
+                self.remove_with(&started.unit, removal).await
+            }
+            None => self.destroy(&started.unit).await,
         }
     }
 

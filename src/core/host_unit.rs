@@ -272,6 +272,7 @@ impl Engine {
         match self.launch_host_unit(unit, &props).await {
             Ok(None) => Ok(Started {
                 unit: unit.clone(),
+                slice: None,
                 warnings,
             }),
             Ok(Some(reason)) => {

@@ -175,21 +175,34 @@ pub fn task_dirs(dirs: &TaskDirs) -> Vec<PathBuf> {
     ]
 }
 
+/// The task [`super::engine::Engine::destroy_with_task_dirs`] removes.
+#[derive(Debug, Clone, Copy)]
+pub enum Destroyed<'a> {
+    /// A task named by its unit.
+    Named(&'a super::unit_name::UnitName),
+    /// The task this caller started.
+    Started(&'a super::engine::Started),
+}
+
 impl super::engine::Engine {
-    /// Removes a task's unit ([`super::engine::Engine::destroy`]) and then the directories
-    /// [`StandaloneTask::build`] created for it, as the unit records them (read before it
-    /// goes; see [`remove_task_dirs`]). With `made_dirs` false the caller knows none were
-    /// made, and nothing is read.
-    pub async fn destroy_with_task_dirs(
-        &self,
-        unit: &super::unit_name::UnitName,
-        made_dirs: bool,
-    ) -> Result<()> {
+    /// Removes a task's unit ([`super::engine::Engine::destroy`], or
+    /// [`super::engine::Engine::destroy_started`] for the task this caller started) and then
+    /// the directories [`StandaloneTask::build`] created for it, as the unit records them
+    /// (read before it goes; see [`remove_task_dirs`]). With `made_dirs` false the caller
+    /// knows none were made, and nothing is read.
+    pub async fn destroy_with_task_dirs(&self, task: Destroyed<'_>, made_dirs: bool) -> Result<()> {
+        let unit = match task {
+            Destroyed::Named(unit) => unit,
+            Destroyed::Started(started) => &started.unit,
+        };
         let task_dir = match made_dirs {
             true => self.created_task_dir(unit).await?,
             false => None,
         };
-        self.destroy(unit).await?;
+        match task {
+            Destroyed::Named(unit) => self.destroy(unit).await?,
+            Destroyed::Started(started) => self.destroy_started(started).await?,
+        }
         match task_dir {
             Some(dir) => remove_task_dirs(&dir),
             None => Ok(()),

@@ -127,6 +127,30 @@ pub async fn assert_no_unit(engine: &Engine, unit: &UnitName) {
     }
 }
 
+/// Asserts that systemd lists no unit `slice` (within a moment: a stopped slice is collected
+/// right after). Listing does not load a unit, as asking for it by name would.
+pub async fn assert_slice_gone(slice: &UnitName) {
+    let mut listed = String::new();
+    for _ in 0..20 {
+        let out = Command::new("systemctl")
+            .args([
+                "list-units",
+                "--plain",
+                "--no-legend",
+                "--all",
+                slice.as_str(),
+            ])
+            .output()
+            .expect("systemctl list-units");
+        listed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if listed.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{slice} is left: {listed}");
+}
+
 /// Runs `program` with `args` to completion and asserts it succeeded, showing its stderr if
 /// not.
 pub fn command_ok(program: &str, args: &[&str]) {
