@@ -186,20 +186,40 @@ fn ambiguous(name: &str, candidates: &[&TaskSummary]) -> Error {
         "'{name}' matches {} tasks; name one by its unit, allocation id or job/task:",
         candidates.len()
     );
-    let width = |f: &dyn Fn(&TaskSummary) -> usize| candidates.iter().map(|t| f(t)).max();
-    let unit_width = width(&|t| t.unit.as_str().chars().count()).unwrap_or(0);
-    let shown = |t: &TaskSummary| printable(&job_task(t));
-    let name_width = width(&|t| shown(t).chars().count()).unwrap_or(0);
-    for t in candidates {
-        message.push_str(&format!(
-            "\n  {:unit_width$}  {:name_width$}  alloc {}  {}",
-            t.unit.as_str(),
-            shown(t),
-            printable(&super::format::short_id(&t.alloc_id)),
-            super::format::state(t.state)
-        ));
+    for line in task_lines(candidates, |_| "") {
+        message.push('\n');
+        message.push_str(&line);
     }
     Error::Unresolved(message)
+}
+
+/// Tasks one a line, as an error or a question lists them: unit, job/task, short allocation
+/// id and state, in aligned columns, then `more` of the task. The job author's names are
+/// shown [`printable`].
+pub fn task_lines(
+    tasks: &[&TaskSummary],
+    more: impl Fn(&TaskSummary) -> &'static str,
+) -> Vec<String> {
+    let names: Vec<String> = tasks.iter().map(|t| printable(&job_task(t))).collect();
+    let unit_width = tasks.iter().map(|t| t.unit.as_str().len()).max();
+    let name_width = names.iter().map(|n| n.chars().count()).max();
+    tasks
+        .iter()
+        .zip(&names)
+        .map(|(t, name)| {
+            let line = format!(
+                "  {:uw$}  {:nw$}  alloc {}  {:8}  {}",
+                t.unit.as_str(),
+                name,
+                printable(&super::format::short_id(&t.alloc_id)),
+                super::format::state(t.state),
+                more(t),
+                uw = unit_width.unwrap_or(0),
+                nw = name_width.unwrap_or(0),
+            );
+            line.trim_end().to_string()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -20,9 +20,8 @@ use serde::Serialize;
 
 use super::progress::Progress;
 use super::selection::Selection;
-use super::terminal::printable;
 use super::{GlobalArgs, OutputFormat};
-use super::{confirm, format, listing, own_task, resolve};
+use super::{confirm, listing, own_task, resolve};
 use crate::core::description::Origin;
 use crate::core::standalone::Destroyed;
 use crate::core::{Engine, Error, ExitResult, Signal, TaskSummary, UnitName};
@@ -213,27 +212,9 @@ fn confirmed(tasks: &[&TaskSummary], why: &str) -> Result<bool, Error> {
 /// The tasks about to be stopped, one a line: unit, job/task, short allocation id, state
 /// and who started it.
 fn table(tasks: &[&TaskSummary]) -> String {
-    let unit_width = tasks.iter().map(|t| t.unit.as_str().len()).max();
-    let names: Vec<String> = tasks
-        .iter()
-        .map(|t| printable(&resolve::job_task(t)))
-        .collect();
-    let name_width = names.iter().map(|n| n.chars().count()).max();
-    let mut lines = Vec::new();
-    for (t, name) in tasks.iter().zip(&names) {
-        let by = match t.origin {
-            Origin::Nomad => "started by Nomad",
-            Origin::Cli => "started by hand",
-        };
-        lines.push(format!(
-            "  {:uw$}  {:nw$}  alloc {}  {:8}  {by}",
-            t.unit.as_str(),
-            name,
-            printable(&format::short_id(&t.alloc_id)),
-            format::state(t.state),
-            uw = unit_width.unwrap_or(0),
-            nw = name_width.unwrap_or(0),
-        ));
-    }
-    lines.join("\n")
+    let by = |t: &TaskSummary| match t.origin {
+        Origin::Nomad => "started by Nomad",
+        Origin::Cli => "started by hand",
+    };
+    resolve::task_lines(tasks, by).join("\n")
 }
