@@ -79,11 +79,7 @@ impl Change {
     /// systemd unloaded the unit (`UnitRemoved`): whoever follows it must read it again, and
     /// finds it gone (or loaded anew).
     fn unloaded(path: OwnedObjectPath) -> Change {
-        Change {
-            path,
-            message: None,
-            body: OnceLock::from(None),
-        }
+        Change::decoded(path, None)
     }
 
     fn of(path: OwnedObjectPath, message: &zbus::Message) -> Change {
@@ -94,8 +90,7 @@ impl Change {
         }
     }
 
-    /// A change with this body already decoded (tests of what follows a unit).
-    #[cfg(test)]
+    /// A change with this body already decoded (`None`: unreadable).
     pub(super) fn decoded(path: OwnedObjectPath, body: Option<ChangedBody>) -> Change {
         Change {
             path,
